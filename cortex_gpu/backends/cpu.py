@@ -1,0 +1,243 @@
+"""CPU backend: Numba kernels for delivery, neuron update and spike collection.
+
+Ownership (I1): worker ``w`` owns the local posts ``[lo[w], hi[w])``. It
+alone delivers synapses onto them, writes their accumulators and updates
+them, so synaptic input needs neither atomics nor locks. Within one
+minimum-delay interval of ``m`` steps no spike emitted in the interval is
+due (every delay is >= m), so each worker runs the whole interval inside one
+parallel region; new spikes are merged into the ring afterwards.
+
+Synaptic input is summed in 64-bit fixed point, ``acc += rint(w * 2**32)``:
+integer sums are exact and independent of order, so results do not depend
+on the number of workers (I3).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from .. import philox
+
+__all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "run_intervals", "FIXED_ONE"]
+
+#: One pA in the fixed-point accumulators.
+FIXED_ONE = 4294967296.0
+_INV_FIXED = 1.0 / FIXED_ONE
+_POISSON_STREAM = 5 << 24
+
+Layout = namedtuple("Layout", "run_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
+Neurons = namedtuple("Neurons", "gid kind prop refr_steps V I_ex I_in dI_ex dI_in i_0 refr acc_ex acc_in")
+Drives = namedtuple("Drives", "ptr gen weight weight_fx delay key g_kind g_value g_lam g_expneg g_nsplit g_start g_stop")
+Ring = namedtuple("Ring", "pre count")
+Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
+
+# column indices of the propagator table (see models/_base.py PROP_COLUMNS)
+P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN = range(17)
+
+
+@numba.njit(inline="always")
+def _lower_bound(a, lo, hi, x):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def deliver(t, lo, hi, L, N, R):
+    """Add every synapse due at step ``t`` onto posts ``[lo, hi)`` to their accumulators.
+
+    A spike emitted at step ``t - d`` is due now through its runs of delay
+    ``d``; the runs are sorted by post, so the worker's share is found by
+    two binary searches.
+    """
+    D = L.max_delay
+    S = L.section_size
+    n_slots = R.count.size
+    s_first = lo // S
+    s_last = (hi - 1) // S
+    for d in range(L.min_delay, D + 1):
+        slot = (t - d) % n_slots
+        for q in range(R.count[slot]):
+            p = R.pre[slot, q]
+            for s in range(s_first, s_last + 1):
+                r = (s * L.n_pre + p) * D + (d - 1)
+                k0 = L.run_off[r]
+                k1 = L.run_off[r + 1]
+                if k0 == k1:
+                    continue
+                base = s * S
+                if lo > base:
+                    k0 = _lower_bound(L.syn_post, k0, k1, lo - base)
+                if hi < base + S:
+                    k1 = _lower_bound(L.syn_post, k0, k1, hi - base)
+                for k in range(k0, k1):
+                    w = np.float64(L.syn_weight[k])
+                    i = base + np.int64(L.syn_post[k])
+                    fx = np.int64(np.rint(w * FIXED_ONE))
+                    if w >= 0.0:
+                        N.acc_ex[i] += fx
+                    else:
+                        N.acc_in[i] += fx
+
+
+@numba.njit(cache=True)
+def drive_input(i, t, seed, N, G):
+    """(fixed-point ex, fixed-point in, i_0 in pA) from generators for neuron ``i`` at step ``t``.
+
+    A generator's output emitted at step ``s`` reaches its target at ``s + delay``;
+    Poisson counts are keyed by (connection, target gid, s).
+    """
+    ex = np.int64(0)
+    inh = np.int64(0)
+    i0 = 0.0
+    for e in range(G.ptr[i], G.ptr[i + 1]):
+        g = G.gen[e]
+        s = t - G.delay[e]
+        if s < G.g_start[g] or s >= G.g_stop[g]:
+            continue
+        if G.g_kind[g] == 0:
+            k = 0
+            sub = 0
+            for _ in range(G.g_nsplit[g]):
+                kk, sub = philox.poisson(G.g_lam[g], G.g_expneg[g], seed, _POISSON_STREAM | G.key[e],
+                                         N.gid[i], s, sub)
+                k += kk
+            if G.weight[e] >= 0.0:
+                ex += k * G.weight_fx[e]
+            else:
+                inh += k * G.weight_fx[e]
+        else:
+            i0 += G.weight[e] * G.g_value[g]
+    return ex, inh, i0
+
+
+@numba.njit(cache=True)
+def update(t, lo, hi, seed, N, G, spikes, n_spikes):
+    """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
+
+    Reads and clears each neuron's accumulators (which only this worker
+    writes), integrates exactly, and appends spiking local indices, in
+    increasing order, to ``spikes``.
+    """
+    for i in range(lo, hi):
+        ex_fx, in_fx, i0_new = drive_input(i, t, seed, N, G)
+        ex_fx += N.acc_ex[i]
+        in_fx += N.acc_in[i]
+        N.acc_ex[i] = 0
+        N.acc_in[i] = 0
+        P = N.prop[i]
+        V = N.V[i]
+        if N.kind[i] == 0:  # iaf_psc_exp
+            if N.refr[i] == 0:
+                V = V * P[P22] + N.I_ex[i] * P[P21EX] + N.I_in[i] * P[P21IN] + (P[IE] + N.i_0[i]) * P[P20]
+            else:
+                N.refr[i] -= 1
+            N.I_ex[i] = N.I_ex[i] * P[P11EX] + ex_fx * _INV_FIXED
+            N.I_in[i] = N.I_in[i] * P[P11IN] + in_fx * _INV_FIXED
+        else:  # iaf_psc_alpha
+            if N.refr[i] == 0:
+                V = (P[P20] * (N.i_0[i] + P[IE]) + P[P31EX] * N.dI_ex[i] + P[P21EX] * N.I_ex[i]
+                     + P[P31IN] * N.dI_in[i] + P[P21IN] * N.I_in[i] + P[P22] * V + V)
+                if V < P[VMIN]:
+                    V = P[VMIN]
+            else:
+                N.refr[i] -= 1
+            N.I_ex[i] = P[P21IEX] * N.dI_ex[i] + P[P11EX] * N.I_ex[i]
+            N.dI_ex[i] = N.dI_ex[i] * P[P11EX] + P[PSC0EX] * (ex_fx * _INV_FIXED)
+            N.I_in[i] = P[P21IIN] * N.dI_in[i] + P[P11IN] * N.I_in[i]
+            N.dI_in[i] = N.dI_in[i] * P[P11IN] + P[PSC0IN] * (in_fx * _INV_FIXED)
+        if V >= P[THETA]:
+            N.refr[i] = N.refr_steps[i]
+            V = P[VRESET]
+            spikes[n_spikes] = i
+            n_spikes += 1
+        N.V[i] = V
+        N.i_0[i] = i0_new
+    return n_spikes
+
+
+@numba.njit(cache=True)
+def _sample(t, t0, lo, hi, N, Rec):
+    """Write the state of recorded neurons in ``[lo, hi)`` after step ``t`` to row ``t - t0``."""
+    row = t - t0
+    for c in range(Rec.mm_local.size):
+        i = Rec.mm_local[c]
+        if i < lo or i >= hi:
+            continue
+        v = Rec.mm_var[c]
+        if v == 0:
+            Rec.mm_buf[row, c] = N.V[i] + N.prop[i, EL]
+        elif v == 1:
+            Rec.mm_buf[row, c] = N.I_ex[i]
+        else:
+            Rec.mm_buf[row, c] = N.I_in[i]
+
+
+@numba.njit(parallel=True, cache=True)
+def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, pre_of_local,
+                  src_ptr, src_pre, src_gid, Rec, wk_spikes, wk_count):
+    """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
+
+    Returns the number of intervals done: fewer than asked when the spike
+    recording buffer could overflow in the next one (the caller grows it).
+    ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the spike-source emissions
+    of step ``t`` (pre indices ``src_pre``, gids ``src_gid``).
+    """
+    n_workers = lo.size
+    cap = Rec.spk_gid.size
+    for iv in range(n_intervals):
+        if Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap and iv > 0:
+            return iv
+        t_iv = t0 + iv * m
+        for w in numba.prange(n_workers):
+            for k in range(m):
+                t = t_iv + k
+                deliver(t, lo[w], hi[w], L, N, R)
+                wk_count[w, k] = update(t, lo[w], hi[w], seed, N, G, wk_spikes[w, k], 0)
+                if Rec.mm_local.size > 0:
+                    _sample(t, t0, lo[w], hi[w], N, Rec)
+        for k in range(m):
+            t = t_iv + k
+            merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec)
+    return n_intervals
+
+
+@numba.njit(cache=True)
+def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec):
+    """Put step ``t``'s spikes in ring slot ``t % n_slots`` and record them.
+
+    Workers own increasing post ranges and list their spikes in order, so the
+    slot holds local spikes in gid order, then spike-source emissions.
+    """
+    slot = t % R.count.size
+    n = 0
+    for w in range(wk_count.shape[0]):
+        for q in range(wk_count[w, k]):
+            i = wk_spikes[w, k, q]
+            p = pre_of_local[i]
+            if p >= 0:
+                R.pre[slot, n] = p
+                n += 1
+            g = N.gid[i]
+            if Rec.rec_mask[g]:
+                j = Rec.spk_n[0]
+                Rec.spk_gid[j] = g
+                Rec.spk_step[j] = t
+                Rec.spk_n[0] = j + 1
+    for e in range(src_ptr[t - t0], src_ptr[t - t0 + 1]):
+        if src_pre[e] >= 0:
+            R.pre[slot, n] = src_pre[e]
+            n += 1
+        g = src_gid[e]
+        if Rec.rec_mask[g]:
+            j = Rec.spk_n[0]
+            Rec.spk_gid[j] = g
+            Rec.spk_step[j] = t
+            Rec.spk_n[0] = j + 1
+    R.count[slot] = n

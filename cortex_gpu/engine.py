@@ -1,0 +1,304 @@
+"""The engine: build a rank's sub-graph, then run the step loop on a backend.
+
+Each step, for every backend: deliver the spikes now due into the
+post-synaptic accumulators, update the neurons exactly, collect the new
+spikes, put them in the ring of recent spike lists, record. Steps run in
+intervals of at most the minimum delay, the span in which no new spike is
+due anywhere (I7).
+"""
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numba
+import numpy as np
+
+from . import philox
+from .backends import cpu, resolve_backend
+from .build import LocalGraph, build_local
+from .network import Network
+from .partition import make_partition
+from .record import SpikeBuffer, StateSampler
+
+__all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
+
+#: Steps per call into the kernels; bounds the latency of progress reports.
+CHUNK_STEPS = 1000
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass
+class BuildReport:
+    n_neurons: int
+    n_synapses: int
+    bytes_per_synapse: float
+    layout_bytes: int
+    build_s: float
+    min_delay_steps: int
+    max_delay_steps: int
+
+    def __str__(self) -> str:
+        return (f"built {self.n_neurons} neurons, {self.n_synapses} synapses in {self.build_s:.2f} s; "
+                f"delivery layout {self.bytes_per_synapse:.2f} bytes/synapse")
+
+
+class Simulation:
+    """A network, built for one rank, and its state over time.
+
+    Parameters
+    ----------
+    net : the network description.
+    seed : seed of every random draw (NEST's ``rng_seed``).
+    threads : CPU workers; results do not depend on it.
+    backend : 'auto', 'cpu' or 'cuda'.
+    n_ranks, rank, partition : the decomposition (one rank for now).
+    weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights).
+    """
+
+    def __init__(self, net: Network, *, seed: int = 12345, threads: int = 1, backend: str = "cpu",
+                 n_ranks: int = 1, rank: int = 0, partition: str = "round_robin",
+                 weight_dtype: str = "float32", section_size: int | None = None):
+        if not 0 <= int(seed) < 2 ** 32:
+            raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        if weight_dtype not in ("float32", "float64"):
+            raise ValueError(f"weight_dtype must be 'float32' or 'float64', got {weight_dtype!r}")
+        self.net = net
+        self.seed = int(seed)
+        self.threads = int(threads)
+        self.backend = resolve_backend(backend)
+        self.partition = make_partition(net, n_ranks, partition)
+        self.rank = rank
+        self.weight_dtype = np.dtype(weight_dtype)
+        self.section_size = section_size
+        self.graph: LocalGraph | None = None
+        self.step = 0
+        self.sim_s = 0.0
+
+    @property
+    def h(self) -> float:
+        return self.net.resolution_ms
+
+    @property
+    def t_ms(self) -> float:
+        """Model time reached, in ms."""
+        return self.step * self.h
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> BuildReport:
+        """Draw this rank's synapses and set up state, drives and recorders."""
+        if self.graph is not None:
+            return self.report
+        self._set_threads()
+        g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
+                        weight_dtype=self.weight_dtype, section_size=self.section_size)
+        self.graph = g
+        L = g.layout
+        nt = g.neurons
+        n = nt.gids.size
+        self._L = cpu.Layout(L.run_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay,
+                             L.min_delay, L.section_size, L.n_sections)
+        el = nt.prop[:, cpu.EL]
+        zeros = np.zeros(n)
+        self._N = cpu.Neurons(nt.gids, nt.kind, nt.prop, nt.refr_steps, nt.V_m - el,
+                              nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
+                              zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
+                              np.zeros(n, np.int64), np.zeros(n, np.int64))
+        self._G = self._drives(nt.gids)
+        self._sources = self._source_schedule()
+        n_slots = L.max_delay + 1
+        cap = L.n_pre + self._sources[3]
+        self._R = cpu.Ring(np.zeros((n_slots, max(cap, 1)), np.int32), np.zeros(n_slots, np.int64))
+        self._pre_of_local = L.pre_index[nt.gids].astype(np.int64)
+        self._spikes = SpikeBuffer.for_network(self.net)
+        self._sampler = StateSampler.for_network(self.net, nt.gids)
+        self._lo, self._hi = self._worker_ranges()
+        self._m = L.min_delay if L.n_synapses else 10
+        self.report = BuildReport(n, L.n_synapses, L.bytes_per_synapse, L.nbytes, g.build_s,
+                                  L.min_delay, L.max_delay)
+        return self.report
+
+    def _set_threads(self) -> None:
+        if self.threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads "
+                             "Numba was started with (set NUMBA_NUM_THREADS)")
+        numba.set_num_threads(self.threads)
+
+    def _worker_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous post ranges of about equal work (incoming synapses plus a per-neuron cost)."""
+        L = self.graph.layout
+        n = self.graph.neurons.gids.size
+        seg_sec = np.repeat(np.arange(L.n_sections), L.n_pre * L.max_delay)
+        lengths = np.diff(L.run_off)
+        syn_sec = np.repeat(seg_sec, lengths)
+        post = syn_sec * L.section_size + L.syn_post.astype(np.int64)
+        cost = np.bincount(post, minlength=n).astype(float) + 64.0
+        cum = np.cumsum(cost)
+        cuts = np.searchsorted(cum, cum[-1] * np.arange(1, self.threads) / self.threads) if n else []
+        bounds = np.concatenate([[0], np.asarray(cuts, np.int64), [n]])
+        return bounds[:-1].astype(np.int64), bounds[1:].astype(np.int64)
+
+    def _drives(self, local: np.ndarray) -> cpu.Drives:
+        """Per-neuron generator entries (CSR) and the generator table."""
+        net, h = self.net, self.h
+        gens = net.generators
+        kind = np.array([0 if g.model == "poisson_generator" else 1 for g in gens], np.int64)
+        value = np.zeros(len(gens))
+        lam = np.zeros(len(gens))
+        expneg = np.zeros(len(gens))
+        nsplit = np.zeros(len(gens), np.int64)
+        start = np.zeros(len(gens), np.int64)
+        stop = np.zeros(len(gens), np.int64)
+        self._update_generators(gens, value, lam, expneg, nsplit, start, stop)
+        rows = []
+        for d in net.drives:
+            pos = np.searchsorted(local, d.targets)
+            ok = (pos < local.size) & (local[np.minimum(pos, local.size - 1)] == d.targets)
+            for p, w in zip(pos[ok], d.weight[ok]):
+                rows.append((p, d.generator.id, w, int(np.floor(d.delay_ms / h + 0.5)), d.id))
+        rows.sort(key=lambda r: (r[0], r[4]))
+        ptr = np.zeros(local.size + 1, np.int64)
+        for r in rows:
+            ptr[r[0] + 1] += 1
+        col = lambda k, dt: np.array([r[k] for r in rows], dt)
+        weight = col(2, np.float64)
+        return cpu.Drives(np.cumsum(ptr), col(1, np.int64), weight,
+                          np.rint(weight * cpu.FIXED_ONE).astype(np.int64), col(3, np.int64),
+                          col(4, np.int64), kind, value, lam, expneg, nsplit, start, stop)
+
+    def _update_generators(self, gens, value, lam, expneg, nsplit, start, stop) -> None:
+        h = self.h
+        for g in gens:
+            p = g.params
+            if g.model == "poisson_generator":
+                total = p["rate"] * h * 1e-3
+                m, part = philox.poisson_split(total)
+                value[g.id] = total
+                lam[g.id] = part
+                expneg[g.id] = np.exp(-part)
+                nsplit[g.id] = m
+            else:
+                value[g.id] = p["amplitude"]
+            # Emission steps s with start_step <= s < stop_step are active. A spike
+            # emitted in step s is stamped (s+1)h, so a poisson_generator covers
+            # stamps in (start, stop]. NEST's current generators switch one step
+            # earlier (measured with NEST 3.10: start=20 ms, delay 1 ms first
+            # changes V_m at 21.1 ms), hence the shift for dc_generator.
+            shift = 0 if g.model == "poisson_generator" else 1
+            start[g.id] = int(np.floor((p["origin"] + p["start"]) / h + 0.5)) - shift
+            stop[g.id] = (np.iinfo(np.int64).max // 2 if not np.isfinite(p["stop"])
+                          else int(np.floor((p["origin"] + p["stop"]) / h + 0.5)) - shift)
+
+    def set_generator(self, gen_id: int, params: dict[str, float]) -> None:
+        """Change a generator's parameters between runs (NEST's SetStatus on a generator)."""
+        g = self.net.generators[gen_id]
+        self.net.set_generator(g, params)
+        if self.graph is not None:
+            G = self._G
+            self._update_generators([g], G.g_value, G.g_lam, G.g_expneg, G.g_nsplit, G.g_start, G.g_stop)
+
+    def _source_schedule(self):
+        """Emission steps of every spike source, sorted by step: (steps, gids, pre index, max per step)."""
+        steps, gids = [], []
+        for pop in self.net.populations:
+            if not pop.is_source:
+                continue
+            for k, times in enumerate(pop.spike_times_ms):
+                s = np.rint(np.asarray(times) / self.h).astype(np.int64) - 1
+                s = s[s >= 0]
+                steps.append(s)
+                gids.append(np.full(s.size, pop.first + k, np.int64))
+        if not steps:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        s = np.concatenate(steps)
+        g = np.concatenate(gids)
+        order = np.lexsort((g, s))
+        s, g = s[order], g[order]
+        pre = self.graph.layout.pre_index[g].astype(np.int64)
+        per_step = np.bincount(s).max() if s.size else 0
+        return s, g, pre, int(per_step)
+
+    # -------------------------------------------------------------------- run
+    def run(self, t_ms: float, progress: Callable[[float, float], None] | None = None) -> None:
+        """Advance by ``t_ms`` (a multiple of the resolution), continuing from the current state."""
+        steps = t_ms / self.h
+        n_steps = int(round(steps))
+        if t_ms < 0 or abs(steps - n_steps) > 1e-9 * max(1.0, steps):
+            raise ValueError(f"simulation time {t_ms} ms must be a non-negative multiple of the "
+                             f"resolution {self.h} ms")
+        self.build()
+        self._set_threads()
+        t_wall = time.perf_counter()
+        end = self.step + n_steps
+        m = self._m
+        n_workers = self._lo.size
+        wk_spikes = np.zeros((n_workers, m, max(int((self._hi - self._lo).max(initial=0)), 1)), np.int32)
+        wk_count = np.zeros((n_workers, m), np.int64)
+        src_s, src_g, src_p, src_max = self._sources
+        while self.step < end:
+            span = min(end - self.step, max(CHUNK_STEPS // m, 1) * m)
+            mm = m if span >= m else span
+            n_iv = span // mm
+            span = n_iv * mm
+            t0 = self.step
+            a, b = np.searchsorted(src_s, [t0, t0 + span])
+            src_ptr = np.searchsorted(src_s[a:b], np.arange(t0, t0 + span + 1)).astype(np.int64)
+            mm_buf = self._sampler.buffer(span)
+            done = 0
+            while done < n_iv:
+                self._spikes.reserve(2 * mm * (self._N.V.size + src_max + 1))
+                rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step,
+                                    self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
+                t_start = t0 + done * mm
+                sp = src_ptr[done * mm:] - src_ptr[done * mm]
+                k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
+                                      self._N, self._G, self._R, self._pre_of_local, sp,
+                                      src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
+                                      rec, wk_spikes, wk_count)
+                done += k
+            if self._sampler.local.size:
+                self._sampler.collect(mm_buf, t0, span)
+            self.step = t0 + span
+            if progress is not None:
+                progress(self.t_ms, time.perf_counter() - t_wall)
+        self.sim_s += time.perf_counter() - t_wall
+
+    # --------------------------------------------------------------- results
+    def spike_events(self, rec) -> dict[str, np.ndarray]:
+        """``senders`` (gids) and ``times`` (ms) recorded by spike recorder ``rec``."""
+        return self._spikes.events(rec, self.h)
+
+    def all_spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(gids, steps) of every recorded spike in recording order."""
+        n = int(self._spikes.n[0])
+        return self._spikes.gid[:n].copy(), self._spikes.step[:n].copy()
+
+    def multimeter_events(self, mm) -> dict[str, np.ndarray]:
+        return self._sampler.events(mm, self.h)
+
+    def connections(self) -> dict[str, np.ndarray]:
+        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA), ``delay`` (ms)."""
+        self.build()
+        s = self.graph.layout.synapses(self.graph.neurons.gids)
+        return {"source": s["source"], "target": s["target"], "weight": s["weight"],
+                "delay": s["delay_steps"] * self.h}
+
+    def state(self, name: str) -> np.ndarray:
+        """Current value of a state variable for every local neuron (V_m in mV, currents in pA)."""
+        self.build()
+        N = self._N
+        if name == "V_m":
+            return N.V + N.prop[:, cpu.EL]
+        if name == "I_syn_ex":
+            return N.I_ex.copy()
+        if name == "I_syn_in":
+            return N.I_in.copy()
+        raise KeyError(f"unknown state variable '{name}'")

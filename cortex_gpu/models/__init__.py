@@ -1,0 +1,31 @@
+"""Neuron models and the model library (networks such as the PD14 microcircuit)."""
+from __future__ import annotations
+
+from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
+from .iaf_psc_alpha import model as iaf_psc_alpha
+from .iaf_psc_exp import model as iaf_psc_exp
+
+__all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronModel",
+           "PROP_COLUMNS", "N_PROP", "col", "microcircuit"]
+
+#: Neuron models that integrate state and can be the target of projections.
+NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha)}
+
+#: Models that only emit given spikes (NEST's spike_generator), one id each.
+SOURCE_MODELS = ("spike_generator",)
+
+
+def get_model(name: str, where: str = "Create") -> NeuronModel:
+    """The neuron model called ``name``; a clear error for anything else."""
+    try:
+        return NEURON_MODELS[name]
+    except KeyError:
+        raise ModelError(
+            f"{where}: unknown neuron model '{name}' "
+            f"(available: {', '.join(sorted(NEURON_MODELS) + list(SOURCE_MODELS))})") from None
+
+
+def microcircuit(*args, **kwargs):
+    """The Potjans & Diesmann (2014) cortical microcircuit; see :mod:`cortex_gpu.models.microcircuit`."""
+    from .microcircuit import microcircuit as _mc
+    return _mc(*args, **kwargs)

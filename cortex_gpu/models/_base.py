@@ -1,0 +1,122 @@
+"""Shared machinery of neuron models: parameter tables, validation, the column layout."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Param", "NeuronModel", "ModelError", "PROP_COLUMNS", "N_PROP", "col"]
+
+
+class ModelError(ValueError):
+    """A model, parameter or value that cannot be simulated."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One model parameter: default, unit and meaning (NEST's names and units)."""
+
+    default: float
+    unit: str
+    doc: str
+
+
+#: Per-neuron float64 columns that the update kernels read. Both LIF models
+#: share the layout so that one kernel signature serves every backend; a
+#: model leaves the columns it does not use at 0.
+PROP_COLUMNS = (
+    "P22",      # membrane decay over one step, exp(-h/tau_m) (alpha: expm1(-h/tau_m))
+    "P21ex",    # V from I_ex (exp) / P32ex (alpha)
+    "P21in",    # V from I_in (exp) / P32in (alpha)
+    "P20",      # V from I_e + i_0 (exp) / P30 (alpha)
+    "P11ex",    # decay of i_ex (exp) / of dI_ex and I_ex (alpha)
+    "P11in",
+    "P31ex",    # alpha: V from dI_ex
+    "P31in",
+    "P21Iex",   # alpha: I_ex from dI_ex (h * P11ex)
+    "P21Iin",
+    "psc0ex",   # alpha: dI jump per pA of weight (e/tau_syn_ex)
+    "psc0in",
+    "I_e",      # pA
+    "theta",    # V_th - E_L, mV
+    "V_reset",  # V_reset - E_L, mV
+    "E_L",      # mV
+    "V_min",    # lower bound of V - E_L, mV (-inf: none)
+)
+N_PROP = len(PROP_COLUMNS)
+
+
+def col(name: str) -> int:
+    """Column index of ``name`` in the propagator table."""
+    return PROP_COLUMNS.index(name)
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """A neuron model: its parameter table and how to turn it into kernel columns.
+
+    ``params`` maps NEST parameter names to :class:`Param`; ``state`` maps
+    state variables to ``(initial value, unit, meaning)``. ``prepare`` takes
+    per-neuron float64 parameter arrays and the resolution ``h_ms`` and
+    returns the ``(n, N_PROP)`` column table and the ``(n,)`` refractory
+    step counts.
+    """
+
+    name: str
+    kind: int  # model id the kernels branch on
+    params: dict[str, Param]
+    state: dict[str, tuple[float, str, str]]
+    prepare: object = field(repr=False)
+    check: object = field(repr=False)
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {k: p.default for k, p in self.params.items()}
+
+    def validate(self, where: str, values: dict[str, np.ndarray], full: bool = True) -> None:
+        """Raise :class:`ModelError` naming ``where`` for any bad value.
+
+        With ``full``, ``values`` holds every parameter and the model's
+        consistency checks (positive time constants, V_reset < V_th) run too.
+        """
+        known = set(self.params) | set(self.state)
+        for key, arr in values.items():
+            if key not in known:
+                raise ModelError(
+                    f"{where}: unknown parameter '{key}' for model {self.name} "
+                    f"(known: {', '.join(sorted(known))})")
+            a = np.asarray(arr, dtype=float)
+            if not np.all(np.isfinite(a)) and key != "V_min":
+                bad = a[~np.isfinite(a)][0]
+                raise ModelError(f"{where}: parameter {key} must be finite, got {bad}")
+        if full:
+            self.check(where, values)
+
+
+def positive(where: str, values: dict[str, np.ndarray], *names: str) -> None:
+    """Raise unless every named parameter is > 0 for every neuron."""
+    for name in names:
+        a = np.asarray(values[name])
+        if np.any(a <= 0):
+            raise ModelError(f"{where}: {name} must be > 0, got {a[a <= 0].flat[0]}")
+
+
+def expm1_ratio_propagator(tau_syn: np.ndarray, tau_m: np.ndarray, c_m: np.ndarray,
+                           h: float) -> np.ndarray:
+    """``tau_s*tau_m/(C_m*(tau_m-tau_s)) * (exp(-h/tau_m) - exp(-h/tau_s))``, evaluated stably.
+
+    Uses ``gamma*exp(-h/tau_s)*expm1(h/beta)`` with ``beta = tau_s*tau_m/(tau_m-tau_s)``
+    and ``gamma = beta/C_m``, falling back to the ``tau_m == tau_s`` limit
+    ``h/C_m*exp(-h/tau_m)`` where that is not a positive normal number.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        beta = tau_syn * tau_m / (tau_m - tau_syn)
+        gamma = beta / c_m
+        p = gamma * np.exp(-h / tau_syn) * np.expm1(h / beta)
+    ok = np.isfinite(p) & (p >= np.finfo(float).tiny)
+    return np.where(ok, p, h / c_m * np.exp(-h / tau_m))
+
+
+def refractory_steps(t_ref: np.ndarray, h: float) -> np.ndarray:
+    """Refractory period in whole steps, rounded to nearest as NEST's Time does."""
+    return np.floor(np.asarray(t_ref) / h + 0.5).astype(np.int32)

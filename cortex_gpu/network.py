@@ -1,0 +1,430 @@
+"""Declarative network description: populations, projections, generators, recorders.
+
+No per-synapse data lives here. A :class:`Network` records *what* to build;
+:mod:`cortex_gpu.build` draws each rank's own synapses from it. Global ids
+(gids) number every population member, neurons and spike sources alike,
+from 0 in creation order. Units are NEST's: ms, mV, pF, pA, Hz.
+
+Errors that a NEST user would meet at ``Create``/``Connect`` time are raised
+here, naming the population or projection and the offending value (I8).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from .distributions import Distribution, as_row
+from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
+
+__all__ = [
+    "Network", "Population", "Projection", "Generator", "DriveConnection",
+    "SpikeRecorder", "Multimeter", "ParamValue", "RULES", "GENERATOR_KINDS",
+    "delay_to_steps",
+]
+
+ParamValue = Union[float, np.ndarray, Distribution]
+
+RULES = ("one_to_one", "all_to_all", "fixed_indegree", "fixed_total_number", "pairwise_bernoulli")
+SYNAPSE_MODELS = ("static_synapse",)
+#: Stimulation devices that act on their targets without being spike sources.
+GENERATOR_KINDS = {
+    "poisson_generator": {"rate": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
+    "dc_generator": {"amplitude": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
+}
+
+
+def delay_to_steps(delay_ms: np.ndarray | float, resolution_ms: float) -> np.ndarray:
+    """Delay in whole steps, rounded to nearest with ties up, as NEST rounds delays."""
+    steps_per_ms = 1.0 / resolution_ms
+    return np.floor(np.asarray(delay_ms, dtype=float) * steps_per_ms + 0.5).astype(np.int64)
+
+
+@dataclass
+class Population:
+    """``n`` consecutive gids of one model, starting at ``first``.
+
+    ``params`` holds per-population values: scalars, arrays of length ``n``
+    or distributions drawn per neuron at build time. ``positions`` (n, 2 or 3)
+    and ``area`` feed the ``area_processes`` partition.
+    """
+
+    name: str
+    model: str
+    n: int
+    first: int
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    area: str | None = None
+    positions: np.ndarray | None = None
+    spike_times_ms: list[np.ndarray] | None = None
+
+    @property
+    def stop(self) -> int:
+        return self.first + self.n
+
+    @property
+    def gids(self) -> np.ndarray:
+        return np.arange(self.first, self.stop, dtype=np.int64)
+
+    @property
+    def is_source(self) -> bool:
+        """True for spike sources without state (spike_generator)."""
+        return self.model in SOURCE_MODELS
+
+
+@dataclass
+class Projection:
+    """Synapses from ``pre`` to ``post`` gids drawn by ``rule``.
+
+    For ``one_to_one``, ``pre[i]`` connects to ``post[i]`` (arrays of equal
+    length, any order). For the other rules ``pre`` and ``post`` are sorted
+    unique gid arrays. ``weight`` is in pA, ``delay`` in ms: scalars,
+    distributions, or arrays (one per connection for one_to_one; shape
+    (len(post), len(pre)) for all_to_all).
+    """
+
+    id: int
+    pre: np.ndarray
+    post: np.ndarray
+    rule: str
+    weight: ParamValue
+    delay: ParamValue
+    indegree: int = 0
+    total: int = 0
+    p: float = 0.0
+    allow_autapses: bool = True
+    allow_multapses: bool = True
+    synapse_model: str = "static_synapse"
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or f"projection {self.id} ({self.rule})"
+
+
+@dataclass
+class Generator:
+    """A poisson_generator or dc_generator: parameters that may change between runs."""
+
+    id: int
+    model: str
+    params: dict[str, float]
+
+
+@dataclass
+class DriveConnection:
+    """One ``Connect(generator, targets)``: each target gets its own input.
+
+    For a poisson_generator every (connection, target) pair receives an
+    independent Poisson train, as NEST delivers it; weight in pA, delay in ms.
+    """
+
+    id: int
+    generator: Generator
+    targets: np.ndarray
+    weight: np.ndarray
+    delay_ms: float
+
+
+@dataclass
+class SpikeRecorder:
+    """Records the spikes of ``gids``: senders and times (ms)."""
+
+    id: int
+    gids: np.ndarray
+    start_ms: float = 0.0
+    stop_ms: float = np.inf
+
+
+@dataclass
+class Multimeter:
+    """Samples ``record_from`` of ``gids`` every ``interval_ms`` (after the step's update)."""
+
+    id: int
+    gids: np.ndarray
+    record_from: tuple[str, ...] = ("V_m",)
+    interval_ms: float = 1.0
+
+
+def _as_gids(x, what: str) -> np.ndarray:
+    if isinstance(x, Population):
+        return x.gids
+    a = np.asarray(x)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{what}: expected a population or an array of integer ids, got {a.dtype}")
+    return a.astype(np.int64)
+
+
+class Network:
+    """A network description: add populations, projections, drives and recorders.
+
+    Parameters
+    ----------
+    resolution_ms : float
+        Simulation step h in ms; delays are rounded to it.
+    """
+
+    def __init__(self, resolution_ms: float = 0.1):
+        if not resolution_ms > 0:
+            raise ValueError(f"resolution must be > 0 ms, got {resolution_ms}")
+        self.resolution_ms = float(resolution_ms)
+        self.populations: list[Population] = []
+        self.projections: list[Projection] = []
+        self.generators: list[Generator] = []
+        self.drives: list[DriveConnection] = []
+        self.spike_recorders: list[SpikeRecorder] = []
+        self.multimeters: list[Multimeter] = []
+        self._starts = np.zeros(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------ nodes
+    @property
+    def n_nodes(self) -> int:
+        """Number of gids (neurons and spike sources)."""
+        return self.populations[-1].stop if self.populations else 0
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.n for p in self.populations if not p.is_source)
+
+    def add_population(self, model: str, n: int, params: dict[str, ParamValue] | None = None,
+                       name: str | None = None, area: str | None = None,
+                       positions: np.ndarray | None = None,
+                       spike_times_ms: list[np.ndarray] | None = None) -> Population:
+        """Add ``n`` neurons (or spike sources) of ``model``; returns the population."""
+        name = name or f"{model}_{len(self.populations)}"
+        if int(n) != n or n < 1:
+            raise ModelError(f"population '{name}': size must be a positive integer, got {n}")
+        n = int(n)
+        params = dict(params or {})
+        if model in SOURCE_MODELS:
+            if params:
+                raise ModelError(f"population '{name}': {model} takes spike_times only, got {sorted(params)}")
+            spike_times_ms = spike_times_ms if spike_times_ms is not None else [np.zeros(0)] * n
+            if len(spike_times_ms) != n:
+                raise ModelError(f"population '{name}': need {n} spike-time arrays, got {len(spike_times_ms)}")
+            spike_times_ms = [self._check_spike_times(name, t) for t in spike_times_ms]
+        else:
+            m = get_model(model, where=f"population '{name}'")
+            for key, value in params.items():
+                self._check_param(name, m, key, value, n)
+            fixed = {k: v for k, v in params.items() if not isinstance(v, Distribution) and k in m.params}
+            m.validate(f"population '{name}'", {**m.defaults, **fixed})
+        if positions is not None:
+            positions = np.asarray(positions, dtype=float)
+            if positions.shape[0] != n:
+                raise ModelError(f"population '{name}': positions must have {n} rows, got {positions.shape}")
+        pop = Population(name, model, n, self.n_nodes, params, area, positions, spike_times_ms)
+        self.populations.append(pop)
+        self._starts = np.array([p.first for p in self.populations], dtype=np.int64)
+        return pop
+
+    def _check_spike_times(self, name: str, times) -> np.ndarray:
+        t = np.sort(np.asarray(times, dtype=float).ravel())
+        if not np.all(np.isfinite(t)):
+            raise ModelError(f"spike_generator '{name}': spike times must be finite")
+        steps = t / self.resolution_ms
+        off = np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, np.abs(steps))
+        if np.any(off):
+            raise ModelError(f"spike_generator '{name}': spike time {t[off][0]} ms is not a multiple "
+                             f"of the resolution {self.resolution_ms} ms")
+        return t
+
+    @staticmethod
+    def _check_param(name: str, m, key: str, value: ParamValue, n: int) -> None:
+        if key not in m.params and key not in m.state:
+            m.validate(f"population '{name}'", {key: 0.0}, full=False)
+        if isinstance(value, Distribution):
+            row = value.row()
+            if not np.all(np.isfinite(row[1:3])):
+                raise ModelError(f"population '{name}': parameter {key} has a non-finite distribution {value}")
+            return
+        a = np.asarray(value, dtype=float)
+        if a.ndim > 0 and a.shape != (n,):
+            raise ModelError(f"population '{name}': parameter {key} needs a scalar or {n} values, got shape {a.shape}")
+        m.validate(f"population '{name}'", {key: a}, full=False)
+
+    def population_of(self, gids: np.ndarray) -> np.ndarray:
+        """Index of the population of each gid."""
+        return np.searchsorted(self._starts, np.asarray(gids), side="right") - 1
+
+    def check_gids(self, gids: np.ndarray, what: str, neurons_only: bool = False) -> None:
+        if gids.size == 0:
+            raise ModelError(f"{what}: no nodes given")
+        if gids.min() < 0 or gids.max() >= self.n_nodes:
+            bad = gids[(gids < 0) | (gids >= self.n_nodes)][0]
+            raise ModelError(f"{what}: unknown node id {bad}")
+        if neurons_only:
+            pops = self.population_of(gids)
+            for i in np.unique(pops):
+                if self.populations[i].is_source:
+                    raise ModelError(f"{what}: {self.populations[i].model} '{self.populations[i].name}' "
+                                     "cannot be the target of a projection")
+
+    # ------------------------------------------------------------ projections
+    def connect(self, pre, post, rule: str = "all_to_all", *, indegree: int | None = None,
+                N: int | None = None, p: float | None = None, allow_autapses: bool = True,
+                allow_multapses: bool = True, weight: ParamValue = 1.0, delay: ParamValue | None = None,
+                synapse_model: str = "static_synapse", label: str = "") -> Projection:
+        """Add a projection and check it can be built; returns it.
+
+        ``delay`` defaults to one resolution step. See :class:`Projection`
+        for the shapes of array-valued weights and delays.
+        """
+        pid = len(self.projections)
+        where = label or f"Connect #{pid} ({rule})"
+        if rule not in RULES:
+            raise ModelError(f"{where}: unknown connection rule '{rule}' (supported: {', '.join(RULES)})")
+        if synapse_model not in SYNAPSE_MODELS:
+            raise ModelError(f"{where}: unsupported synapse model '{synapse_model}' "
+                             f"(supported: {', '.join(SYNAPSE_MODELS)})")
+        pre_g = _as_gids(pre, where)
+        post_g = _as_gids(post, where)
+        self.check_gids(pre_g, f"{where} pre")
+        self.check_gids(post_g, f"{where} post", neurons_only=True)
+        if rule == "one_to_one":
+            if pre_g.size != post_g.size:
+                raise ModelError(f"{where}: one_to_one needs equal sizes, got {pre_g.size} and {post_g.size}")
+            n_conn = pre_g.size
+        else:
+            if np.unique(pre_g).size != pre_g.size or np.unique(post_g).size != post_g.size:
+                raise ModelError(f"{where}: rule {rule} needs node collections without repeated ids")
+            pre_g, post_g = np.sort(pre_g), np.sort(post_g)
+            n_conn = None
+        kw = dict(allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses))
+        overlap = np.intersect1d(pre_g, post_g).size if rule != "one_to_one" else 0
+        if rule == "fixed_indegree":
+            if indegree is None or int(indegree) != indegree or indegree < 0:
+                raise ModelError(f"{where}: fixed_indegree needs a non-negative integer indegree, got {indegree}")
+            kw["indegree"] = int(indegree)
+            avail = pre_g.size - (0 if allow_autapses or overlap == 0 else 1)
+            if not allow_multapses and indegree > avail:
+                raise ModelError(f"{where}: indegree {indegree} is larger than the {avail} available "
+                                 "source neurons and multapses are not allowed")
+        elif rule == "fixed_total_number":
+            if N is None or int(N) != N or N < 0:
+                raise ModelError(f"{where}: fixed_total_number needs a non-negative integer N, got {N}")
+            kw["total"] = int(N)
+            if not allow_multapses and N > pre_g.size * post_g.size - (0 if allow_autapses else overlap):
+                raise ModelError(f"{where}: N={N} exceeds the number of possible pairs without multapses")
+            if not allow_multapses:
+                raise ModelError(f"{where}: fixed_total_number with allow_multapses=False is not supported yet")
+        elif rule == "pairwise_bernoulli":
+            if p is None or not 0.0 <= p <= 1.0:
+                raise ModelError(f"{where}: pairwise_bernoulli needs 0 <= p <= 1, got {p}")
+            kw["p"] = float(p)
+        elif rule == "all_to_all":
+            n_conn = (post_g.size, pre_g.size)
+        weight = self._check_syn_value(where, "weight", weight, rule, n_conn)
+        if delay is None:
+            delay = self.resolution_ms
+        delay = self._check_syn_value(where, "delay", delay, rule, n_conn)
+        self._check_delay(where, delay)
+        proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
+                          label=label, **kw)
+        self.projections.append(proj)
+        return proj
+
+    @staticmethod
+    def _check_syn_value(where: str, what: str, value: ParamValue, rule: str, n_conn) -> ParamValue:
+        if isinstance(value, Distribution):
+            row = as_row(value)
+            if not np.all(np.isfinite(row[1:3])):
+                raise ModelError(f"{where}: {what} distribution has a non-finite parameter: {value}")
+            return value
+        a = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(a)):
+            raise ModelError(f"{where}: {what} must be finite, got {a[~np.isfinite(a)].flat[0]}")
+        if a.ndim == 0:
+            return float(a)
+        if n_conn is None:
+            raise ModelError(f"{where}: array-valued {what} is supported for one_to_one and all_to_all only")
+        shape = (n_conn,) if isinstance(n_conn, int) else n_conn
+        if a.shape != shape:
+            raise ModelError(f"{where}: {what} array must have shape {shape}, got {a.shape}")
+        return a
+
+    def _check_delay(self, where: str, delay: ParamValue) -> None:
+        h = self.resolution_ms
+        if isinstance(delay, Distribution):
+            row = as_row(delay)
+            low = row[3] if row[0] != 0 else row[1]
+            if row[0] == 2:
+                low = max(low, row[1])
+            if row[0] == 3:
+                low = max(low, 0.0)
+            if low < 0.5 * h:
+                raise ModelError(f"{where}: delay distribution {delay} can give delays below the resolution "
+                                 f"{h} ms; bound it with redraw(..., min={h / 2})")
+            return
+        d = np.asarray(delay)
+        steps = delay_to_steps(d, h)
+        if np.any(steps < 1):
+            bad = d[steps < 1].flat[0] if d.ndim else float(d)
+            raise ModelError(f"{where}: delay {bad} ms is below the resolution {h} ms")
+
+    # ------------------------------------------------------- generators & recorders
+    def add_generator(self, model: str, params: dict[str, float] | None = None) -> Generator:
+        """A poisson_generator or dc_generator with NEST's parameters (rate in Hz, amplitude in pA)."""
+        if model not in GENERATOR_KINDS:
+            raise ModelError(f"unknown generator model '{model}' (supported: {', '.join(GENERATOR_KINDS)})")
+        g = Generator(len(self.generators), model, dict(GENERATOR_KINDS[model]))
+        self.set_generator(g, params or {})
+        self.generators.append(g)
+        return g
+
+    @staticmethod
+    def set_generator(g: Generator, params: dict[str, float]) -> None:
+        for key, value in params.items():
+            if key not in GENERATOR_KINDS[g.model]:
+                raise ModelError(f"{g.model}: unknown parameter '{key}' "
+                                 f"(known: {', '.join(GENERATOR_KINDS[g.model])})")
+            v = float(value)
+            if np.isnan(v) or (key != "stop" and not np.isfinite(v)):
+                raise ModelError(f"{g.model}: parameter {key} must be finite, got {value}")
+            if key == "rate" and v < 0:
+                raise ModelError(f"{g.model}: rate must be >= 0 Hz, got {v}")
+            g.params[key] = v
+        if g.params["stop"] < g.params["start"]:
+            raise ModelError(f"{g.model}: stop ({g.params['stop']}) must not be before start ({g.params['start']})")
+
+    def drive(self, generator: Generator, targets, weight: float | np.ndarray = 1.0,
+              delay_ms: float | None = None) -> DriveConnection:
+        """Connect a generator to every target (NEST's all_to_all from one generator)."""
+        where = f"Connect({generator.model} #{generator.id})"
+        t = _as_gids(targets, where)
+        self.check_gids(t, where, neurons_only=True)
+        w = np.broadcast_to(np.asarray(weight, dtype=float), t.shape).copy()
+        if not np.all(np.isfinite(w)):
+            raise ModelError(f"{where}: weight must be finite")
+        delay_ms = self.resolution_ms if delay_ms is None else float(delay_ms)
+        self._check_delay(where, delay_ms)
+        d = DriveConnection(len(self.drives), generator, t, w, delay_ms)
+        self.drives.append(d)
+        return d
+
+    def record_spikes(self, gids, start_ms: float = 0.0, stop_ms: float = np.inf) -> SpikeRecorder:
+        g = np.unique(_as_gids(gids, "spike_recorder"))
+        self.check_gids(g, "spike_recorder")
+        r = SpikeRecorder(len(self.spike_recorders), g, start_ms, stop_ms)
+        self.spike_recorders.append(r)
+        return r
+
+    def record_state(self, gids, record_from=("V_m",), interval_ms: float = 1.0) -> Multimeter:
+        g = np.unique(_as_gids(gids, "multimeter"))
+        self.check_gids(g, "multimeter", neurons_only=True)
+        record_from = tuple(record_from)
+        for key in record_from:
+            for i in np.unique(self.population_of(g)):
+                m = NEURON_MODELS[self.populations[i].model]
+                if key not in m.state:
+                    raise ModelError(f"multimeter: cannot record '{key}' from {m.name} "
+                                     f"(recordables: {', '.join(m.state)})")
+        steps = interval_ms / self.resolution_ms
+        if interval_ms <= 0 or abs(steps - round(steps)) > 1e-9 * steps:
+            raise ModelError(f"multimeter: interval {interval_ms} ms must be a positive multiple of "
+                             f"the resolution {self.resolution_ms} ms")
+        mm = Multimeter(len(self.multimeters), g, record_from, float(interval_ms))
+        self.multimeters.append(mm)
+        return mm

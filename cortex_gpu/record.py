@@ -1,0 +1,109 @@
+"""Recording buffers: spikes and sampled state, flushed from the kernels in chunks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .network import Multimeter, Network, SpikeRecorder
+
+__all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
+
+#: State variables the kernels can sample, by code.
+RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2}
+
+
+@dataclass
+class SpikeBuffer:
+    """Spikes of recorded gids as (gid, step) pairs; the kernels append, this grows it."""
+
+    rec_mask: np.ndarray
+    gid: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.int64))
+    step: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.int64))
+    n: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+    @classmethod
+    def for_network(cls, net: Network) -> "SpikeBuffer":
+        mask = np.zeros(net.n_nodes, np.bool_)
+        for r in net.spike_recorders:
+            mask[r.gids] = True
+        return cls(mask)
+
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more spikes."""
+        need = int(self.n[0]) + extra
+        if need > self.gid.size:
+            size = max(need, 2 * self.gid.size)
+            self.gid = np.resize(self.gid, size)
+            self.step = np.resize(self.step, size)
+
+    def events(self, rec: SpikeRecorder, resolution_ms: float) -> dict[str, np.ndarray]:
+        """NEST-style events of one recorder: ``senders`` (gids) and ``times`` (ms), in time order."""
+        n = int(self.n[0])
+        gid, step = self.gid[:n], self.step[:n]
+        times = (step + 1) * resolution_ms
+        keep = np.isin(gid, rec.gids) & (times > rec.start_ms) & (times <= rec.stop_ms)
+        return {"senders": gid[keep], "times": times[keep]}
+
+
+@dataclass
+class StateSampler:
+    """Columns (local neuron, variable) sampled every ``interval`` steps."""
+
+    local: np.ndarray          # local neuron index per column
+    var: np.ndarray            # RECORDABLE_CODES per column
+    interval: np.ndarray       # steps per column
+    owner: list[tuple[int, str, int]]   # (multimeter id, variable, gid) per column
+    times: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+
+    @classmethod
+    def for_network(cls, net: Network, local_gids: np.ndarray) -> "StateSampler":
+        local, var, interval, owner = [], [], [], []
+        for mm in net.multimeters:
+            steps = int(round(mm.interval_ms / net.resolution_ms))
+            pos = np.searchsorted(local_gids, mm.gids)
+            ok = (pos < local_gids.size) & (local_gids[np.minimum(pos, local_gids.size - 1)] == mm.gids)
+            for name in mm.record_from:
+                for g, p in zip(mm.gids[ok], pos[ok]):
+                    local.append(p)
+                    var.append(RECORDABLE_CODES[name])
+                    interval.append(steps)
+                    owner.append((mm.id, name, int(g)))
+        return cls(np.array(local, np.int64), np.array(var, np.int64), np.array(interval, np.int64), owner)
+
+    def buffer(self, n_steps: int) -> np.ndarray:
+        return np.zeros((n_steps if self.local.size else 0, self.local.size))
+
+    def collect(self, buf: np.ndarray, t0: int, n_steps: int) -> None:
+        """Keep the rows of ``buf`` (steps t0..t0+n_steps-1) that fall on each column's interval."""
+        if self.local.size == 0:
+            return
+        steps = np.arange(t0, t0 + n_steps)
+        keep = (steps + 1) % np.gcd.reduce(self.interval) == 0
+        self.times.append(steps[keep])
+        self.values.append(buf[:n_steps][keep])
+
+    def events(self, mm: Multimeter, resolution_ms: float) -> dict[str, np.ndarray]:
+        """NEST-style events: ``senders``, ``times`` (ms) and one array per recorded variable."""
+        out: dict[str, np.ndarray] = {}
+        cols = [c for c, (mid, _, _) in enumerate(self.owner) if mid == mm.id]
+        if not cols or not self.times:
+            return {"senders": np.zeros(0, np.int64), "times": np.zeros(0),
+                    **{k: np.zeros(0) for k in mm.record_from}}
+        steps = np.concatenate(self.times)
+        vals = np.concatenate(self.values)[:, cols]
+        iv = self.interval[cols[0]]
+        rows = np.flatnonzero((steps + 1) % iv == 0)
+        names = [self.owner[c][1] for c in cols]
+        gids = np.array([self.owner[c][2] for c in cols])
+        first = names[0]
+        sel = [c for c, nm in enumerate(names) if nm == first]
+        ug = gids[sel]
+        # NEST order: time-major, then sender
+        out["times"] = np.repeat((steps[rows] + 1) * resolution_ms, ug.size)
+        out["senders"] = np.tile(ug, rows.size)
+        for name in mm.record_from:
+            idx = [c for c, nm in enumerate(names) if nm == name]
+            out[name] = vals[rows][:, idx].ravel()
+        return out
