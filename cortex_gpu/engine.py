@@ -151,13 +151,11 @@ class Simulation:
         net, h = self.net, self.h
         gens = net.generators
         kind = np.array([0 if g.model == "poisson_generator" else 1 for g in gens], np.int64)
-        value = np.zeros(len(gens))
-        lam = np.zeros(len(gens))
-        expneg = np.zeros(len(gens))
-        nsplit = np.zeros(len(gens), np.int64)
-        start = np.zeros(len(gens), np.int64)
-        stop = np.zeros(len(gens), np.int64)
-        self._update_generators(gens, value, lam, expneg, nsplit, start, stop)
+        n_gen = len(gens)
+        value, start, stop = np.zeros(n_gen), np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
+        cdf_lo, cdf_hi = np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
+        self._cdf_parts: list[np.ndarray] = [np.zeros(0)] * n_gen
+        self._update_generators(gens, value, cdf_lo, cdf_hi, start, stop)
         rows = []
         for d in net.drives:
             pos = np.searchsorted(local, d.targets)
@@ -172,19 +170,23 @@ class Simulation:
         weight = col(2, np.float64)
         return cpu.Drives(np.cumsum(ptr), col(1, np.int64), weight,
                           np.rint(weight * cpu.FIXED_ONE).astype(np.int64), col(3, np.int64),
-                          col(4, np.int64), kind, value, lam, expneg, nsplit, start, stop)
+                          col(4, np.int64), kind, value, cdf_lo, cdf_hi, self._cdf_flat(cdf_lo, cdf_hi),
+                          start, stop)
 
-    def _update_generators(self, gens, value, lam, expneg, nsplit, start, stop) -> None:
+    def _cdf_flat(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Concatenate the generators' Poisson CDF tables, setting each one's [lo, hi)."""
+        sizes = np.array([c.size for c in self._cdf_parts], np.int64)
+        hi[:] = np.cumsum(sizes)
+        lo[:] = hi - sizes
+        return np.concatenate(self._cdf_parts) if self._cdf_parts else np.zeros(0)
+
+    def _update_generators(self, gens, value, cdf_lo, cdf_hi, start, stop) -> None:
         h = self.h
         for g in gens:
             p = g.params
             if g.model == "poisson_generator":
-                total = p["rate"] * h * 1e-3
-                m, part = philox.poisson_split(total)
-                value[g.id] = total
-                lam[g.id] = part
-                expneg[g.id] = np.exp(-part)
-                nsplit[g.id] = m
+                value[g.id] = p["rate"] * h * 1e-3   # expected spikes per step
+                self._cdf_parts[g.id] = philox.poisson_cdf(value[g.id])
             else:
                 value[g.id] = p["amplitude"]
             # Emission steps s with start_step <= s < stop_step are active. A spike
@@ -203,7 +205,8 @@ class Simulation:
         self.net.set_generator(g, params)
         if self.graph is not None:
             G = self._G
-            self._update_generators([g], G.g_value, G.g_lam, G.g_expneg, G.g_nsplit, G.g_start, G.g_stop)
+            self._update_generators([g], G.g_value, G.g_cdf_lo, G.g_cdf_hi, G.g_start, G.g_stop)
+            self._G = G._replace(cdf=self._cdf_flat(G.g_cdf_lo, G.g_cdf_hi))
 
     def _source_schedule(self):
         """Emission steps of every spike source, sorted by step: (steps, gids, pre index, max per step)."""

@@ -42,7 +42,8 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "poisson", "poisson_split", "binomial",
+    "uniform", "uniform_int", "normal", "poisson", "poisson_split", "poisson_cdf", "poisson_table",
+    "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
 
@@ -52,14 +53,9 @@ POISSON_INVERSION_MAX = 10.0
 BINOMIAL_INVERSION_MAX = 10.0
 _MAX_ATTEMPTS = 1000  # guard for rejection loops and inversion walks
 
-_U32 = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-_S26 = np.uint64(26)
-_S6 = np.uint64(6)
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
+_U32, _S32, _S26, _S6 = np.uint64(0xFFFFFFFF), np.uint64(32), np.uint64(26), np.uint64(6)
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)  # Philox-4x32 multipliers
+_W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)  # Weyl key increments
 
 _h = float.fromhex
 # The same hex literals appear in kernels/philox.cuh (tests compare them).
@@ -68,9 +64,7 @@ _LN2_LO = _h("0x1.fdf473de6af28p-22")     # ln 2 - _LN2_HI
 _INV_LN2 = _h("0x1.71547652b82fep+0")
 _SQRT2 = _h("0x1.6a09e667f3bcdp+0")
 _HALF_LOG_2PI = _h("0x1.d67f1c864beb5p-1")
-_TWO_M52 = _h("0x1.0p-52")
-_TWO_54 = _h("0x1.0p+54")
-_TWO_M54 = _h("0x1.0p-54")
+_TWO_M52, _TWO_54, _TWO_M54 = _h("0x1.0p-52"), _h("0x1.0p+54"), _h("0x1.0p-54")
 _MIN_NORMAL = _h("0x1.0p-1022")
 # 2/(2k+1), k = 1..10: log(m) = 2s + s*R(s*s), s = (m-1)/(m+1)
 _LG1, _LG2, _LG3, _LG4, _LG5 = (_h("0x1.5555555555555p-1"), _h("0x1.999999999999ap-2"),
@@ -123,12 +117,9 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     Parameters: counter words ``c0..c3`` and key words ``k0, k1`` (integers,
     taken modulo 2**32). Returns a tuple of four ``np.uint32``.
     """
-    x0 = np.uint64(c0) & _U32
-    x1 = np.uint64(c1) & _U32
-    x2 = np.uint64(c2) & _U32
-    x3 = np.uint64(c3) & _U32
-    a = np.uint64(k0) & _U32
-    b = np.uint64(k1) & _U32
+    x0, x1 = np.uint64(c0) & _U32, np.uint64(c1) & _U32
+    x2, x3 = np.uint64(c2) & _U32, np.uint64(c3) & _U32
+    a, b = np.uint64(k0) & _U32, np.uint64(k1) & _U32
     for r in range(10):
         if r > 0:
             a = (a + _W0) & _U32
@@ -141,7 +132,21 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 @_jit
 def block(seed, stream, entity, index, sub):
-    """Four uint32 for the key: counter ``(sub, index, entity lo, entity hi)``, key ``(seed, stream)``."""
+    """One Philox block for a key; all samplers share these parameters.
+
+    Parameters
+    ----------
+    seed, stream : int
+        Philox key words (taken modulo 2**32).
+    entity : int
+        64-bit id; counter words 2 and 3 are its low and high halves.
+    index, sub : int
+        Counter words 1 and 0 (taken modulo 2**32).
+
+    Returns
+    -------
+    tuple of 4 np.uint32
+    """
     e = np.uint64(entity)
     return philox4x32(sub, index, e & _U32, e >> _S32, seed, stream)
 
@@ -155,7 +160,7 @@ def _u52(a, b) -> float:
 
 @_jit
 def plog(x: float) -> float:
-    """Natural logarithm in basic IEEE operations (<= 2 ulp), identical on CPU and GPU."""
+    """Natural logarithm in basic IEEE operations (about 1 ulp), identical on CPU and GPU."""
     if not (x > 0.0):
         return -np.inf if x == 0.0 else np.nan
     if x == np.inf:
@@ -268,6 +273,52 @@ def poisson(lam, exp_neg_lam, seed, stream, entity, index, sub):
         pk = pk * (lam / np.float64(k))
         f = f + pk
     return np.int64(k), nxt
+
+
+def poisson_cdf(lam: float) -> np.ndarray:
+    """Cumulative Poisson(lam) probabilities ``F[k] = P(X <= k)``, for :func:`poisson_table` (host).
+
+    Computed once in float64 from log-probabilities; the last entry is set
+    to exactly 1.0 so that every uniform in (0, 1) finds its ``k``. CPU and
+    GPU kernels read the same table, so their draws agree bit for bit.
+    """
+    lam = float(lam)
+    if not lam >= 0.0 or math.isinf(lam) or lam > 1e6:
+        raise ValueError(f"poisson_cdf: lam must be in [0, 1e6], got {lam}")
+    if lam == 0.0:
+        return np.ones(1)
+    log_lam = math.log(lam)
+    cdf = []
+    f = 0.0
+    k = 0
+    while True:
+        f += math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
+        cdf.append(f)
+        if k > lam and (f >= 1.0 - 2.0 ** -53 or 1.0 - f < 1e-300):
+            break
+        k += 1
+    out = np.array(cdf)
+    out[-1] = 1.0
+    return out
+
+
+@_jit
+def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
+    """Poisson count by inversion of one uniform against ``cdf[lo:hi]`` (from :func:`poisson_cdf`).
+
+    Returns ``(k, next_sub)`` with ``k`` the smallest index such that
+    ``u <= cdf[lo + k]``, found by binary search.
+    """
+    u, nxt = uniform(seed, stream, entity, index, sub)
+    a = lo
+    b = hi - 1
+    while a < b:
+        mid = (a + b) >> 1
+        if u <= cdf[mid]:
+            b = mid
+        else:
+            a = mid + 1
+    return np.int64(a - lo), nxt
 
 
 def poisson_split(lam: float) -> tuple[int, float]:

@@ -29,7 +29,7 @@ _POISSON_STREAM = 5 << 24
 
 Layout = namedtuple("Layout", "run_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
 Neurons = namedtuple("Neurons", "gid kind prop refr_steps V I_ex I_in dI_ex dI_in i_0 refr acc_ex acc_in")
-Drives = namedtuple("Drives", "ptr gen weight weight_fx delay key g_kind g_value g_lam g_expneg g_nsplit g_start g_stop")
+Drives = namedtuple("Drives", "ptr gen weight weight_fx delay key g_kind g_value g_cdf_lo g_cdf_hi cdf g_start g_stop")
 Ring = namedtuple("Ring", "pre count")
 Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
 
@@ -102,12 +102,10 @@ def drive_input(i, t, seed, N, G):
         if s < G.g_start[g] or s >= G.g_stop[g]:
             continue
         if G.g_kind[g] == 0:
-            k = 0
-            sub = 0
-            for _ in range(G.g_nsplit[g]):
-                kk, sub = philox.poisson(G.g_lam[g], G.g_expneg[g], seed, _POISSON_STREAM | G.key[e],
-                                         N.gid[i], s, sub)
-                k += kk
+            if G.g_value[g] == 0.0:
+                continue
+            k, _ = philox.poisson_table(G.cdf, G.g_cdf_lo[g], G.g_cdf_hi[g], seed,
+                                        _POISSON_STREAM | G.key[e], N.gid[i], s, 0)
             if G.weight[e] >= 0.0:
                 ex += k * G.weight_fx[e]
             else:
@@ -125,40 +123,57 @@ def update(t, lo, hi, seed, N, G, spikes, n_spikes):
     writes), integrates exactly, and appends spiking local indices, in
     increasing order, to ``spikes``.
     """
+    prop = N.prop
+    V_arr = N.V
+    I_ex = N.I_ex
+    I_in = N.I_in
+    dI_ex = N.dI_ex
+    dI_in = N.dI_in
+    i_0 = N.i_0
+    refr = N.refr
+    acc_ex = N.acc_ex
+    acc_in = N.acc_in
+    kind = N.kind
+    has_drives = G.ptr[hi] > G.ptr[lo]
     for i in range(lo, hi):
-        ex_fx, in_fx, i0_new = drive_input(i, t, seed, N, G)
-        ex_fx += N.acc_ex[i]
-        in_fx += N.acc_in[i]
-        N.acc_ex[i] = 0
-        N.acc_in[i] = 0
-        P = N.prop[i]
-        V = N.V[i]
-        if N.kind[i] == 0:  # iaf_psc_exp
-            if N.refr[i] == 0:
-                V = V * P[P22] + N.I_ex[i] * P[P21EX] + N.I_in[i] * P[P21IN] + (P[IE] + N.i_0[i]) * P[P20]
+        ex_fx = acc_ex[i]
+        in_fx = acc_in[i]
+        acc_ex[i] = 0
+        acc_in[i] = 0
+        i0_new = 0.0
+        if has_drives:
+            d_ex, d_in, i0_new = drive_input(i, t, seed, N, G)
+            ex_fx += d_ex
+            in_fx += d_in
+        V = V_arr[i]
+        if kind[i] == 0:  # iaf_psc_exp
+            if refr[i] == 0:
+                V = (V * prop[i, P22] + I_ex[i] * prop[i, P21EX] + I_in[i] * prop[i, P21IN]
+                     + (prop[i, IE] + i_0[i]) * prop[i, P20])
             else:
-                N.refr[i] -= 1
-            N.I_ex[i] = N.I_ex[i] * P[P11EX] + ex_fx * _INV_FIXED
-            N.I_in[i] = N.I_in[i] * P[P11IN] + in_fx * _INV_FIXED
+                refr[i] -= 1
+            I_ex[i] = I_ex[i] * prop[i, P11EX] + ex_fx * _INV_FIXED
+            I_in[i] = I_in[i] * prop[i, P11IN] + in_fx * _INV_FIXED
         else:  # iaf_psc_alpha
-            if N.refr[i] == 0:
-                V = (P[P20] * (N.i_0[i] + P[IE]) + P[P31EX] * N.dI_ex[i] + P[P21EX] * N.I_ex[i]
-                     + P[P31IN] * N.dI_in[i] + P[P21IN] * N.I_in[i] + P[P22] * V + V)
-                if V < P[VMIN]:
-                    V = P[VMIN]
+            if refr[i] == 0:
+                V = (prop[i, P20] * (i_0[i] + prop[i, IE]) + prop[i, P31EX] * dI_ex[i]
+                     + prop[i, P21EX] * I_ex[i] + prop[i, P31IN] * dI_in[i] + prop[i, P21IN] * I_in[i]
+                     + prop[i, P22] * V + V)
+                if V < prop[i, VMIN]:
+                    V = prop[i, VMIN]
             else:
-                N.refr[i] -= 1
-            N.I_ex[i] = P[P21IEX] * N.dI_ex[i] + P[P11EX] * N.I_ex[i]
-            N.dI_ex[i] = N.dI_ex[i] * P[P11EX] + P[PSC0EX] * (ex_fx * _INV_FIXED)
-            N.I_in[i] = P[P21IIN] * N.dI_in[i] + P[P11IN] * N.I_in[i]
-            N.dI_in[i] = N.dI_in[i] * P[P11IN] + P[PSC0IN] * (in_fx * _INV_FIXED)
-        if V >= P[THETA]:
-            N.refr[i] = N.refr_steps[i]
-            V = P[VRESET]
+                refr[i] -= 1
+            I_ex[i] = prop[i, P21IEX] * dI_ex[i] + prop[i, P11EX] * I_ex[i]
+            dI_ex[i] = dI_ex[i] * prop[i, P11EX] + prop[i, PSC0EX] * (ex_fx * _INV_FIXED)
+            I_in[i] = prop[i, P21IIN] * dI_in[i] + prop[i, P11IN] * I_in[i]
+            dI_in[i] = dI_in[i] * prop[i, P11IN] + prop[i, PSC0IN] * (in_fx * _INV_FIXED)
+        if V >= prop[i, THETA]:
+            refr[i] = N.refr_steps[i]
+            V = prop[i, VRESET]
             spikes[n_spikes] = i
             n_spikes += 1
-        N.V[i] = V
-        N.i_0[i] = i0_new
+        V_arr[i] = V
+        i_0[i] = i0_new
     return n_spikes
 
 
