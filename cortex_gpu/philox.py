@@ -292,9 +292,13 @@ def poisson_cdf(lam: float) -> np.ndarray:
     f = 0.0
     k = 0
     while True:
-        f += math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
+        term = math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
+        f += term
         cdf.append(f)
-        if k > lam and (f >= 1.0 - 2.0 ** -53 or 1.0 - f < 1e-300):
+        # Past k = 2*lam the tail beyond k is below the current term, so a term
+        # under 2**-60 leaves no mass a 52-bit uniform can resolve. (The float
+        # sum itself may stall just short of 1 - 2**-53: no test on f alone.)
+        if k > 2.0 * lam and term < 2.0 ** -60:
             break
         k += 1
     out = np.array(cdf)
@@ -302,7 +306,7 @@ def poisson_cdf(lam: float) -> np.ndarray:
     return out
 
 
-@_jit
+@njit(cache=False, error_model="numpy", inline="always")  # per neuron and step: no call overhead
 def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
     """Poisson count by inversion of one uniform against ``cdf[lo:hi]`` (from :func:`poisson_cdf`).
 

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from .. import philox
+from ..layout import run_bounds
 
 __all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "run_intervals", "FIXED_ONE"]
 
@@ -27,7 +28,7 @@ FIXED_ONE = 4294967296.0
 _INV_FIXED = 1.0 / FIXED_ONE
 _POISSON_STREAM = 5 << 24
 
-Layout = namedtuple("Layout", "run_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
+Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
 Neurons = namedtuple("Neurons", "gid kind prop refr_steps V I_ex I_in dI_ex dI_in i_0 refr acc_ex acc_in")
 Drives = namedtuple("Drives", "ptr gen weight weight_fx delay key g_kind g_value g_cdf_lo g_cdf_hi cdf g_start g_stop")
 Ring = namedtuple("Ring", "pre count")
@@ -53,8 +54,8 @@ def deliver(t, lo, hi, L, N, R):
     """Add every synapse due at step ``t`` onto posts ``[lo, hi)`` to their accumulators.
 
     A spike emitted at step ``t - d`` is due now through its runs of delay
-    ``d``; the runs are sorted by post, so the worker's share is found by
-    two binary searches.
+    ``d`` (one per section); the runs are sorted by post, so the worker's
+    share is found by two binary searches.
     """
     D = L.max_delay
     S = L.section_size
@@ -66,9 +67,7 @@ def deliver(t, lo, hi, L, N, R):
         for q in range(R.count[slot]):
             p = R.pre[slot, q]
             for s in range(s_first, s_last + 1):
-                r = (s * L.n_pre + p) * D + (d - 1)
-                k0 = L.run_off[r]
-                k1 = L.run_off[r + 1]
+                k0, k1 = run_bounds(L.seg_off, L.delay_off, s * L.n_pre + p, d, L.min_delay, D)
                 if k0 == k1:
                     continue
                 base = s * S
@@ -86,8 +85,11 @@ def deliver(t, lo, hi, L, N, R):
                         N.acc_in[i] += fx
 
 
-@numba.njit(cache=True)
-def drive_input(i, t, seed, N, G):
+# Inlined into ``update`` with plain arrays: a call per neuron and step, or
+# namedtuple field reads inside the neuron loop, cost ~10x the Poisson draw.
+@numba.njit(cache=True, inline="always")
+def drive_input(i, t, seed, gid, ptr, gen, delay, key, weight, weight_fx,
+                g_kind, g_value, g_start, g_stop, cdf, cdf_lo, cdf_hi):
     """(fixed-point ex, fixed-point in, i_0 in pA) from generators for neuron ``i`` at step ``t``.
 
     A generator's output emitted at step ``s`` reaches its target at ``s + delay``;
@@ -96,22 +98,21 @@ def drive_input(i, t, seed, N, G):
     ex = np.int64(0)
     inh = np.int64(0)
     i0 = 0.0
-    for e in range(G.ptr[i], G.ptr[i + 1]):
-        g = G.gen[e]
-        s = t - G.delay[e]
-        if s < G.g_start[g] or s >= G.g_stop[g]:
+    for e in range(ptr[i], ptr[i + 1]):
+        g = gen[e]
+        s = t - delay[e]
+        if s < g_start[g] or s >= g_stop[g]:
             continue
-        if G.g_kind[g] == 0:
-            if G.g_value[g] == 0.0:
+        if g_kind[g] == 0:
+            if g_value[g] == 0.0:
                 continue
-            k, _ = philox.poisson_table(G.cdf, G.g_cdf_lo[g], G.g_cdf_hi[g], seed,
-                                        _POISSON_STREAM | G.key[e], N.gid[i], s, 0)
-            if G.weight[e] >= 0.0:
-                ex += k * G.weight_fx[e]
+            k, _ = philox.poisson_table(cdf, cdf_lo[g], cdf_hi[g], seed, _POISSON_STREAM | key[e], gid, s, 0)
+            if weight[e] >= 0.0:
+                ex += k * weight_fx[e]
             else:
-                inh += k * G.weight_fx[e]
+                inh += k * weight_fx[e]
         else:
-            i0 += G.weight[e] * G.g_value[g]
+            i0 += weight[e] * g_value[g]
     return ex, inh, i0
 
 
@@ -134,7 +135,11 @@ def update(t, lo, hi, seed, N, G, spikes, n_spikes):
     acc_ex = N.acc_ex
     acc_in = N.acc_in
     kind = N.kind
-    has_drives = G.ptr[hi] > G.ptr[lo]
+    gid = N.gid
+    g_ptr, g_gen, g_delay, g_key, g_w, g_wfx = G.ptr, G.gen, G.delay, G.key, G.weight, G.weight_fx
+    g_kind, g_value, g_start, g_stop = G.g_kind, G.g_value, G.g_start, G.g_stop
+    g_cdf, g_cdf_lo, g_cdf_hi = G.cdf, G.g_cdf_lo, G.g_cdf_hi
+    has_drives = g_ptr[hi] > g_ptr[lo]
     for i in range(lo, hi):
         ex_fx = acc_ex[i]
         in_fx = acc_in[i]
@@ -142,7 +147,8 @@ def update(t, lo, hi, seed, N, G, spikes, n_spikes):
         acc_in[i] = 0
         i0_new = 0.0
         if has_drives:
-            d_ex, d_in, i0_new = drive_input(i, t, seed, N, G)
+            d_ex, d_in, i0_new = drive_input(i, t, seed, gid[i], g_ptr, g_gen, g_delay, g_key, g_w, g_wfx,
+                                             g_kind, g_value, g_start, g_stop, g_cdf, g_cdf_lo, g_cdf_hi)
             ex_fx += d_ex
             in_fx += d_in
         V = V_arr[i]
