@@ -290,7 +290,10 @@ class Network:
         else:
             if np.unique(pre_g).size != pre_g.size or np.unique(post_g).size != post_g.size:
                 raise ModelError(f"{where}: rule {rule} needs node collections without repeated ids")
-            pre_g, post_g = np.sort(pre_g), np.sort(post_g)
+            # Rules other than one_to_one work on sorted ids; keep the orders so that
+            # an all_to_all (post, pre) weight/delay array follows its pairs.
+            pre_order, post_order = np.argsort(pre_g, kind="stable"), np.argsort(post_g, kind="stable")
+            pre_g, post_g = pre_g[pre_order], post_g[post_order]
             n_conn = None
         kw = dict(allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses))
         overlap = np.intersect1d(pre_g, post_g).size if rule != "one_to_one" else 0
@@ -320,6 +323,9 @@ class Network:
         if delay is None:
             delay = self.resolution_ms
         delay = self._check_syn_value(where, "delay", delay, rule, n_conn)
+        if rule == "all_to_all":
+            weight, delay = (v[np.ix_(post_order, pre_order)] if isinstance(v, np.ndarray) else v
+                             for v in (weight, delay))
         self._check_delay(where, delay)
         proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
                           label=label, **kw)
