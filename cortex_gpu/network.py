@@ -204,7 +204,7 @@ class Network:
             spike_times_ms = spike_times_ms if spike_times_ms is not None else [np.zeros(0)] * n
             if len(spike_times_ms) != n:
                 raise ModelError(f"population '{name}': need {n} spike-time arrays, got {len(spike_times_ms)}")
-            spike_times_ms = [self._check_spike_times(name, t) for t in spike_times_ms]
+            spike_times_ms = [self.check_spike_times(name, t) for t in spike_times_ms]
         else:
             m = get_model(model, where=f"population '{name}'")
             for key, value in params.items():
@@ -220,7 +220,7 @@ class Network:
         self._starts = np.array([p.first for p in self.populations], dtype=np.int64)
         return pop
 
-    def _check_spike_times(self, name: str, times) -> np.ndarray:
+    def check_spike_times(self, name: str, times) -> np.ndarray:
         t = np.sort(np.asarray(times, dtype=float).ravel())
         if not np.all(np.isfinite(t)):
             raise ModelError(f"spike_generator '{name}': spike times must be finite")
