@@ -18,7 +18,7 @@ from ..network import Generator, Multimeter, SpikeRecorder
 from .kernel import KERNEL
 from .models import DBL_MAX, defaults_of
 
-__all__ = ["GeneratorDevice", "SpikeRecorderDevice", "MultimeterDevice", "make_device",
+__all__ = ["TICS_PER_MS", "nest_times", "GeneratorDevice", "SpikeRecorderDevice", "MultimeterDevice", "make_device",
            "materialise_recorders"]
 
 #: Recorder settings that must keep their defaults (anything else raises).
@@ -29,6 +29,21 @@ _FIXED_METER = {"start": 0.0, "stop": np.inf, "origin": 0.0, "offset": 0.0}
 
 def _nest_ids(gids: np.ndarray) -> np.ndarray:
     return KERNEL.nest_of_gid[np.asarray(gids, np.int64)]
+
+
+#: NEST's clock: times are whole tics of 1 us (``tics_per_ms`` = 1000).
+TICS_PER_MS = 1000
+
+
+def nest_times(times_ms: np.ndarray) -> np.ndarray:
+    """Times on the step grid as NEST computes them (tics times ms-per-tic), bit for bit.
+
+    ``step * h`` can differ from NEST's value in the last bit; NEST reports
+    ``tics * (1 / tics_per_ms)`` with ``tics = step * tics_per_step``.
+    """
+    h = KERNEL.resolution
+    steps = np.rint(np.asarray(times_ms, float) / h).astype(np.int64)
+    return steps * int(round(h * TICS_PER_MS)) * (1.0 / TICS_PER_MS)
 
 
 def _public(value: Any, key: str) -> Any:
@@ -106,7 +121,7 @@ class SpikeRecorderDevice:
         t0 = self.params["origin"] + self.params["start"]
         t1 = self.params["origin"] + self.params["stop"]
         keep = (ev["times"] > t0) & (ev["times"] <= t1)
-        return {"senders": _nest_ids(ev["senders"][keep]), "times": ev["times"][keep]}
+        return {"senders": _nest_ids(ev["senders"][keep]), "times": nest_times(ev["times"][keep])}
 
     def get(self, key: str) -> Any:
         if key == "events":
@@ -162,9 +177,14 @@ class MultimeterDevice:
                  **{k: np.zeros(0) for k in self.params["record_from"]}}
         if self.core is None or KERNEL.sim is None:
             return empty
-        ev = dict(KERNEL.sim.multimeter_events(self.core))
-        ev["senders"] = _nest_ids(ev["senders"])
-        return ev
+        ev = KERNEL.sim.multimeter_events(self.core)
+        # NEST samples the state at the start of a step: the sample stamped with the
+        # current time is taken in the next step, so it appears after the next Simulate.
+        keep = ev["times"] < KERNEL.sim.t_ms - 0.5 * KERNEL.resolution
+        out = {k: np.asarray(v)[keep] for k, v in ev.items()}
+        out["senders"] = _nest_ids(out["senders"])
+        out["times"] = nest_times(out["times"])
+        return out
 
     def get(self, key: str) -> Any:
         if key == "events":

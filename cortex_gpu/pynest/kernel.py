@@ -180,6 +180,9 @@ class Kernel:
         h = float(value)
         if not np.isfinite(h) or h <= 0:
             raise ValueError(f"resolution must be a positive number of ms, got {value}")
+        if abs(h * 1000.0 - round(h * 1000.0)) > 1e-9:
+            # NEST's clock counts tics of 1 us; a resolution must be whole tics.
+            raise ValueError(f"resolution {h} ms must be a multiple of the tic, 0.001 ms")
         self._net = None
         return h
 
