@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..models import ModelError
-from ..network import Generator, Multimeter, SpikeRecorder
+from ..network import Generator, Multimeter, SpikeRecorder, delay_to_steps
 from .kernel import KERNEL
 from .models import DBL_MAX, defaults_of
 
@@ -51,6 +51,17 @@ def _public(value: Any, key: str) -> Any:
     return DBL_MAX if key == "stop" and value == np.inf else value
 
 
+def _min_delay_steps() -> int:
+    """NEST's ``min_delay`` in steps: the smallest delay of any connection, devices' included."""
+    h = KERNEL.resolution
+    delays = [int(delay_to_steps(d.delay_ms, h)) for d in KERNEL.net.drives]
+    delays += [int(delay_to_steps(c[3], h).min()) for c in KERNEL.device_conns if c[3].size]
+    report = KERNEL.sim.report if KERNEL.sim is not None else None
+    if report is not None and report.n_synapses:
+        delays.append(int(report.min_delay_steps))
+    return max(min(delays), 1) if delays else 1
+
+
 def _check_keys(model: str, params: dict[str, Any]) -> None:
     known = defaults_of(model)
     for key in params:
@@ -66,24 +77,53 @@ def _stop(value: Any) -> float:
 
 @dataclass
 class GeneratorDevice:
-    """A ``poisson_generator`` (rate in Hz) or ``dc_generator`` (amplitude in pA), with start/stop/origin (ms)."""
+    """A ``poisson_generator`` (rate in Hz) or ``dc_generator`` (amplitude in pA), with start/stop/origin (ms).
+
+    ``params`` are the values as set (what ``get`` reports); the core
+    generator follows them, after the connection delay for changes made
+    between ``Simulate`` calls (see :meth:`set`).
+    """
 
     model: str
     gen: Generator
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.params = dict(self.gen.params)
 
     def get(self, key: str) -> Any:
-        return _public(self.gen.params[key], key)
+        return _public(self.params[key], key)
 
     def status(self) -> dict[str, Any]:
-        return {k: _public(v, k) for k, v in self.gen.params.items()}
+        return {k: _public(v, k) for k, v in self.params.items()}
 
     def set(self, params: dict[str, Any]) -> None:
+        """Change parameters; after Simulate the targets see the change one connection delay later.
+
+        In NEST a generator's output at step ``T`` reaches its targets at
+        ``T + delay``, so what is already on its way keeps the old values.
+
+        Raises
+        ------
+        NotImplementedError
+            After Simulate, for a generator whose connections have several delays.
+        """
         _check_keys(self.model, params)
         values = {k: (_stop(v) if k == "stop" else v) for k, v in params.items()}
-        if KERNEL.sim is not None:
-            KERNEL.sim.set_generator(self.gen.id, values)
-        else:
+        trial = Generator(self.gen.id, self.model, dict(self.params))
+        KERNEL.net.set_generator(trial, values)          # checks the values, raises ValueError
+        sim = KERNEL.sim
+        if sim is None:
             KERNEL.net.set_generator(self.gen, values)
+        else:
+            delays = {int(delay_to_steps(d.delay_ms, KERNEL.resolution))
+                      for d in KERNEL.net.drives if d.generator is self.gen}
+            if len(delays) > 1:
+                raise NotImplementedError(
+                    f"{self.model}: changing parameters after Simulate is supported only when all of the "
+                    "generator's connections have the same delay")
+            KERNEL.pending.append((sim.step + (delays.pop() if delays else 0), self.gen.id, values))
+        self.params = dict(trial.params)
 
 
 @dataclass
@@ -177,10 +217,13 @@ class MultimeterDevice:
                  **{k: np.zeros(0) for k in self.params["record_from"]}}
         if self.core is None or KERNEL.sim is None:
             return empty
-        ev = KERNEL.sim.multimeter_events(self.core)
-        # NEST samples the state at the start of a step: the sample stamped with the
-        # current time is taken in the next step, so it appears after the next Simulate.
-        keep = ev["times"] < KERNEL.sim.t_ms - 0.5 * KERNEL.resolution
+        sim = KERNEL.sim
+        ev = sim.multimeter_events(self.core)
+        # NEST hands a node's samples to the meter one min-delay slice late: after
+        # Simulate, samples after the start of the last slice appear only with the next one.
+        md = _min_delay_steps()
+        last_slice_start = ((sim.step - 1) // md) * md if sim.step > 0 else 0
+        keep = np.rint(ev["times"] / KERNEL.resolution) <= last_slice_start
         out = {k: np.asarray(v)[keep] for k, v in ev.items()}
         out["senders"] = _nest_ids(out["senders"])
         out["times"] = nest_times(out["times"])

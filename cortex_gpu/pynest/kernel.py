@@ -280,6 +280,9 @@ class Kernel:
         self.model_defaults: dict[str, dict[str, Any]] = {}
         self.sim = None      # the Simulation, from the first Simulate on
         self.probe = None    # a built, not yet run Simulation (GetConnections before Simulate)
+        # Generator changes made after Simulate, applied when they reach the targets:
+        # (step at which targets first see them, core generator id, params).
+        self.pending: list[tuple[int, int, dict[str, Any]]] = []
         self.generation += 1
 
     @property

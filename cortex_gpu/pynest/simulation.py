@@ -41,7 +41,21 @@ def Run(t: float) -> None:
     t = float(t)
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"simulation time must be a finite number of ms >= 0, got {t}")
-    KERNEL.sim.run(t)
+    sim, h = KERNEL.sim, KERNEL.resolution
+    n_steps = int(round(t / h))
+    if abs(t / h - n_steps) > 1e-9 * max(1.0, t / h):
+        raise ValueError(f"simulation time {t} ms must be a multiple of the resolution {h} ms")
+    end = sim.step + n_steps
+    # Generator changes reach the targets one delay after they were made: run up to
+    # each one, apply it, go on (the core continues exactly across run calls).
+    KERNEL.pending.sort(key=lambda p: p[0])
+    while KERNEL.pending and KERNEL.pending[0][0] <= end:
+        step, gen_id, values = KERNEL.pending.pop(0)
+        if step > sim.step:
+            sim.run((step - sim.step) * h)
+        sim.set_generator(gen_id, values)
+    if end > sim.step:
+        sim.run((end - sim.step) * h)
 
 
 def Cleanup() -> None:
