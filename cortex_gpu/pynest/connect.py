@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..network import RULES
-from .devices import GeneratorDevice, MultimeterDevice, SpikeRecorderDevice
+from .devices import GeneratorDevice
 from .kernel import KERNEL
 from .models import defaults_of
 from .nodes import NodeCollection
