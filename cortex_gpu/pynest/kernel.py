@@ -180,6 +180,9 @@ class Kernel:
         h = float(value)
         if not np.isfinite(h) or h <= 0:
             raise ValueError(f"resolution must be a positive number of ms, got {value}")
+        if abs(h * 1000.0 - round(h * 1000.0)) > 1e-9:
+            # NEST's clock counts tics of 1 us; a resolution must be whole tics.
+            raise ValueError(f"resolution {h} ms must be a multiple of the tic, 0.001 ms")
         self._net = None
         return h
 
@@ -277,6 +280,9 @@ class Kernel:
         self.model_defaults: dict[str, dict[str, Any]] = {}
         self.sim = None      # the Simulation, from the first Simulate on
         self.probe = None    # a built, not yet run Simulation (GetConnections before Simulate)
+        # Generator changes made after Simulate, applied when they reach the targets:
+        # (step at which targets first see them, core generator id, params).
+        self.pending: list[tuple[int, int, dict[str, Any]]] = []
         self.generation += 1
 
     @property
