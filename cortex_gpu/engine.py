@@ -110,7 +110,7 @@ class Simulation:
         zeros = np.zeros(n)
         self._N = cpu.Neurons(nt.gids, nt.kind, nt.prop, nt.refr_steps, nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
-                              zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
+                              zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
                               np.zeros(n, np.int64), np.zeros(n, np.int64))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
