@@ -21,8 +21,9 @@ import numba
 import numpy as np
 
 from . import keys
-from .connect import RULE_CODES, draw_pres, split_total, syn_value
-from .distributions import Distribution, as_row, draw
+from . import philox
+from .connect import KIND_ARRAY, RULE_CODES, draw_pres, split_total, syn_value
+from .distributions import Distribution, as_row, draw, grid_cdf
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
 from .network import Network, delay_to_steps
@@ -134,6 +135,10 @@ class _Plan:
     w_row: np.ndarray
     d_row: np.ndarray
     values: np.ndarray
+    d_tab_lo: np.ndarray      # per projection: its grid-delay table in d_tab, [lo, hi); -1: none
+    d_tab_hi: np.ndarray
+    d_tab_k0: np.ndarray      # delay in steps of a table's first entry
+    d_tab: np.ndarray         # concatenated grid CDFs (distributions.grid_cdf)
     entry_ptr: np.ndarray     # CSR over local posts -> entries
     entry_proj: np.ndarray
     entry_count: np.ndarray
@@ -165,6 +170,8 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     d_row = np.zeros((n_proj, 5))
     e_local, e_proj, e_count, e_aux = [], [], [], []
     max_cap, max_npre = 1, 1
+    d_tab_lo, d_tab_hi, d_tab_k0 = (np.full(n_proj, -1, np.int64) for _ in range(3))
+    d_tabs, tab_size = [np.zeros(0)], 0
     for proj in net.projections:
         i = proj.id
         rule[i] = RULE_CODES[proj.rule]
@@ -206,6 +213,13 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
         pre_off[i + 1] = pre_off[i] + pre_parts[-1].size
         w_row[i] = _value_row(proj.weight, values, offset, order)
         d_row[i] = _value_row(proj.delay, values, offset, order)
+        tab = grid_cdf(d_row[i], net.resolution_ms) if d_row[i][0] != KIND_ARRAY else None
+        if tab is not None:
+            d_tab_k0[i] = tab[0]
+            d_tab_lo[i] = tab_size
+            tab_size += tab[1].size
+            d_tab_hi[i] = tab_size
+            d_tabs.append(tab[1])
         e_proj.append(np.full(e_local[-1].size, i, np.int64))
     cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
     el = cat(e_local, np.int64)
@@ -214,7 +228,7 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     ptr = np.zeros(local.size + 1, np.int64)
     np.add.at(ptr, el + 1, 1)
     return _Plan(rule, pre_off, cat(pre_parts, np.int64), log1m, autapses, multapses, w_row, d_row,
-                 np.concatenate(values), np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
+                 np.concatenate(values), d_tab_lo, d_tab_hi, d_tab_k0, np.concatenate(d_tabs), np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
                  cat(e_aux, np.int64)[order], max_cap, max_npre)
 
 
@@ -241,9 +255,14 @@ def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, e
 @numba.njit(parallel=True, cache=True)
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
-               w_row, d_row, values, steps_per_ms, seed, max_cap, max_npre, cursor, pre_index,
-               syn_post, syn_weight, syn_delay, err):
-    """Pass 2: regenerate each chunk's synapses and write them at ``cursor[c, pre]``."""
+               w_row, d_row, values, d_tab_lo, d_tab_hi, d_tab_k0, d_tab, steps_per_ms, seed, max_cap,
+               max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, err):
+    """Pass 2: regenerate each chunk's synapses and write them at ``cursor[c, pre]``.
+
+    A delay with a grid table is drawn in steps by inverting one 32-bit word
+    of the block keyed (DELAY | projection, post, j); other delays are drawn
+    in ms and rounded as NEST rounds them.
+    """
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
@@ -258,16 +277,22 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                 n = draw_pres(rule[p], pre_flat[pre_off[p]:pre_off[p + 1]], g_post, entry_count[e],
                               entry_aux[e], log1m[p], autapses[p], multapses[p], seed, p,
                               out_pre, out_conn, marker, stamp)
-                s_w = (2 << 24) | p
-                s_d = (3 << 24) | p
+                s_w = (keys.WEIGHT << 24) | p
+                s_d = (keys.DELAY << 24) | p
+                wr = w_row[p]
+                dr = d_row[p]
+                t_lo, t_hi, t_k0 = d_tab_lo[p], d_tab_hi[p], d_tab_k0[p]
                 for j in range(n):
-                    w = syn_value(w_row[p], values, out_conn[j], seed, s_w, g_post, j)
-                    d_ms = syn_value(d_row[p], values, out_conn[j], seed, s_d, g_post, j)
-                    if np.isnan(w) or np.isnan(d_ms):
+                    w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
+                    if t_lo >= 0:
+                        x0, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
+                        d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, t_hi, x0))
+                    else:
+                        d = np.floor(syn_value(dr, values, out_conn[j], seed, s_d, g_post, j) * steps_per_ms + 0.5)
+                    if np.isnan(w) or np.isnan(d):
                         err[c, 0] = _ERR_REDRAW
                         err[c, 1] = p
                         continue
-                    d = np.floor(d_ms * steps_per_ms + 0.5)
                     if d < 1.0 or d > 65535.0:
                         err[c, 0] = _ERR_DELAY if d < 1.0 else _ERR_DELAY_MAX
                         err[c, 1] = p
@@ -379,8 +404,8 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     err = np.zeros((lo.size, 3), np.int64)
     _pass_fill(lo, hi, sec, section_size, local, plan.entry_ptr, plan.entry_proj, plan.entry_count,
                plan.entry_aux, plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses,
-               plan.multapses, plan.w_row, plan.d_row, plan.values, 1.0 / net.resolution_ms, seed,
-               plan.max_cap, plan.max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, err)
+               plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_hi,
+               plan.d_tab_k0, plan.d_tab, 1.0 / net.resolution_ms, seed, plan.max_cap, plan.max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, err)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numba
 import numpy as np
 
@@ -29,7 +31,7 @@ from . import philox
 
 __all__ = [
     "Distribution", "Constant", "Normal", "Uniform", "Lognormal", "Redraw",
-    "as_row", "draw", "MAX_REDRAWS", "RedrawError",
+    "as_row", "draw", "grid_cdf", "MAX_REDRAWS", "RedrawError", "GRID_CDF_MAX",
 ]
 
 #: Draws outside the bounds of a :class:`Redraw` are retried this often
@@ -140,10 +142,64 @@ def draw(row: np.ndarray, seed: int, stream: int, entity: int, index: int) -> fl
             u, sub = philox.uniform(seed, stream, entity, index, sub)
             x = a + (b - a) * u
         else:
-            z, sub = philox.normal(seed, stream, entity, index, sub)
+            z, sub = philox.normal_zig(seed, stream, entity, index, sub)
             x = a + b * z
             if kind == KIND_LOGNORMAL:
                 x = philox.pexp(x)
         if row[3] <= x <= row[4]:
             return x
     return np.nan
+
+
+#: Largest grid table :func:`grid_cdf` makes; wider distributions are drawn directly.
+GRID_CDF_MAX = 1 << 16
+#: Tails beyond this many standard deviations carry < 1e-32 of the mass.
+_TAIL_SD = 12.0
+
+
+def _std_normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def grid_cdf(row: np.ndarray, step: float) -> tuple[int, np.ndarray] | None:
+    """Distribution of ``floor(x / step + 0.5)`` for ``x`` from ``row``: ``(k_first, cdf)`` (host).
+
+    ``cdf[i] = P(k <= k_first + i)``, the last entry exactly 1.0, for a
+    continuous distribution restricted to ``[low, high]`` (redrawn, so the
+    conditional distribution). Drawing ``k`` by inverting this table with
+    one uniform gives delays in steps with exactly the law of a value drawn
+    and then rounded to the grid (as NEST rounds delays), at the cost of one
+    table search instead of a normal variate. Returns None for constants,
+    degenerate ranges, and tables wider than :data:`GRID_CDF_MAX`; those are
+    drawn value by value.
+    """
+    kind, a, b, low, high = (float(v) for v in row)
+    if kind == KIND_NORMAL and b > 0.0:
+        lo_x, hi_x = max(low, a - _TAIL_SD * b), min(high, a + _TAIL_SD * b)
+        cdf_x = lambda x: _std_normal_cdf((x - a) / b)  # noqa: E731
+    elif kind == KIND_LOGNORMAL and b > 0.0:
+        lo_x = max(low, math.exp(a - _TAIL_SD * b)) if a - _TAIL_SD * b > -700 else max(low, 0.0)
+        hi_x = min(high, math.exp(a + _TAIL_SD * b)) if a + _TAIL_SD * b < 700 else high
+        cdf_x = lambda x: 0.0 if x <= 0.0 else _std_normal_cdf((math.log(x) - a) / b)  # noqa: E731
+    elif kind == KIND_UNIFORM and b > a:
+        lo_x, hi_x = max(low, a), min(high, b)
+        cdf_x = lambda x: min(max((x - a) / (b - a), 0.0), 1.0)  # noqa: E731
+    else:
+        return None
+    if not (math.isfinite(lo_x) and math.isfinite(hi_x)) or not hi_x > lo_x:
+        return None
+    k_first = math.floor(lo_x / step + 0.5)
+    k_last = math.floor(hi_x / step + 0.5)
+    if k_last - k_first + 1 > GRID_CDF_MAX:
+        return None
+    ks = np.arange(k_first, k_last + 1)
+    # bin k holds [(k - 1/2) step, (k + 1/2) step), clipped to the bounds
+    lo_edge = np.maximum((ks - 0.5) * step, lo_x)
+    hi_edge = np.minimum((ks + 0.5) * step, hi_x)
+    mass = np.array([max(cdf_x(h) - cdf_x(l), 0.0) for l, h in zip(lo_edge, hi_edge)])
+    total = mass.sum()
+    if not total > 0.0:
+        return None
+    cdf = np.cumsum(mass) / total
+    cdf[-1] = 1.0
+    return int(k_first), cdf

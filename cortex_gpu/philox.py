@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "poisson_table_u32",
+    "uniform", "uniform_int", "normal", "normal_zig", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "invert_cdf_u32",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
@@ -257,6 +257,67 @@ def normal(seed, stream, entity, index, sub):
     return 0.0, s_
 
 
+def _ziggurat_tables(n_layers: int = 256, r: float = 3.6541528853610088,
+                     v: float = 4.92867323399e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Layer edges ``x[0..n]`` and densities ``f[0..n]`` of a normal ziggurat (host, float64).
+
+    Layers have equal area ``v`` under ``f(x) = exp(-x*x/2)``: ``x[1] = r``,
+    ``f(x[i+1]) = f(x[i]) + v / x[i]``, ``x[n] = 0``; the base layer 0 holds
+    the rectangle up to ``r`` plus the tail and has the effective width
+    ``x[0] = v / f(r)`` (Marsaglia & Tsang 2000, J Stat Softw 5(8)).
+    """
+    x = np.zeros(n_layers + 1)
+    x[1] = r
+    for i in range(1, n_layers - 1):
+        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] * x[i])))
+    x[0] = v / math.exp(-0.5 * r * r)
+    f = np.exp(-0.5 * x * x)
+    return x, f
+
+
+_ZIG_X, _ZIG_F = _ziggurat_tables()
+_ZIG_R = _ZIG_X[1]
+_TWO_M31 = _h("0x1.0p-31")
+
+
+@_jit
+def normal_zig(seed, stream, entity, index, sub):
+    """N(0, 1) by a 256-layer ziggurat; one block per attempt, ~1.01 attempts. Returns ``(z, next_sub)``.
+
+    Block words: ``x0`` (as int32) is the signed abscissa in units of the
+    layer width, the low 8 bits of ``x1`` pick the layer, ``x2`` and ``x3``
+    are uniforms for the wedge test and the tail. A draw inside the next
+    layer's edge is accepted at once (~99%); wedges are tested against
+    ``pexp``, the tail beyond ``r`` sampled by Marsaglia's exponential
+    method with ``plog``. Tables are computed on the host once and compared
+    in IEEE operations only, so a GPU port reading the same tables agrees
+    bit for bit. Four times cheaper than :func:`normal` (polar method).
+    """
+    s_ = np.int64(sub)
+    for _ in range(_MAX_ATTEMPTS):
+        x0, x1, x2, x3 = block(seed, stream, entity, index, s_)
+        s_ += 1
+        j = np.int64(x0)
+        if j >= 2147483648:
+            j -= 4294967296
+        layer = np.int64(x1) & 255
+        z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+        az = abs(z)
+        if az < _ZIG_X[layer + 1]:
+            return z, s_
+        u2 = (np.float64(x2) + 0.5) * _TWO_M32
+        u3 = (np.float64(x3) + 0.5) * _TWO_M32
+        if layer == 0:  # tail beyond r: x = -log(u2)/r accepted when -2 log(u3) > x*x
+            t = -plog(u2) / _ZIG_R
+            if -2.0 * plog(u3) > t * t:
+                return (_ZIG_R + t) if j >= 0 else -(_ZIG_R + t), s_
+            continue
+        y = _ZIG_F[layer] + u2 * (_ZIG_F[layer + 1] - _ZIG_F[layer])
+        if y < pexp(-0.5 * z * z):
+            return z, s_
+    return 0.0, s_
+
+
 @_jit
 def poisson(lam, exp_neg_lam, seed, stream, entity, index, sub):
     """Poisson(lam) for ``0 <= lam < POISSON_INVERSION_MAX`` by inversion of one uniform.
@@ -327,16 +388,15 @@ def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
 
 
 @njit(cache=False, error_model="numpy", inline="always")
-def poisson_table_u32(cdf, lo, hi, x):
-    """Poisson count by inversion of one 32-bit word ``x`` against ``cdf[lo:hi]``.
+def invert_cdf_u32(cdf, lo, hi, x):
+    """Inversion of one 32-bit word ``x`` against the table ``cdf[lo:hi]`` (last entry 1.0).
 
     ``u = (x + 0.5) * 2**-32`` (exact in float64); returns the smallest
-    ``k`` with ``u <= cdf[lo + k]``. One Philox block thus gives four
-    independent counts: the Poisson drive keys a block by (connection,
-    target gid // 4, step) and gives each of four neighbouring targets
-    its own word, a quarter of the generator work of one block per count.
-    A 32-bit uniform resolves probabilities down to 2**-32, far below the
-    smallest probability that matters for a drive of a few spikes per step.
+    ``k`` with ``u <= cdf[lo + k]``, by binary search. Serves every discrete
+    draw with a host-made table: Poisson counts (:func:`poisson_cdf`) and
+    grid delays (:func:`cortex_gpu.distributions.grid_cdf`). One Philox block
+    gives four such draws. A 32-bit uniform resolves probabilities down to
+    2**-32, far below any probability that matters for these draws.
     """
     u = (np.float64(x) + 0.5) * _TWO_M32
     a = lo

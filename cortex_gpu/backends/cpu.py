@@ -98,7 +98,7 @@ def drive(t, lo, hi, seed, gid, G, acc_ex, acc_in, i0_next):
     A generator's output emitted at step ``s`` reaches its target at
     ``s + delay``. The Poisson count of (connection ``key``, target ``gid``,
     emission step ``s``) is word ``gid % 4`` of the Philox block keyed by
-    ``(POISSON | key, gid // 4, s)`` (see ``philox.poisson_table_u32``);
+    ``(POISSON | key, gid // 4, s)`` (see ``philox.invert_cdf_u32``);
     the last block is kept, so four neighbouring targets cost one block.
     """
     ptr, gen, delay, key, weight, weight_fx = G.ptr, G.gen, G.delay, G.key, G.weight, G.weight_fx
@@ -127,7 +127,7 @@ def drive(t, lo, hi, seed, gid, G, acc_ex, acc_in, i0_next):
                 last_stream, last_entity, last_s = stream, entity, s
             lane = gid[i] & 3
             x = x0 if lane == 0 else (x1 if lane == 1 else (x2 if lane == 2 else x3))
-            k = philox.poisson_table_u32(cdf, cdf_lo[g], cdf_hi[g], x)
+            k = philox.invert_cdf_u32(cdf, cdf_lo[g], cdf_hi[g], x)
             if weight[e] >= 0.0:
                 acc_ex[i] += k * weight_fx[e]
             else:
