@@ -17,8 +17,8 @@ def population_rates_hz(senders: np.ndarray, times_ms: np.ndarray, gid_ranges: S
     window is open at its start: a spike stamped ``t_start_ms`` belongs to
     the step before the window.
 
-    >>> population_rates_hz(np.array([0, 1, 2]), np.array([5.0, 10.0, 10.0]), [(0, 2), (2, 4)], 0.0, 1000.0)
-    array([1., 0.5])
+    >>> population_rates_hz(np.array([0, 1, 2]), np.array([5.0, 10.0, 10.0]), [(0, 2), (2, 4)], 0.0, 1000.0).tolist()
+    [1.0, 0.5]
     """
     if t_stop_ms <= t_start_ms:
         raise ValueError(f"empty window: t_start_ms={t_start_ms}, t_stop_ms={t_stop_ms}")
