@@ -1,5 +1,7 @@
-# Sourced by scripts/run.sh and scripts/test.sh: make ./.venv and install this
-# checkout into it (editable, with the test extra) when missing or out of date.
+#!/usr/bin/env bash
+# Make ./.venv and install this checkout into it (editable, with the test
+# extra) when missing or out of date. Sourced by scripts/run.sh and
+# scripts/test.sh; run on its own (docker/Dockerfile) it only installs.
 # PYTHON picks the interpreter (default python3, 3.10-3.13);
 # EXTRAS adds extras, e.g. EXTRAS=test,cuda on a CUDA 12 machine.
 set -euo pipefail
