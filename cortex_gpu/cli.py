@@ -185,6 +185,17 @@ def _check_grid(name: str, t_ms: float, resolution_ms: float) -> None:
         raise ValueError(f"{name} = {t_ms} ms is not a multiple of the resolution {resolution_ms} ms")
 
 
+def _remove_previous_results(out: Path) -> None:
+    """Delete spike files and plots of an earlier run in ``out``.
+
+    Otherwise a run with ``--record none``, or one with fewer ranks, would
+    leave files that read as if this run had written them.
+    """
+    for pattern in ("spikes.json", "spikes-rank*.bin", "spikes-rank*.json", "raster.png", "summary.json"):
+        for path in out.glob(pattern):
+            path.unlink()
+
+
 def run_microcircuit(args: argparse.Namespace) -> dict:
     """Build and run PD14 as ``args`` say; write the results and return the summary."""
     from . import __version__
@@ -223,6 +234,7 @@ def run_microcircuit(args: argparse.Namespace) -> dict:
     n_spikes = None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_previous_results(out)
     if record:
         gids, steps = sim.all_spikes()
         t_steps = steps + 1     # NEST stamps a spike at the end of its step

@@ -117,6 +117,9 @@ def test_progress_and_raster(recorded):
 
 def test_record_none_writes_no_spikes(tmp_path):
     out = tmp_path / "none"
+    out.mkdir()
+    for stale in ("spikes.json", "spikes-rank00003.bin", "raster.png"):   # left by an earlier run
+        (out / stale).write_text("old")
     proc = run_cli("run", "microcircuit", *TINY, "--drive", "dc", "--record", "none", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert not list(out.glob("spikes*")) and not (out / "raster.png").exists()
