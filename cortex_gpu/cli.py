@@ -102,9 +102,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", type=_scale, default=1.0, metavar="S",
                      help="scale neurons and indegrees together, 0 < S <= 1 (weights are compensated "
                           "as in the model; default 1.0 = full scale)")
-    run.add_argument("--t-sim", type=_positive_float, default=1000.0, metavar="MS",
+    run.add_argument("--t-sim", dest="t_sim_ms", type=_positive_float, default=1000.0, metavar="MS",
                      help="simulated time that is measured, in ms (default 1000)")
-    run.add_argument("--t-presim", type=_non_negative_float, default=500.0, metavar="MS",
+    run.add_argument("--t-presim", dest="t_presim_ms", type=_non_negative_float, default=500.0, metavar="MS",
                      help="time simulated first and left out of rates and timing, in ms (default 500)")
     run.add_argument("--drive", choices=("poisson", "dc"), default="poisson",
                      help="external input: Poisson spike trains or the equivalent DC (default poisson)")
@@ -115,7 +115,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="CPU threads (default: the cores available to this process)")
     run.add_argument("--record", choices=("spikes", "none"), default="spikes",
                      help="'none' records nothing (for timing): no spike file, no rates, no raster")
-    run.add_argument("--resolution", type=_positive_float, default=0.1, metavar="MS",
+    run.add_argument("--resolution", dest="resolution_ms", type=_positive_float, default=0.1, metavar="MS",
                      help="simulation step in ms (default 0.1)")
     run.add_argument("--out", type=Path, default=Path("out/microcircuit"), metavar="DIR",
                      help="output directory (default out/microcircuit)")
@@ -204,15 +204,15 @@ def run_microcircuit(args: argparse.Namespace) -> dict:
     from .models.microcircuit import microcircuit
     from .plot import plot_raster, population_rates_hz
 
-    _check_grid("--t-sim", args.t_sim, args.resolution)
-    _check_grid("--t-presim", args.t_presim, args.resolution)
+    _check_grid("--t-sim", args.t_sim_ms, args.resolution_ms)
+    _check_grid("--t-presim", args.t_presim_ms, args.resolution_ms)
     backend = _choose_backend(args.backend)
     threads = args.threads if args.threads is not None else _default_threads()
     record = args.record == "spikes"
     err = sys.stderr
 
     net, info = microcircuit(N_scaling=args.scale, K_scaling=args.scale, drive=args.drive,
-                             resolution_ms=args.resolution, record_spikes=record)
+                             resolution_ms=args.resolution_ms, record_spikes=record)
     sim = Simulation(net, seed=args.seed, threads=threads, backend=backend)
     print(f"cortex-gpu: microcircuit, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
           f"{threads} thread(s), seed {args.seed}", file=err)
@@ -220,15 +220,15 @@ def run_microcircuit(args: argparse.Namespace) -> dict:
     print(f"cortex-gpu: {report}", file=err)
 
     sim_s_before = sim.sim_s
-    if args.t_presim > 0:
-        sim.run(args.t_presim, progress=ProgressBar("presim", args.t_presim, err))
+    if args.t_presim_ms > 0:
+        sim.run(args.t_presim_ms, progress=ProgressBar("presim", args.t_presim_ms, err))
     presim_s = sim.sim_s - sim_s_before
     sim_s_before = sim.sim_s
-    t0 = sim.t_ms
-    bar = ProgressBar("sim", args.t_sim, err)
-    sim.run(args.t_sim, progress=lambda t_ms, wall_s: bar(t_ms - t0, wall_s))
+    t_start_ms = sim.t_ms
+    bar = ProgressBar("sim", args.t_sim_ms, err)
+    sim.run(args.t_sim_ms, progress=lambda t_ms, wall_s: bar(t_ms - t_start_ms, wall_s))
     sim_s = sim.sim_s - sim_s_before
-    t_end = sim.t_ms
+    t_stop_ms = sim.t_ms
 
     rates = None
     n_spikes = None
@@ -240,27 +240,27 @@ def run_microcircuit(args: argparse.Namespace) -> dict:
         t_steps = steps + 1     # NEST stamps a spike at the end of its step
         n_spikes = int(gids.size)
         write_rank_spikes(out, 0, gids, t_steps, n_neurons=report.n_neurons)
-        write_spikes_metadata(out, n_ranks=1, resolution_ms=args.resolution, seed=args.seed,
+        write_spikes_metadata(out, n_ranks=1, resolution_ms=args.resolution_ms, seed=args.seed,
                               partition="round_robin",
                               extra={"model": "microcircuit", "populations": info["populations"],
                                      "gid_ranges": [list(r) for r in info["gid_ranges"]],
-                                     "t_presim_ms": args.t_presim, "t_sim_ms": args.t_sim})
-        times_ms = t_steps * args.resolution
-        rates_arr = population_rates_hz(gids, times_ms, info["gid_ranges"], t0, t_end)
+                                     "t_presim_ms": args.t_presim_ms, "t_sim_ms": args.t_sim_ms})
+        times_ms = t_steps * args.resolution_ms
+        rates_arr = population_rates_hz(gids, times_ms, info["gid_ranges"], t_start_ms, t_stop_ms)
         rates = {name: float(r) for name, r in zip(info["populations"], rates_arr)}
-        plot_raster(out / "raster.png", gids, times_ms, info["populations"], info["gid_ranges"], t0, t_end,
-                    title=f"microcircuit, scale {args.scale:g}, {args.drive} drive, seed {args.seed}")
+        plot_raster(out / "raster.png", gids, times_ms, info["populations"], info["gid_ranges"],
+                    t_start_ms, t_stop_ms, title=f"microcircuit, scale {args.scale:g}, {args.drive} drive, seed {args.seed}")
 
     summary = {
         "model": "microcircuit", "version": __version__, "backend": backend, "threads": threads,
         "scale": args.scale, "drive": args.drive, "seed": args.seed,
-        "t_sim_ms": args.t_sim, "t_presim_ms": args.t_presim, "resolution_ms": args.resolution,
+        "t_sim_ms": args.t_sim_ms, "t_presim_ms": args.t_presim_ms, "resolution_ms": args.resolution_ms,
         "n_neurons": int(report.n_neurons), "n_synapses": int(report.n_synapses),
         "bytes_per_synapse": float(report.bytes_per_synapse), "layout_bytes": int(report.layout_bytes),
         "build_s": float(report.build_s), "presim_s": float(presim_s), "sim_s": float(sim_s),
-        "rtf": float(sim_s / (args.t_sim * 1e-3)), "peak_rss_mb": float(peak_rss_mb()),
+        "rtf": float(sim_s / (args.t_sim_ms * 1e-3)), "peak_rss_mb": float(peak_rss_mb()),
         "record": args.record, "n_spikes": n_spikes, "rates_hz": rates,
-        "rates_window_ms": [t0, t_end],
+        "rates_window_ms": [t_start_ms, t_stop_ms],
         "spikes": {"format": "cortex_gpu.spikes", "metadata": "spikes.json"} if record else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": _host_info(threads),
