@@ -72,7 +72,9 @@ def _param_values(net: Network, pop, model, local: np.ndarray, seed: int, pop_in
         elif name in model.params:
             v = model.params[name].default
         elif name == "V_m":
-            v = out["E_L"]
+            # default initial state: each local neuron's own E_L (already per local neuron)
+            out[name] = out["E_L"].copy()
+            continue
         else:
             v = model.state[name][0]
         if isinstance(v, Distribution):
@@ -280,18 +282,23 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
 
 
 @numba.njit(parallel=True, cache=True)
-def _sort_runs(seg_start, seg_stop, syn_post, syn_weight, syn_delay, max_delay, run_off):
-    """Stable counting sort of every (section, pre) segment by delay; fill the run table."""
+def _sort_runs(seg_start, seg_stop, syn_post, syn_weight, syn_delay, min_delay, max_delay, delay_off):
+    """Stable counting sort of every (section, pre) segment by delay; fill the relative run table.
+
+    Stability keeps each run sorted by post, as pass 2 wrote the segment.
+    """
+    w = max_delay - min_delay
     for s in numba.prange(seg_start.size):
         a, b = seg_start[s], seg_stop[s]
         cnt = np.zeros(max_delay + 1, np.int64)
         for k in range(a, b):
             cnt[syn_delay[k]] += 1
         pos = np.empty(max_delay + 1, np.int64)
-        acc = a
-        for d in range(1, max_delay + 1):
-            run_off[s * max_delay + d - 1] = acc
-            pos[d] = acc - a
+        acc = 0
+        for d in range(min_delay, max_delay + 1):
+            if d > min_delay:
+                delay_off[s * w + (d - min_delay - 1)] = acc
+            pos[d] = acc
             acc += cnt[d]
         tmp_p = syn_post[a:b].copy()
         tmp_w = syn_weight[a:b].copy()
@@ -379,13 +386,15 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
 
     max_delay = int(syn_delay.max()) if n_syn else 1
     min_delay = int(syn_delay.min()) if n_syn else max_delay
-    run_off = np.empty(n_sections * n_pre * max_delay + 1, np.int64)
-    run_off[-1] = n_syn
-    _sort_runs(seg_start[:-1], seg_start[1:], syn_post, syn_weight, syn_delay, max_delay, run_off)
+    longest = int(np.diff(seg_start).max()) if seg_start.size > 1 else 0
+    delay_off = np.empty(n_sections * n_pre * (max_delay - min_delay),
+                         np.uint16 if longest <= np.iinfo(np.uint16).max else np.uint32)
+    _sort_runs(seg_start[:-1], seg_start[1:], syn_post, syn_weight, syn_delay, min_delay, max_delay,
+               delay_off)
     del syn_delay
     timings["sort"] = time.perf_counter() - t0
     layout = DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
-                            run_off, syn_post, syn_weight)
+                            seg_start, delay_off, syn_post, syn_weight)
     return LocalGraph(rank, partition.n_ranks, neurons, layout, time.perf_counter() - t0, timings)
 
 

@@ -113,7 +113,8 @@ def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
     return n
 
 
-@numba.njit(cache=True)
+# Inlined: it runs once per synapse, and a call would reference-count its array arguments.
+@numba.njit(cache=True, inline="always")
 def syn_value(row, values, conn, seed, stream, post_gid, j):
     """Weight or delay of synapse ``j`` of ``post_gid``: a draw, or ``values[row[1] + conn]``."""
     if row[0] == KIND_ARRAY:

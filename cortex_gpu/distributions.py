@@ -121,7 +121,8 @@ def as_row(value: float | Distribution) -> np.ndarray:
     return Constant(float(value)).row()
 
 
-@numba.njit(cache=True)
+# Inlined: it runs once per synapse or neuron, and a call would reference-count ``row``.
+@numba.njit(cache=True, inline="always")
 def draw(row: np.ndarray, seed: int, stream: int, entity: int, index: int) -> float:
     """One value of the distribution ``row`` for the key ``(entity, index)``.
 

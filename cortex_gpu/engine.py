@@ -104,13 +104,13 @@ class Simulation:
         L = g.layout
         nt = g.neurons
         n = nt.gids.size
-        self._L = cpu.Layout(L.run_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay,
+        self._L = cpu.Layout(L.seg_off, L.delay_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay,
                              L.min_delay, L.section_size, L.n_sections)
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
         self._N = cpu.Neurons(nt.gids, nt.kind, nt.prop, nt.refr_steps, nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
-                              zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
+                              zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
                               np.zeros(n, np.int64), np.zeros(n, np.int64))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
@@ -136,11 +136,7 @@ class Simulation:
         """Contiguous post ranges of about equal work (incoming synapses plus a per-neuron cost)."""
         L = self.graph.layout
         n = self.graph.neurons.gids.size
-        seg_sec = np.repeat(np.arange(L.n_sections), L.n_pre * L.max_delay)
-        lengths = np.diff(L.run_off)
-        syn_sec = np.repeat(seg_sec, lengths)
-        post = syn_sec * L.section_size + L.syn_post.astype(np.int64)
-        cost = np.bincount(post, minlength=n).astype(float) + 64.0
+        cost = L.indegrees(n).astype(float) + 64.0
         cum = np.cumsum(cost)
         cuts = np.searchsorted(cum, cum[-1] * np.arange(1, self.threads) / self.threads) if n else []
         bounds = np.concatenate([[0], np.asarray(cuts, np.int64), [n]])

@@ -204,7 +204,7 @@ class Network:
             spike_times_ms = spike_times_ms if spike_times_ms is not None else [np.zeros(0)] * n
             if len(spike_times_ms) != n:
                 raise ModelError(f"population '{name}': need {n} spike-time arrays, got {len(spike_times_ms)}")
-            spike_times_ms = [self._check_spike_times(name, t) for t in spike_times_ms]
+            spike_times_ms = [self.check_spike_times(name, t) for t in spike_times_ms]
         else:
             m = get_model(model, where=f"population '{name}'")
             for key, value in params.items():
@@ -220,7 +220,7 @@ class Network:
         self._starts = np.array([p.first for p in self.populations], dtype=np.int64)
         return pop
 
-    def _check_spike_times(self, name: str, times) -> np.ndarray:
+    def check_spike_times(self, name: str, times) -> np.ndarray:
         t = np.sort(np.asarray(times, dtype=float).ravel())
         if not np.all(np.isfinite(t)):
             raise ModelError(f"spike_generator '{name}': spike times must be finite")
@@ -290,7 +290,10 @@ class Network:
         else:
             if np.unique(pre_g).size != pre_g.size or np.unique(post_g).size != post_g.size:
                 raise ModelError(f"{where}: rule {rule} needs node collections without repeated ids")
-            pre_g, post_g = np.sort(pre_g), np.sort(post_g)
+            # Rules other than one_to_one work on sorted ids; keep the orders so that
+            # an all_to_all (post, pre) weight/delay array follows its pairs.
+            pre_order, post_order = np.argsort(pre_g, kind="stable"), np.argsort(post_g, kind="stable")
+            pre_g, post_g = pre_g[pre_order], post_g[post_order]
             n_conn = None
         kw = dict(allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses))
         overlap = np.intersect1d(pre_g, post_g).size if rule != "one_to_one" else 0
@@ -320,6 +323,9 @@ class Network:
         if delay is None:
             delay = self.resolution_ms
         delay = self._check_syn_value(where, "delay", delay, rule, n_conn)
+        if rule == "all_to_all":
+            weight, delay = (v[np.ix_(post_order, pre_order)] if isinstance(v, np.ndarray) else v
+                             for v in (weight, delay))
         self._check_delay(where, delay)
         proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
                           label=label, **kw)

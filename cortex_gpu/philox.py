@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "poisson", "poisson_split", "poisson_cdf", "poisson_table",
+    "uniform", "uniform_int", "normal", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "poisson_table_u32",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
@@ -65,6 +65,7 @@ _INV_LN2 = _h("0x1.71547652b82fep+0")
 _SQRT2 = _h("0x1.6a09e667f3bcdp+0")
 _HALF_LOG_2PI = _h("0x1.d67f1c864beb5p-1")
 _TWO_M52, _TWO_54, _TWO_M54 = _h("0x1.0p-52"), _h("0x1.0p+54"), _h("0x1.0p-54")
+_TWO_M32 = _h("0x1.0p-32")
 _MIN_NORMAL = _h("0x1.0p-1022")
 # 2/(2k+1), k = 1..10: log(m) = 2s + s*R(s*s), s = (m-1)/(m+1)
 _LG1, _LG2, _LG3, _LG4, _LG5 = (_h("0x1.5555555555555p-1"), _h("0x1.999999999999ap-2"),
@@ -292,9 +293,13 @@ def poisson_cdf(lam: float) -> np.ndarray:
     f = 0.0
     k = 0
     while True:
-        f += math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
+        term = math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
+        f += term
         cdf.append(f)
-        if k > lam and (f >= 1.0 - 2.0 ** -53 or 1.0 - f < 1e-300):
+        # Past k = 2*lam the tail beyond k is below the current term, so a term
+        # under 2**-60 leaves no mass a 52-bit uniform can resolve. (The float
+        # sum itself may stall just short of 1 - 2**-53: no test on f alone.)
+        if k > 2.0 * lam and term < 2.0 ** -60:
             break
         k += 1
     out = np.array(cdf)
@@ -302,7 +307,7 @@ def poisson_cdf(lam: float) -> np.ndarray:
     return out
 
 
-@_jit
+@njit(cache=False, error_model="numpy", inline="always")  # per neuron and step: no call overhead
 def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
     """Poisson count by inversion of one uniform against ``cdf[lo:hi]`` (from :func:`poisson_cdf`).
 
@@ -319,6 +324,30 @@ def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
         else:
             a = mid + 1
     return np.int64(a - lo), nxt
+
+
+@njit(cache=False, error_model="numpy", inline="always")
+def poisson_table_u32(cdf, lo, hi, x):
+    """Poisson count by inversion of one 32-bit word ``x`` against ``cdf[lo:hi]``.
+
+    ``u = (x + 0.5) * 2**-32`` (exact in float64); returns the smallest
+    ``k`` with ``u <= cdf[lo + k]``. One Philox block thus gives four
+    independent counts: the Poisson drive keys a block by (connection,
+    target gid // 4, step) and gives each of four neighbouring targets
+    its own word, a quarter of the generator work of one block per count.
+    A 32-bit uniform resolves probabilities down to 2**-32, far below the
+    smallest probability that matters for a drive of a few spikes per step.
+    """
+    u = (np.float64(x) + 0.5) * _TWO_M32
+    a = lo
+    b = hi - 1
+    while a < b:
+        mid = (a + b) >> 1
+        if u <= cdf[mid]:
+            b = mid
+        else:
+            a = mid + 1
+    return np.int64(a - lo)
 
 
 def poisson_split(lam: float) -> tuple[int, float]:

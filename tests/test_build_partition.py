@@ -17,8 +17,6 @@ H = 0.1
 def _network() -> Network:
     """Every rule, several populations and models, drawn weights and delays, a spike source."""
     net = Network(H)
-    # V_m given explicitly: the default (V_m = E_L) breaks multi-rank builds,
-    # see test_multi_rank_build_with_default_initial_state below.
     e = net.add_population("iaf_psc_exp", 150, {"V_m": Uniform(-70.0, -60.0)}, name="E")
     i = net.add_population("iaf_psc_alpha", 37, {"V_m": -65.0, "I_e": 10.0}, name="I")
     sg = net.add_population("spike_generator", 5, spike_times_ms=[[1.0, 2.0]] * 5, name="SG")
@@ -128,32 +126,50 @@ def _check_layout(g) -> None:
     L = g.layout
     n_local = g.neurons.gids.size
     n_syn = L.n_synapses
-    D = L.max_delay
-    # run table: size, ends, monotone
-    assert L.run_off.size == L.n_sections * L.n_pre * D + 1
-    assert L.run_off[0] == 0 and L.run_off[-1] == n_syn
-    assert np.all(np.diff(L.run_off) >= 0)
+    m, D = L.min_delay, L.max_delay
+    n_seg = L.n_sections * L.n_pre
+    # segment table: size, ends, monotone
+    assert L.seg_off.size == n_seg + 1
+    assert L.seg_off[0] == 0 and L.seg_off[-1] == n_syn
+    assert np.all(np.diff(L.seg_off) >= 0)
+    # relative run table: one entry per delay above the minimum, narrow when segments are short
+    assert L.delay_off.size == n_seg * (D - m)
+    longest = int(np.diff(L.seg_off).max()) if n_seg else 0
+    assert L.delay_off.dtype == (np.uint16 if longest < 65536 else np.uint32)
+    rel = L.delay_off.reshape(n_seg, D - m).astype(np.int64)
+    assert np.all(np.diff(rel, axis=1) >= 0)
+    assert np.all(rel[:, -1] <= np.diff(L.seg_off)) if D > m else True
     # pre table
     assert np.all(np.diff(L.pre_gids) > 0)
     np.testing.assert_array_equal(L.pre_index[L.pre_gids], np.arange(L.n_pre))
     assert np.count_nonzero(L.pre_index >= 0) == L.n_pre
-    lengths = np.diff(L.run_off)
-    run = np.repeat(np.arange(lengths.size), lengths)
-    delay = run % D + 1
-    pre = (run // D) % L.n_pre
-    section = run // (D * L.n_pre)
+    seg = np.repeat(np.arange(n_seg), np.diff(L.seg_off))
+    pre = seg % L.n_pre
+    section = seg // L.n_pre
+    delay = L.synapse_delays()
     # every listed pre has at least one synapse here
     assert np.all(np.bincount(pre, minlength=L.n_pre) > 0)
-    # every delay in [1, max_delay]; min/max are the actual extremes
+    # run bounds agree with the expanded delays
+    for s_ in range(0, n_seg, max(1, n_seg // 50)):
+        for d in range(m, D + 1):
+            a, b = L.run(s_ // L.n_pre, s_ % L.n_pre, d)
+            assert L.seg_off[s_] <= a <= b <= L.seg_off[s_ + 1]
+            assert np.all(delay[a:b] == d)
+    # delays in [m, D], sorted inside each segment; min/max are the actual extremes
     if n_syn:
-        assert 1 <= delay.min() and delay.max() <= D
-        assert delay.min() == L.min_delay and delay.max() == D
+        assert delay.min() == m and delay.max() == D
+        same_seg = seg[1:] == seg[:-1]
+        assert not np.any(same_seg & (np.diff(delay) < 0))
     # posts inside each (section, pre, delay) run are sorted, and lie in their section
     post = L.syn_post.astype(np.int64)
-    same_run = run[1:] == run[:-1]
+    run_key = seg * (D + 1) + delay
+    same_run = run_key[1:] == run_key[:-1]
     assert not np.any(same_run & (np.diff(post) < 0))
     assert np.all(post < L.section_size)
     assert np.all(section * L.section_size + post < n_local)
+    # indegrees from the layout match the expanded synapses
+    np.testing.assert_array_equal(L.indegrees(n_local),
+                                  np.bincount(section * L.section_size + post, minlength=n_local))
 
 
 def test_layout_invariants_reference(reference):
@@ -177,8 +193,8 @@ def test_bytes_per_synapse_at_most_8_float32():
     L = g.layout
     assert L.n_synapses >= 100_000
     assert L.syn_post.dtype == np.uint16 and L.syn_weight.dtype == np.float32
-    expected = (L.syn_post.nbytes + L.syn_weight.nbytes + L.run_off.nbytes + L.pre_index.nbytes
-                + L.pre_gids.nbytes)
+    expected = (L.syn_post.nbytes + L.syn_weight.nbytes + L.seg_off.nbytes + L.delay_off.nbytes
+                + L.pre_index.nbytes + L.pre_gids.nbytes)
     assert L.nbytes == expected
     print(f"bytes/synapse (float32, 1000 x K=100, d=1.5 ms): {L.bytes_per_synapse:.3f}")
     assert L.bytes_per_synapse <= 8.0
@@ -190,9 +206,6 @@ def test_bytes_per_synapse_at_most_8_float32():
     assert rep.n_synapses == L.n_synapses
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (I5): run_off is a dense int64 table over every delay 1..D "
-                   "for every (section, pre); with ~100 synapses per pre and PD14-like delay spread it "
-                   "costs ~4 bytes/synapse on top of the 6, so the layout exceeds 8 bytes/synapse")
 def test_bytes_per_synapse_at_most_8_with_delay_spread():
     net = Network(H)
     pop = net.add_population("iaf_psc_exp", 2000)
@@ -236,10 +249,7 @@ def test_worker_ranges_tiny_network():
     sim.run(1.0)
 
 
-# --------------------------------------------------------------------- bugs
-@pytest.mark.xfail(strict=True, reason="BUG: build._param_values indexes the default V_m (already the "
-                   "per-local-neuron E_L array) with local - pop.first, so any rank whose local gids of a "
-                   "population are not a prefix of it raises IndexError")
+# ------------------------------------------------------ default initial state
 def test_multi_rank_build_with_default_initial_state():
     net = Network(H)
     pop = net.add_population("iaf_psc_exp", 32, {"E_L": np.linspace(-75.0, -65.0, 32)})

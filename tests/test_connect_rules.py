@@ -302,23 +302,21 @@ def test_all_to_all_array_weights_and_delays():
         assert d == pytest.approx(D[i, j])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: connect() sorts unsorted pre/post id arrays for all_to_all "
-                   "but not the (post, pre) weight/delay array, so values land on the wrong pairs "
-                   "(NEST rejects unsorted NodeCollections instead)")
 def test_all_to_all_unsorted_ids_keep_array_values_aligned():
     net = Network(0.1)
     net.add_population("iaf_psc_exp", 5)
     pre = np.array([2, 0, 1])
     post = np.array([4, 3])
     W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    try:
-        net.connect(pre, post, "all_to_all", weight=W)
-    except ModelError:
-        return  # refusing unsorted ids (as NEST does) is fine too
+    D = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    net.connect(pre, post, "all_to_all", weight=W, delay=D)
     c = _conns(net)
     got = {(s, t): w for s, t, w in zip(c["source"].tolist(), c["target"].tolist(), c["weight"].tolist())}
     want = {(int(pre[j]), int(post[i])): W[i, j] for i in range(2) for j in range(3)}
     assert got == want
+    got_d = {(s, t): round(d, 9) for s, t, d in zip(c["source"].tolist(), c["target"].tolist(),
+                                                    c["delay"].tolist())}
+    assert got_d == {(int(pre[j]), int(post[i])): D[i, j] for i in range(2) for j in range(3)}
 
 
 def test_one_to_one_explicit_arrays_round_trip():

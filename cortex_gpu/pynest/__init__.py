@@ -1,0 +1,22 @@
+"""A PyNEST-compatible interface: ``import cortex_gpu.pynest as nest`` runs NEST 3 scripts within its subset."""
+from __future__ import annotations
+
+import sys
+
+from . import math, random
+from .connect import Connect, GetConnections, SynapseCollection
+from .kernel import (GetKernelStatus, ResetKernel, SetKernelStatus, VerbosityLevel, get_verbosity,
+                     install, set_verbosity)
+from .models import CopyModel, GetDefaults, Models, SetDefaults
+from .nodes import Create, GetStatus, NodeCollection, SetStatus
+from .random import Parameter
+from .simulation import Cleanup, Prepare, Run, Simulate
+
+__all__ = [
+    "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
+    "VerbosityLevel", "Create", "NodeCollection", "GetStatus", "SetStatus", "Connect",
+    "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
+    "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random",
+]
+
+install(sys.modules[__name__])

@@ -1,0 +1,301 @@
+"""Connections of the PyNEST layer: ``Connect``, ``GetConnections`` and ``SynapseCollection``.
+
+``Connect`` follows NEST's direction conventions: neurons and spike
+generators to neurons become core projections, ``Connect(generator,
+neurons)`` core drives, ``Connect(neurons, spike_recorder)`` and
+``Connect(voltmeter, neurons)`` recorder subscriptions.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..network import RULES
+from .devices import GeneratorDevice
+from .kernel import KERNEL
+from .models import defaults_of
+from .nodes import NodeCollection
+from .random import Parameter
+
+__all__ = ["Connect", "GetConnections", "SynapseCollection"]
+
+_CONN_KEYS = {"rule", "indegree", "N", "p", "allow_autapses", "allow_multapses"}
+_NEST_RULES = {"fixed_outdegree", "symmetric_pairwise_bernoulli", "pairwise_poisson",
+               "tripartite_bernoulli_with_pool", "conngen"}
+_SYN_KEYS = {"synapse_model", "weight", "delay", "receptor_type"}
+
+
+def _conn_spec(conn_spec: Any) -> dict[str, Any]:
+    spec = {"rule": "all_to_all"} if conn_spec is None else (
+        {"rule": conn_spec} if isinstance(conn_spec, str) else dict(conn_spec))
+    rule = spec.get("rule")
+    if rule in _NEST_RULES:
+        raise NotImplementedError(f"connection rule '{rule}' is not supported by cortex_gpu.pynest "
+                                  f"(supported: {', '.join(RULES)})")
+    if rule not in RULES:
+        raise ValueError(f"unknown connection rule '{rule}' (supported: {', '.join(RULES)})")
+    for key in spec:
+        if key not in _CONN_KEYS:
+            raise NotImplementedError(f"conn_spec key '{key}' is not supported by cortex_gpu.pynest "
+                                      f"(supported: {', '.join(sorted(_CONN_KEYS))})")
+    return spec
+
+
+def _syn_spec(syn_spec: Any) -> dict[str, Any]:
+    spec = {} if syn_spec is None else (
+        {"synapse_model": syn_spec} if isinstance(syn_spec, str) else dict(syn_spec))
+    for key in spec:
+        if key not in _SYN_KEYS:
+            raise NotImplementedError(f"syn_spec key '{key}' is not supported by cortex_gpu.pynest "
+                                      f"(supported: {', '.join(sorted(_SYN_KEYS))})")
+    model = spec.get("synapse_model", "static_synapse")
+    if model != "static_synapse":
+        raise NotImplementedError(f"synapse model '{model}' is not supported by cortex_gpu.pynest "
+                                  "(supported: static_synapse)")
+    if spec.get("receptor_type", 0) != 0:
+        raise NotImplementedError("receptor_type other than 0 is not supported by cortex_gpu.pynest")
+    out = dict(defaults_of("static_synapse"))
+    for key in ("weight", "delay"):
+        if key in spec:
+            v = spec[key]
+            out[key] = v.dist if isinstance(v, Parameter) else (
+                float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
+    return out
+
+
+def _ids(x: Any, what: str, rule: str) -> np.ndarray:
+    if isinstance(x, NodeCollection):
+        return x.ids
+    if rule != "one_to_one":
+        raise TypeError(f"Connect: {what} must be a NodeCollection (arrays of node ids need "
+                        "conn_spec 'one_to_one', as in NEST)")
+    a = np.asarray(x)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise TypeError(f"Connect: {what} must be a NodeCollection or a 1-D array of node ids")
+    a = a.astype(np.int64)
+    KERNEL.check_ids(a)
+    return a
+
+
+def _roles(ids: np.ndarray) -> set[str]:
+    return {KERNEL.blocks[b].role for b in np.unique(KERNEL.block_index(ids))}
+
+
+def _device(node_id: int):
+    b = KERNEL.blocks[KERNEL.block_index(np.array([node_id]))[0]]
+    return b.items[node_id - b.first]
+
+
+def _pairs(pre: np.ndarray, post: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """(source, target) of every connection of a device rule, in the (post, pre) order of arrays."""
+    if rule == "one_to_one":
+        if pre.size != post.size:
+            raise ValueError(f"one_to_one needs equal sizes, got {pre.size} and {post.size}")
+        return pre, post
+    if rule != "all_to_all":
+        raise NotImplementedError(f"connecting devices with rule '{rule}' is not supported yet "
+                                  "(only all_to_all and one_to_one)")
+    return np.tile(pre, post.size), np.repeat(post, pre.size)
+
+
+def _per_pair(value: Any, what: str, n: int, rule: str) -> np.ndarray:
+    """One value per device connection (flattened in the order of :func:`_pairs`)."""
+    if not isinstance(value, (float, np.ndarray)):
+        raise NotImplementedError(f"random {what}s on device connections are not supported yet")
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        return np.full(n, float(a))
+    if a.size != n:
+        raise ValueError(f"{what} array must have one value per connection ({n}), got shape {a.shape}")
+    return a.ravel()
+
+
+def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
+            return_synapsecollection: bool = False) -> "SynapseCollection | None":
+    """Connect ``pre`` to ``post`` with ``conn_spec`` (rule) and ``syn_spec`` (static_synapse weight/delay).
+
+    Raises
+    ------
+    NotImplementedError
+        For rules, synapse models or options this layer does not provide.
+    ValueError
+        For bad values (NaN weights, delays below the resolution, impossible indegrees).
+    """
+    spec = _conn_spec(conn_spec)
+    rule = spec["rule"]
+    syn = _syn_spec(syn_spec)
+    pre_ids, post_ids = _ids(pre, "pre", rule), _ids(post, "post", rule)
+    if pre_ids.size == 0 or post_ids.size == 0:
+        raise ValueError("Connect: pre and post must not be empty")
+    KERNEL.changing_network("Connect")
+    pre_roles, post_roles = _roles(pre_ids), _roles(post_ids)
+    core = {"neuron", "spike_generator"}
+    if pre_roles <= core and post_roles == {"neuron"}:
+        _connect_core(pre_ids, post_ids, spec, syn)
+    elif pre_roles == {"generator"} and post_roles == {"neuron"}:
+        _connect_generators(pre_ids, post_ids, rule, syn)
+    elif pre_roles <= core and post_roles == {"spike_recorder"}:
+        src, tgt = _pairs(pre_ids, post_ids, rule)
+        for r in np.unique(tgt):
+            _device(r).sources.append(KERNEL.gid_of_nest[src[tgt == r]])
+        _remember(src, tgt, syn)
+    elif pre_roles == {"multimeter"} and post_roles == {"neuron"}:
+        src, tgt = _pairs(pre_ids, post_ids, rule)
+        for m in np.unique(src):
+            _device(m).targets.append(KERNEL.gid_of_nest[tgt[src == m]])
+        _remember(src, tgt, syn)
+    elif "spike_recorder" in pre_roles or "multimeter" in post_roles or "generator" in post_roles \
+            or "spike_generator" in post_roles:
+        raise ValueError("Connect: wrong direction or node type; NEST connects Connect(generator, neurons), "
+                         "Connect(neurons, spike_recorder) and Connect(voltmeter, neurons)")
+    else:
+        raise NotImplementedError(f"Connect from {sorted(pre_roles)} to {sorted(post_roles)} nodes in one "
+                                  "call is not supported; connect each kind separately")
+    if return_synapsecollection:
+        return GetConnections(NodeCollection(np.unique(pre_ids)), NodeCollection(np.unique(post_ids)))
+    return None
+
+
+def _connect_core(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: dict) -> None:
+    rule = spec["rule"]
+    for key in ("weight", "delay"):
+        if isinstance(syn[key], np.ndarray) and rule not in ("one_to_one", "all_to_all"):
+            raise NotImplementedError(f"array-valued {key} with rule '{rule}' is not supported yet "
+                                      "(only one_to_one and all_to_all)")
+    kw = {"indegree": spec.get("indegree"), "N": spec.get("N"), "p": spec.get("p"),
+          "allow_autapses": spec.get("allow_autapses", True),
+          "allow_multapses": spec.get("allow_multapses", True)}
+    KERNEL.net.connect(KERNEL.gid_of_nest[pre_ids], KERNEL.gid_of_nest[post_ids], rule,
+                       weight=syn["weight"], delay=syn["delay"], **kw)
+
+
+def _connect_generators(pre_ids: np.ndarray, post_ids: np.ndarray, rule: str, syn: dict) -> None:
+    src, tgt = _pairs(pre_ids, post_ids, rule)
+    w = _per_pair(syn["weight"], "weight", src.size, rule)
+    d = _per_pair(syn["delay"], "delay", src.size, rule)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("Connect: weight must be finite")
+    gids = KERNEL.gid_of_nest[tgt]
+    for g in np.unique(src):
+        dev: GeneratorDevice = _device(g)
+        mine = src == g
+        # A core drive has one delay: split this generator's targets by delay.
+        for delay in np.unique(d[mine]):
+            sel = mine & (d == delay)
+            KERNEL.net.drive(dev.gen, gids[sel], w[sel], float(delay))
+    _remember(src, tgt, syn, w, d)
+
+
+def _remember(src: np.ndarray, tgt: np.ndarray, syn: dict, w: np.ndarray | None = None,
+              d: np.ndarray | None = None) -> None:
+    """Keep a device connection for GetConnections (the core keeps no record of them)."""
+    n = src.size
+    w = np.full(n, float(syn["weight"]) if np.ndim(syn["weight"]) == 0 else 1.0) if w is None else w
+    d = np.full(n, float(syn["delay"]) if np.ndim(syn["delay"]) == 0 else 1.0) if d is None else d
+    KERNEL.device_conns.append((src.copy(), tgt.copy(), w.copy(), d.copy()))
+
+
+class SynapseCollection:
+    """Connections as NEST's ``SynapseCollection``: ``get('weight')``, ``.source`` etc., in NEST node ids."""
+
+    _FIELDS = ("source", "target", "weight", "delay")
+
+    def __init__(self, source: np.ndarray, target: np.ndarray, weight: np.ndarray, delay: np.ndarray):
+        self._data = {"source": source, "target": target, "weight": weight, "delay": delay}
+
+    def __len__(self) -> int:
+        return int(self._data["source"].size)
+
+    def __getitem__(self, key: int | slice) -> "SynapseCollection":
+        if isinstance(key, (int, np.integer)):
+            key = [key]
+        return SynapseCollection(*(self._data[k][key] for k in self._FIELDS))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SynapseCollection) and all(
+            np.array_equal(self._data[k], other._data[k]) for k in self._FIELDS)
+
+    def __repr__(self) -> str:
+        return f"SynapseCollection({len(self)} connections)"
+
+    def _column(self, key: str) -> list[Any]:
+        if key in self._data:
+            return self._data[key].tolist()
+        n = len(self)
+        if key == "synapse_model":
+            return ["static_synapse"] * n
+        if key in ("receptor", "port", "target_thread", "synapse_id"):
+            return [0] * n
+        raise ValueError(f"connections have no parameter '{key}' (known: source, target, weight, delay, "
+                         "synapse_model, receptor, port, target_thread, synapse_id)")
+
+    def get(self, keys: str | list[str] | None = None, output: str = "") -> Any:
+        """Values per connection: a list (or a scalar for one connection), or a dict of them."""
+        if output:
+            raise NotImplementedError(f"SynapseCollection.get(output={output!r}) is not supported yet")
+        single = len(self) == 1
+        pick = (lambda col: col[0] if single else col)
+        if isinstance(keys, str):
+            return pick(self._column(keys))
+        names = list(keys) if keys is not None else [*self._FIELDS, "synapse_model", "receptor",
+                                                    "port", "target_thread", "synapse_id"]
+        return {k: pick(self._column(k)) for k in names}
+
+    def status(self, keys: str | list[str] | None = None) -> tuple:
+        """``GetStatus`` on connections: one dict (or value) per connection."""
+        return tuple(c.get(keys) if isinstance(keys, str) or keys is None
+                     else [c.get(k) for k in keys] for c in self)
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("changing connections (SynapseCollection.set) is not supported yet")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+
+def _core_connections() -> dict[str, np.ndarray]:
+    """Every core synapse in NEST ids, from the simulation or a build made for looking."""
+    empty = {k: np.zeros(0, np.int64 if k in ("source", "target") else float) for k in SynapseCollection._FIELDS}
+    if not KERNEL.net.projections:
+        return empty
+    sim = KERNEL.sim
+    if sim is None:
+        if KERNEL.probe is None:
+            from .simulation import new_simulation
+            KERNEL.probe = new_simulation()
+        sim = KERNEL.probe
+    c = sim.connections()
+    return {"source": KERNEL.nest_of_gid[c["source"]], "target": KERNEL.nest_of_gid[c["target"]],
+            "weight": np.asarray(c["weight"], float), "delay": np.asarray(c["delay"], float)}
+
+
+def GetConnections(source: NodeCollection | None = None, target: NodeCollection | None = None,
+                   synapse_model: str | None = None, synapse_label: int | None = None) -> SynapseCollection:
+    """Connections from ``source`` to ``target`` (all by default), sorted by source then target id."""
+    if synapse_label is not None:
+        raise NotImplementedError("GetConnections(synapse_label=...) is not supported yet")
+    if synapse_model not in (None, "static_synapse"):
+        raise NotImplementedError(f"synapse model '{synapse_model}' is not supported by cortex_gpu.pynest")
+    parts = [_core_connections()]
+    for s, t, w, d in KERNEL.device_conns:
+        parts.append({"source": s, "target": t, "weight": w, "delay": d})
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in SynapseCollection._FIELDS}
+    keep = np.ones(cols["source"].size, bool)
+    if source is not None:
+        keep &= np.isin(cols["source"], _as_collection(source).ids)
+    if target is not None:
+        keep &= np.isin(cols["target"], _as_collection(target).ids)
+    cols = {k: v[keep] for k, v in cols.items()}
+    order = np.lexsort((cols["target"], cols["source"]))
+    return SynapseCollection(*(cols[k][order] for k in SynapseCollection._FIELDS))
+
+
+def _as_collection(x: Any) -> NodeCollection:
+    return x if isinstance(x, NodeCollection) else NodeCollection(np.unique(np.asarray(x, np.int64)))

@@ -1,0 +1,75 @@
+"""Running the PyNEST layer's network: ``Simulate``, ``Prepare``/``Run``/``Cleanup``.
+
+The first ``Simulate`` (or ``Prepare``) turns recorders into core recorders
+and builds a :class:`~cortex_gpu.engine.Simulation`; later calls continue
+from its state, so two ``Simulate(500)`` equal one ``Simulate(1000)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import Simulation
+from .devices import materialise_recorders
+from .kernel import KERNEL
+
+__all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
+
+
+def new_simulation() -> Simulation:
+    """A core simulation of the kernel's network with the kernel's settings (not yet built)."""
+    return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=KERNEL.local_num_threads,
+                      backend=KERNEL.backend, weight_dtype=KERNEL.weight_dtype)
+
+
+def Prepare() -> None:
+    """Build the network (once); ``Run`` may follow any number of times."""
+    if KERNEL.sim is not None:
+        return
+    if not KERNEL.net.populations:
+        raise ValueError("there are no neurons to simulate; Create some first")
+    materialise_recorders()
+    sim = new_simulation()
+    sim.build()
+    KERNEL.sim = sim
+    KERNEL.probe = None
+
+
+def Run(t: float) -> None:
+    """Advance the prepared network by ``t`` ms (a multiple of the resolution)."""
+    if KERNEL.sim is None:
+        raise ValueError("Run needs Prepare first")
+    t = float(t)
+    if not np.isfinite(t) or t < 0:
+        raise ValueError(f"simulation time must be a finite number of ms >= 0, got {t}")
+    sim, h = KERNEL.sim, KERNEL.resolution
+    n_steps = int(round(t / h))
+    if abs(t / h - n_steps) > 1e-9 * max(1.0, t / h):
+        raise ValueError(f"simulation time {t} ms must be a multiple of the resolution {h} ms")
+    end = sim.step + n_steps
+    # Generator changes reach the targets one delay after they were made: run up to
+    # each one, apply it, go on (the core continues exactly across run calls).
+    KERNEL.pending.sort(key=lambda p: p[0])
+    while KERNEL.pending and KERNEL.pending[0][0] <= end:
+        step, gen_id, values = KERNEL.pending.pop(0)
+        if step > sim.step:
+            sim.run((step - sim.step) * h)
+        sim.set_generator(gen_id, values)
+    if end > sim.step:
+        sim.run((end - sim.step) * h)
+
+
+def Cleanup() -> None:
+    """End a Prepare/Run block; the state is kept, so a later Simulate continues from it."""
+
+
+def Simulate(t: float) -> None:
+    """Simulate ``t`` ms, continuing from the current state.
+
+    Raises
+    ------
+    ValueError
+        If ``t`` is negative or not a multiple of the resolution.
+    """
+    Prepare()
+    Run(t)
+    Cleanup()

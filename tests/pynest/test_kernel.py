@@ -1,0 +1,121 @@
+"""Kernel settings (both styles), Simulate continuation and Prepare/Run/Cleanup."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_settings_attribute_and_dict_styles(nest_ours):
+    nest = nest_ours
+    assert nest.resolution == 0.1 and nest.biological_time == 0.0
+    nest.resolution = 0.2
+    nest.SetKernelStatus({"rng_seed": 42, "local_num_threads": 1})
+    assert nest.GetKernelStatus("resolution") == 0.2
+    assert nest.GetKernelStatus(["rng_seed", "local_num_threads"]) == (42, 1)
+    status = nest.GetKernelStatus()
+    assert status["rng_seed"] == 42 and status["resolution"] == 0.2
+    nest.ResetKernel()
+    assert nest.resolution == 0.1 and nest.rng_seed == 143202461
+
+
+def test_bad_and_unsupported_settings(nest_ours):
+    nest = nest_ours
+    with pytest.raises(ValueError, match="resolution"):
+        nest.resolution = -0.1
+    with pytest.raises(ValueError, match="tic"):
+        nest.resolution = 0.0004
+    with pytest.raises(ValueError, match="rng_seed"):
+        nest.rng_seed = 0
+    with pytest.raises(ValueError, match="local_num_threads"):
+        nest.SetKernelStatus({"local_num_threads": 0})
+    with pytest.raises(ValueError, match="read-only"):
+        nest.SetKernelStatus({"biological_time": 5.0})
+    with pytest.raises(NotImplementedError, match="use_wfr"):
+        nest.SetKernelStatus({"use_wfr": False})
+    with pytest.raises(NotImplementedError, match="min_delay"):
+        nest.GetKernelStatus("min_delay")
+    with pytest.raises(ValueError, match="no_such_setting"):
+        nest.SetKernelStatus({"no_such_setting": 1})
+    with pytest.raises(NotImplementedError, match="Disconnect"):
+        nest.Disconnect
+    nest.Create("iaf_psc_exp")
+    with pytest.raises(ValueError, match="ResetKernel"):
+        nest.resolution = 0.2
+
+
+def _network(nest):
+    nest.rng_seed = 5
+    exc = nest.Create("iaf_psc_exp", 80, {"I_e": nest.random.uniform(300.0, 420.0)})
+    inh = nest.Create("iaf_psc_alpha", 20, {"I_e": 380.0})
+    pg = nest.Create("poisson_generator", params={"rate": 2000.0})
+    nest.Connect(exc, exc + inh, {"rule": "fixed_indegree", "indegree": 10},
+                 {"weight": 40.0, "delay": nest.random.uniform(0.5, 2.0)})
+    nest.Connect(inh, exc + inh, {"rule": "pairwise_bernoulli", "p": 0.2}, {"weight": -150.0, "delay": 0.8})
+    nest.Connect(pg, exc, syn_spec={"weight": 20.0, "delay": 1.0})
+    sr = nest.Create("spike_recorder")
+    vm = nest.Create("voltmeter", params={"interval": 0.1})
+    nest.Connect(exc + inh, sr)
+    nest.Connect(vm, inh[:3])
+    return sr, vm
+
+
+def test_two_simulate_calls_equal_one(nest_ours):
+    nest = nest_ours
+    sr, vm = _network(nest)
+    nest.Simulate(1000.0)
+    one = sr.get("events"), vm.get("events")
+    assert one[0]["times"].size > 300                    # active: a few spikes per neuron
+    nest.ResetKernel()
+    nest.weight_dtype = "float64"
+    sr, vm = _network(nest)
+    nest.Simulate(500.0)
+    assert nest.biological_time == 500.0
+    nest.Simulate(500.0)
+    assert nest.GetKernelStatus("biological_time") == 1000.0
+    two = sr.get("events"), vm.get("events")
+    for a, b in zip(one, two):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_prepare_run_cleanup_equal_simulate(nest_ours):
+    nest = nest_ours
+    sr, _ = _network(nest)
+    nest.Simulate(300.0)
+    want = sr.get("events")
+    nest.ResetKernel()
+    nest.weight_dtype = "float64"
+    sr, _ = _network(nest)
+    nest.Prepare()
+    for _ in range(3):
+        nest.Run(100.0)
+    nest.Cleanup()
+    got = sr.get("events")
+    np.testing.assert_array_equal(got["senders"], want["senders"])
+    np.testing.assert_array_equal(got["times"], want["times"])
+
+
+def test_rng_seed_changes_random_draws(nest_ours):
+    nest = nest_ours
+    sr, _ = _network(nest)
+    nest.Simulate(200.0)
+    a = sr.get("events")["times"]
+    nest.ResetKernel()
+    nest.weight_dtype = "float64"
+    sr, _ = _network(nest)          # sets rng_seed 5 again
+    nest.rng_seed = 6
+    nest.Simulate(200.0)
+    b = sr.get("events")["times"]
+    assert not np.array_equal(a, b)
+
+
+def test_bad_simulate_times(nest_ours):
+    nest = nest_ours
+    nest.Create("iaf_psc_exp")
+    with pytest.raises(ValueError):
+        nest.Simulate(-1.0)
+    with pytest.raises(ValueError, match="resolution"):
+        nest.Simulate(0.05)
+    with pytest.raises(ValueError, match="Prepare"):
+        nest.ResetKernel()
+        nest.Run(1.0)
