@@ -294,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # threads) get one line, not a traceback.
         print(f"cortex-gpu: error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print("cortex-gpu: error: out of memory while building or running the model; "
+              "try a smaller --scale", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ncortex-gpu: interrupted", file=sys.stderr)
         return 130
