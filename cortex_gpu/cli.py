@@ -1,0 +1,310 @@
+"""The ``cortex-gpu`` command line: build and run a model, report rates and timings, write results.
+
+Usage::
+
+    cortex-gpu run microcircuit [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
+                                [--seed N] [--backend auto|cpu|cuda] [--threads N]
+                                [--record spikes|none] [--resolution MS] [--out DIR]
+
+Writes ``DIR/summary.json`` (timings, sizes, rates), the spikes in the
+format of :mod:`cortex_gpu.io` (unless ``--record none``) and
+``DIR/raster.png``. Exit status: 0 on success, 2 for bad arguments, 1 when
+the model or the backend cannot run (the message says why).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+import numpy as np
+
+__all__ = ["main", "make_parser", "ProgressBar"]
+
+MODELS = ("microcircuit",)
+
+
+def _default_threads() -> int:
+    """Cores this process may use, capped by the threads Numba was started with."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        cores = os.cpu_count() or 1
+    import numba
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _scale(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {text}")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cortex-gpu`` (sub-command ``run``)."""
+    from . import __version__
+    parser = argparse.ArgumentParser(prog="cortex-gpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cortex_gpu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser("run", help="build and simulate a model",
+                         description="Build and simulate a model; print rates, write summary.json, "
+                                     "spikes and raster.png.")
+    run.add_argument("model", choices=MODELS, help="model to run")
+    run.add_argument("--scale", type=_scale, default=1.0, metavar="S",
+                     help="scale neurons and indegrees together, 0 < S <= 1 (weights are compensated "
+                          "as in the model; default 1.0 = full scale)")
+    run.add_argument("--t-sim", dest="t_sim_ms", type=_positive_float, default=1000.0, metavar="MS",
+                     help="simulated time that is measured, in ms (default 1000)")
+    run.add_argument("--t-presim", dest="t_presim_ms", type=_non_negative_float, default=500.0, metavar="MS",
+                     help="time simulated first and left out of rates and timing, in ms (default 500)")
+    run.add_argument("--drive", choices=("poisson", "dc"), default="poisson",
+                     help="external input: Poisson spike trains or the equivalent DC (default poisson)")
+    run.add_argument("--seed", type=_seed, default=12345, metavar="N", help="random seed (default 12345)")
+    run.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="'auto' takes the GPU when one is usable, else the CPU (default auto)")
+    run.add_argument("--threads", type=_threads, default=None, metavar="N",
+                     help="CPU threads (default: the cores available to this process)")
+    run.add_argument("--record", choices=("spikes", "none"), default="spikes",
+                     help="'none' records nothing (for timing): no spike file, no rates, no raster")
+    run.add_argument("--resolution", dest="resolution_ms", type=_positive_float, default=0.1, metavar="MS",
+                     help="simulation step in ms (default 0.1)")
+    run.add_argument("--out", type=Path, default=Path("out/microcircuit"), metavar="DIR",
+                     help="output directory (default out/microcircuit)")
+    return parser
+
+
+class ProgressBar:
+    """A one-line progress bar on a stream, redrawn in place with a carriage return.
+
+    Shows the phase, model time reached, and the real-time factor so far
+    (wall time / model time). Redraws at most every ``min_interval_s`` so a
+    log file that captures stderr does not fill up.
+    """
+
+    def __init__(self, label: str, t_total_ms: float, stream: TextIO = sys.stderr, width: int = 30):
+        self.label = label
+        self.t_total_ms = t_total_ms
+        self.stream = stream
+        self.width = width
+        interactive = getattr(stream, "isatty", lambda: False)()
+        self.min_interval_s = 0.1 if interactive else 2.0
+        self._last_draw = -math.inf
+
+    def __call__(self, t_model_ms: float, wall_s: float) -> None:
+        done = t_model_ms >= self.t_total_ms
+        now = time.perf_counter()
+        if not done and now - self._last_draw < self.min_interval_s:
+            return
+        self._last_draw = now
+        frac = min(1.0, t_model_ms / self.t_total_ms) if self.t_total_ms > 0 else 1.0
+        filled = int(round(frac * self.width))
+        rtf = wall_s / (t_model_ms * 1e-3) if t_model_ms > 0 else float("nan")
+        self.stream.write(f"\r{self.label:>7} [{'#' * filled}{'.' * (self.width - filled)}] "
+                          f"{t_model_ms:9.1f}/{self.t_total_ms:.1f} ms  RTF {rtf:8.3f}")
+        if done:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _choose_backend(requested: str) -> str:
+    """The backend to run on; raises RuntimeError (with the reason) when it cannot run.
+
+    'auto' falls back to the CPU while the CUDA backend is not built, so a
+    machine with a GPU still runs.
+    """
+    from .backends import resolve_backend
+    try:
+        return resolve_backend(requested)
+    except NotImplementedError as exc:
+        if requested == "auto":
+            print(f"cortex-gpu: note: {exc}; running on the CPU", file=sys.stderr)
+            return "cpu"
+        raise RuntimeError(str(exc)) from None
+
+
+def _host_info(threads: int) -> dict:
+    import numba
+    return {"hostname": socket.gethostname(), "platform": platform.platform(),
+            "machine": platform.machine(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "threads": threads, "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__}
+
+
+def _check_grid(name: str, t_ms: float, resolution_ms: float) -> None:
+    steps = t_ms / resolution_ms
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        raise ValueError(f"{name} = {t_ms} ms is not a multiple of the resolution {resolution_ms} ms")
+
+
+def _remove_previous_results(out: Path) -> None:
+    """Delete spike files and plots of an earlier run in ``out``.
+
+    Otherwise a run with ``--record none``, or one with fewer ranks, would
+    leave files that read as if this run had written them.
+    """
+    for pattern in ("spikes.json", "spikes-rank*.bin", "spikes-rank*.json", "raster.png", "summary.json"):
+        for path in out.glob(pattern):
+            path.unlink()
+
+
+def run_microcircuit(args: argparse.Namespace) -> dict:
+    """Build and run PD14 as ``args`` say; write the results and return the summary."""
+    from . import __version__
+    from .engine import Simulation, peak_rss_mb
+    from .io import write_rank_spikes, write_spikes_metadata
+    from .models.microcircuit import microcircuit
+    from .plot import plot_raster, population_rates_hz
+
+    _check_grid("--t-sim", args.t_sim_ms, args.resolution_ms)
+    _check_grid("--t-presim", args.t_presim_ms, args.resolution_ms)
+    backend = _choose_backend(args.backend)
+    threads = args.threads if args.threads is not None else _default_threads()
+    record = args.record == "spikes"
+    err = sys.stderr
+
+    net, info = microcircuit(N_scaling=args.scale, K_scaling=args.scale, drive=args.drive,
+                             resolution_ms=args.resolution_ms, record_spikes=record)
+    sim = Simulation(net, seed=args.seed, threads=threads, backend=backend)
+    print(f"cortex-gpu: microcircuit, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
+          f"{threads} thread(s), seed {args.seed}", file=err)
+    report = sim.build()
+    print(f"cortex-gpu: {report}", file=err)
+
+    sim_s_before = sim.sim_s
+    if args.t_presim_ms > 0:
+        sim.run(args.t_presim_ms, progress=ProgressBar("presim", args.t_presim_ms, err))
+    presim_s = sim.sim_s - sim_s_before
+    sim_s_before = sim.sim_s
+    t_start_ms = sim.t_ms
+    bar = ProgressBar("sim", args.t_sim_ms, err)
+    sim.run(args.t_sim_ms, progress=lambda t_ms, wall_s: bar(t_ms - t_start_ms, wall_s))
+    sim_s = sim.sim_s - sim_s_before
+    t_stop_ms = sim.t_ms
+
+    rates = None
+    n_spikes = None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_previous_results(out)
+    if record:
+        gids, steps = sim.all_spikes()
+        t_steps = steps + 1     # NEST stamps a spike at the end of its step
+        n_spikes = int(gids.size)
+        write_rank_spikes(out, 0, gids, t_steps, n_neurons=report.n_neurons)
+        write_spikes_metadata(out, n_ranks=1, resolution_ms=args.resolution_ms, seed=args.seed,
+                              partition="round_robin",
+                              extra={"model": "microcircuit", "populations": info["populations"],
+                                     "gid_ranges": [list(r) for r in info["gid_ranges"]],
+                                     "t_presim_ms": args.t_presim_ms, "t_sim_ms": args.t_sim_ms})
+        times_ms = t_steps * args.resolution_ms
+        rates_arr = population_rates_hz(gids, times_ms, info["gid_ranges"], t_start_ms, t_stop_ms)
+        rates = {name: float(r) for name, r in zip(info["populations"], rates_arr)}
+        plot_raster(out / "raster.png", gids, times_ms, info["populations"], info["gid_ranges"],
+                    t_start_ms, t_stop_ms, title=f"microcircuit, scale {args.scale:g}, {args.drive} drive, seed {args.seed}")
+
+    summary = {
+        "model": "microcircuit", "version": __version__, "backend": backend, "threads": threads,
+        "scale": args.scale, "drive": args.drive, "seed": args.seed,
+        "t_sim_ms": args.t_sim_ms, "t_presim_ms": args.t_presim_ms, "resolution_ms": args.resolution_ms,
+        "n_neurons": int(report.n_neurons), "n_synapses": int(report.n_synapses),
+        "bytes_per_synapse": float(report.bytes_per_synapse), "layout_bytes": int(report.layout_bytes),
+        "build_s": float(report.build_s), "presim_s": float(presim_s), "sim_s": float(sim_s),
+        "rtf": float(sim_s / (args.t_sim_ms * 1e-3)), "peak_rss_mb": float(peak_rss_mb()),
+        "record": args.record, "n_spikes": n_spikes, "rates_hz": rates,
+        "rates_window_ms": [t_start_ms, t_stop_ms],
+        "spikes": {"format": "cortex_gpu.spikes", "metadata": "spikes.json"} if record else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": _host_info(threads),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _print_summary(summary: dict, stream: TextIO) -> None:
+    print(f"build {summary['build_s']:.2f} s, sim {summary['sim_s']:.2f} s for {summary['t_sim_ms']:g} ms "
+          f"(RTF {summary['rtf']:.3f}), {summary['bytes_per_synapse']:.2f} bytes/synapse, "
+          f"peak RSS {summary['peak_rss_mb']:.0f} MB", file=stream)
+    rates = summary["rates_hz"]
+    if rates is None:
+        print("rates: not measured (--record none)", file=stream)
+        return
+    lo, hi = summary["rates_window_ms"]
+    print(f"rates over ({lo:g}, {hi:g}] ms, spikes/s:", file=stream)
+    for name, r in rates.items():
+        print(f"  {name:<6} {r:8.3f}", file=stream)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cortex-gpu``; returns the exit status."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        summary = run_microcircuit(args)
+    except (RuntimeError, ValueError) as exc:
+        # Expected failures (no GPU, a model that cannot be built, too many
+        # threads) get one line, not a traceback.
+        print(f"cortex-gpu: error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("cortex-gpu: error: out of memory while building or running the model; "
+              "try a smaller --scale", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ncortex-gpu: interrupted", file=sys.stderr)
+        return 130
+    _print_summary(summary, sys.stdout)
+    print(f"results in {args.out}/", file=sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
