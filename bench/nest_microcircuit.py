@@ -41,7 +41,7 @@ from bench.report import RunResult, population_rates_hz  # noqa: E402
 from cortex_gpu.models.microcircuit import (  # noqa: E402
     NEURON_PARAMS, POPULATIONS, MicrocircuitParameters, microcircuit_parameters)
 
-__all__ = ["NestMicrocircuit", "build_nest_microcircuit", "connection_counts",
+__all__ = ["NestMicrocircuit", "build_nest_microcircuit", "connection_counts", "describe_structure",
            "run_nest_microcircuit", "nest_threads_for", "NEST_MAX_SYNAPSES_PER_THREAD"]
 
 #: NEST stores each thread's connections with 27-bit local indices; above
@@ -142,6 +142,29 @@ def connection_counts(model: NestMicrocircuit) -> np.ndarray:
     return counts
 
 
+def describe_structure(model: NestMicrocircuit) -> dict:
+    """Sizes, synapse counts per projection, I_e and drive of a built model (JSON-ready).
+
+    For structural comparisons with cortex_gpu, which must happen in another
+    process: NEST and Numba bring their own OpenMP runtimes, and NEST's
+    ResetKernel crashes once Numba's has started threads in the same process.
+    """
+    nest = model.nest
+    n_drive = 0
+    if model.generators:
+        gids = sorted(int(g.global_id) for g in model.generators)
+        n_drive = len(nest.GetConnections(source=nest.NodeCollection(gids)))
+    return {
+        "sizes": [len(pop) for pop in model.populations],
+        "counts": connection_counts(model).tolist(),
+        "I_e": [[float(x) for x in np.atleast_1d(pop.get("I_e"))][0] for pop in model.populations],
+        "I_e_uniform": [bool(np.ptp(np.atleast_1d(pop.get("I_e"))) == 0) for pop in model.populations],
+        "poisson_rates": [float(g.get("rate")) for g in model.generators],
+        "n_drive_connections": n_drive,
+        "n_connections": int(nest.GetKernelStatus("num_connections")),
+    }
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -202,6 +225,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="local_num_threads (default: the cores, raised as NEST needs at this size)")
     ap.add_argument("--seed", type=int, default=55)
     ap.add_argument("--record", action="store_true", help="record spikes for rates (not for timing)")
+    ap.add_argument("--structure", action="store_true",
+                    help="build only and print sizes, per-projection counts, I_e and drive")
     return ap
 
 
@@ -211,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     K = a.scale if a.K_scaling is None else a.K_scaling
     p = microcircuit_parameters(N, K, a.drive)
     threads = a.threads or nest_threads_for(p.n_synapses, os.cpu_count() or 1)
+    if a.structure:
+        print(json.dumps(describe_structure(build_nest_microcircuit(p, seed=a.seed, threads=threads))))
+        return 0
     r = run_nest_microcircuit(p, t_presim_ms=a.t_presim, t_sim_ms=a.t_sim, seed=a.seed,
                               threads=threads, record=a.record)
     print(json.dumps(r.to_dict()))
