@@ -41,7 +41,8 @@ from bench.report import RunResult, population_rates_hz  # noqa: E402
 from cortex_gpu.models.microcircuit import (  # noqa: E402
     NEURON_PARAMS, POPULATIONS, MicrocircuitParameters, microcircuit_parameters)
 
-__all__ = ["NestMicrocircuit", "build_nest_microcircuit", "connection_counts", "describe_structure",
+__all__ = ["NestMicrocircuit", "build_nest_microcircuit", "connection_counts", "connection_stats",
+           "describe_structure",
            "run_nest_microcircuit", "nest_threads_for", "NEST_MAX_SYNAPSES_PER_THREAD"]
 
 #: NEST stores each thread's connections with 27-bit local indices; above
@@ -134,16 +135,34 @@ def build_nest_microcircuit(p: MicrocircuitParameters, *, seed: int = 55, thread
 
 def connection_counts(model: NestMicrocircuit) -> np.ndarray:
     """Synapses per projection (int64[8, 8], row = target, column = source) as NEST built them."""
+    return connection_stats(model)["counts"]
+
+
+def connection_stats(model: NestMicrocircuit) -> dict[str, np.ndarray]:
+    """Per projection (8x8, row = target): ``counts`` and the mean and sd of weight (pA) and delay (ms).
+
+    Reads every synapse; meant for small models (structure checks).
+    """
     nest = model.nest
-    counts = np.zeros((len(model.populations),) * 2, np.int64)
+    n = len(model.populations)
+    out = {k: np.zeros((n, n)) for k in ("weight_mean", "weight_sd", "delay_mean", "delay_sd")}
+    out["counts"] = np.zeros((n, n), np.int64)
     for i, target in enumerate(model.populations):
         for j, source in enumerate(model.populations):
-            counts[i, j] = len(nest.GetConnections(source=source, target=target))
-    return counts
+            conns = nest.GetConnections(source=source, target=target)
+            out["counts"][i, j] = len(conns)
+            if len(conns) == 0:
+                continue
+            values = conns.get(["weight", "delay"])
+            for key in ("weight", "delay"):
+                x = np.atleast_1d(np.asarray(values[key], float))
+                out[f"{key}_mean"][i, j] = x.mean()
+                out[f"{key}_sd"][i, j] = x.std()
+    return out
 
 
 def describe_structure(model: NestMicrocircuit) -> dict:
-    """Sizes, synapse counts per projection, I_e and drive of a built model (JSON-ready).
+    """Sizes, per-projection counts and weight/delay statistics, I_e and drive (JSON-ready).
 
     For structural comparisons with cortex_gpu, which must happen in another
     process: NEST and Numba bring their own OpenMP runtimes, and NEST's
@@ -156,7 +175,7 @@ def describe_structure(model: NestMicrocircuit) -> dict:
         n_drive = len(nest.GetConnections(source=nest.NodeCollection(gids)))
     return {
         "sizes": [len(pop) for pop in model.populations],
-        "counts": connection_counts(model).tolist(),
+        **{key: value.tolist() for key, value in connection_stats(model).items()},
         "I_e": [[float(x) for x in np.atleast_1d(pop.get("I_e"))][0] for pop in model.populations],
         "I_e_uniform": [bool(np.ptp(np.atleast_1d(pop.get("I_e"))) == 0) for pop in model.populations],
         "poisson_rates": [float(g.get("rate")) for g in model.generators],

@@ -4,7 +4,10 @@ Same neuron count per population, same synapse count per projection (NEST's
 ``GetConnections`` against our ``Simulation.connections()`` and
 ``BuildReport``), same DC currents, Poisson rates and drive connections.
 Both simulators draw their own random numbers, so individual synapses
-differ; counts do not.
+differ; counts do not. Weights and delays are compared as statistics: per
+projection with at least ``MIN_SYNAPSES`` synapses, the two sample means
+differ by at most ``Z`` standard errors and the sds by at most 20 %
+(redrawn Normal weights and grid-rounded delays, same law on both sides).
 """
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ pytestmark = pytest.mark.nest
 #: with few synapses at full scale round to 0 here (L5I -> L4E), in NEST's
 #: example too, which the counts check as well.
 SCALE = 0.01
+MIN_SYNAPSES = 200
+#: Standard errors allowed between the sample means (64 projections: a
+#: correct pair fails one with probability ~4e-5 at Z = 5).
+Z = 5.0
 
 
 @pytest.mark.parametrize("drive", ["poisson", "dc"])
@@ -44,6 +51,18 @@ def test_same_structure_as_nest(drive: str, nest_worker) -> None:
         for j, source in enumerate(POPULATIONS):
             assert ours[i, j] == counts[i, j] == p.num_synapses[i, j], f"{source}->{target}"
     assert report.n_synapses == int(counts.sum()) == p.n_synapses
+    for key, ours_values in (("weight", conns["weight"]), ("delay", conns["delay"])):
+        nest_mean, nest_sd = np.array(theirs[f"{key}_mean"]), np.array(theirs[f"{key}_sd"])
+        for i, target in enumerate(POPULATIONS):
+            for j, source in enumerate(POPULATIONS):
+                if counts[i, j] < MIN_SYNAPSES:
+                    continue
+                x = ours_values[(post_pop == i) & (pre_pop == j)]
+                se = np.sqrt((x.var() + nest_sd[i, j] ** 2) / counts[i, j])
+                where = f"{source}->{target} {key}: ours {x.mean():.4f} +- {x.std():.4f}, " \
+                        f"NEST {nest_mean[i, j]:.4f} +- {nest_sd[i, j]:.4f}"
+                assert abs(x.mean() - nest_mean[i, j]) <= Z * se, where
+                assert abs(x.std() - nest_sd[i, j]) <= 0.2 * nest_sd[i, j], where
     assert all(theirs["I_e_uniform"])
     np.testing.assert_allclose(theirs["I_e"], p.DC_amp, rtol=1e-12)
     if drive == "poisson":
