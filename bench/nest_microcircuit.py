@@ -45,9 +45,9 @@ __all__ = ["NestMicrocircuit", "build_nest_microcircuit", "connection_counts", "
            "describe_structure",
            "run_nest_microcircuit", "nest_threads_for", "NEST_MAX_SYNAPSES_PER_THREAD"]
 
-#: NEST stores each thread's connections with 27-bit local indices; above
-#: this many per thread the full-scale model fails at Connect (seen with 2
-#: threads, 150 M synapses each). Kept below 2**27 for headroom.
+#: Full-scale PD14 with 2 threads (~150 M synapses per thread) exceeds NEST
+#: 3.10's per-thread connection limit on the 2-core development machine; 4
+#: threads (~75 M each) build. This bound keeps headroom below 150 M.
 NEST_MAX_SYNAPSES_PER_THREAD = 120_000_000
 
 
