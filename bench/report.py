@@ -1,0 +1,77 @@
+"""report: what one simulator run of the microcircuit benchmark reports, for either peer.
+
+Both peers (``cortex_microcircuit`` and ``nest_microcircuit``) fill the same
+:class:`RunResult` and compute rates with the same :func:`population_rates_hz`,
+so the driver (``microcircuit``) compares like with like.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["RunResult", "population_rates_hz"]
+
+
+@dataclass
+class RunResult:
+    """Timings, size and activity of one simulator run (units in the names).
+
+    ``build_s`` is the wall time from an empty kernel to a network ready to
+    simulate (NEST: Create + Connect; cortex_gpu: network description +
+    ``Simulation.build``); work a simulator defers to its first step
+    (NEST's Prepare, Numba loading compiled kernels) lands in ``presim_s``.
+    ``rtf`` = ``sim_s`` / model seconds of the timed part. ``rates_hz`` is
+    None when spikes were not recorded (timing runs).
+    """
+
+    simulator: str
+    version: str
+    threads: int
+    seed: int
+    n_neurons: int
+    n_synapses: int
+    build_s: float
+    presim_s: float
+    sim_s: float
+    t_presim_ms: float
+    t_sim_ms: float
+    rtf: float
+    peak_rss_mb: float
+    recorded: bool
+    rates_hz: list[float] | None
+    bytes_per_synapse: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def population_rates_hz(senders: np.ndarray, times_ms: np.ndarray,
+                        gid_ranges: Sequence[tuple[int, int]], t_start_ms: float,
+                        t_stop_ms: float) -> list[float]:
+    """Mean rate (spikes/s) of each population over the window ``(t_start_ms, t_stop_ms]``.
+
+    Parameters
+    ----------
+    senders : gid of each spike (any numbering, as long as ``gid_ranges`` uses the same).
+    times_ms : spike times in ms.
+    gid_ranges : ``(first, stop)`` per population, stop exclusive.
+    t_start_ms, t_stop_ms : the window; a spike stamped exactly at ``t_start_ms``
+        belongs to the step before it, as in NEST's recorder windows.
+
+    Returns
+    -------
+    Spikes per neuron per second of each population, in ``gid_ranges`` order.
+    """
+    senders = np.asarray(senders, np.int64)
+    times_ms = np.asarray(times_ms, float)
+    keep = (times_ms > t_start_ms) & (times_ms <= t_stop_ms)
+    s = senders[keep]
+    duration_s = (t_stop_ms - t_start_ms) * 1e-3
+    rates = []
+    for first, stop in gid_ranges:
+        n_spikes = np.count_nonzero((s >= first) & (s < stop))
+        rates.append(float(n_spikes / ((stop - first) * duration_s)))
+    return rates
