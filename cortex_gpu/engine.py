@@ -108,7 +108,12 @@ class Simulation:
                              L.min_delay, L.section_size, L.n_sections)
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
-        self._N = cpu.Neurons(nt.gids, nt.kind, nt.prop, nt.refr_steps, nt.V_m - el,
+        # neurons with equal model, propagators and refractory steps share one parameter set
+        table = np.column_stack([nt.prop, nt.kind.astype(float), nt.refr_steps.astype(float)])
+        sets, pset = np.unique(table, axis=0, return_inverse=True)
+        n_prop = nt.prop.shape[1]
+        self._N = cpu.Neurons(nt.gids, pset.ravel().astype(np.int32), np.ascontiguousarray(sets[:, :n_prop]),
+                              sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
                               zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
                               np.zeros(n, np.int64), np.zeros(n, np.int64))
@@ -295,7 +300,7 @@ class Simulation:
         self.build()
         N = self._N
         if name == "V_m":
-            return N.V + N.prop[:, cpu.EL]
+            return N.V + N.prop[N.pset, cpu.EL]
         if name == "I_syn_ex":
             return N.I_ex.copy()
         if name == "I_syn_in":

@@ -66,6 +66,7 @@ _SQRT2 = _h("0x1.6a09e667f3bcdp+0")
 _HALF_LOG_2PI = _h("0x1.d67f1c864beb5p-1")
 _TWO_M52, _TWO_54, _TWO_M54 = _h("0x1.0p-52"), _h("0x1.0p+54"), _h("0x1.0p-54")
 _TWO_M32 = _h("0x1.0p-32")
+_LINEAR_SEARCH_MAX = 64  # table length up to which invert_cdf_u32 counts instead of searching
 _MIN_NORMAL = _h("0x1.0p-1022")
 # 2/(2k+1), k = 1..10: log(m) = 2s + s*R(s*s), s = (m-1)/(m+1)
 _LG1, _LG2, _LG3, _LG4, _LG5 = (_h("0x1.5555555555555p-1"), _h("0x1.999999999999ap-2"),
@@ -400,6 +401,14 @@ def invert_cdf_u32(cdf, lo, hi, x):
     """
     u = (np.float64(x) + 0.5) * _TWO_M32
     a = lo
+    if hi - lo <= _LINEAR_SEARCH_MAX:
+        # Short tables: count the entries below u. Branch-free and vectorised,
+        # where a search mispredicts its data-dependent exit on nearly every
+        # draw (3x slower for the Poisson drive). Same k: cdf is non-decreasing.
+        k = np.int64(0)
+        for j in range(lo, hi):
+            k += np.int64(cdf[j] < u)
+        return k
     b = hi - 1
     while a < b:
         mid = (a + b) >> 1
