@@ -143,10 +143,11 @@ class _Plan:
     w_row: np.ndarray
     d_row: np.ndarray
     values: np.ndarray
-    d_tab_lo: np.ndarray      # per projection: its grid-delay table in d_tab, [lo, hi); -1: none
-    d_tab_hi: np.ndarray
+    d_tab_lo: np.ndarray      # per projection: start of its grid-delay table in d_tab; -1: none
+    d_tab_g0: np.ndarray      # start of the table's guide in d_guide
     d_tab_k0: np.ndarray      # delay in steps of a table's first entry
     d_tab: np.ndarray         # concatenated grid CDFs (distributions.grid_cdf)
+    d_guide: np.ndarray       # their guide tables (philox.guide_table)
     entry_ptr: np.ndarray     # CSR over local posts -> entries
     entry_proj: np.ndarray
     entry_count: np.ndarray
@@ -178,8 +179,8 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     d_row = np.zeros((n_proj, 5))
     e_local, e_proj, e_count, e_aux = [], [], [], []
     max_cap, max_npre = 1, 1
-    d_tab_lo, d_tab_hi, d_tab_k0 = (np.full(n_proj, -1, np.int64) for _ in range(3))
-    d_tabs, tab_size = [np.zeros(0)], 0
+    d_tab_lo, d_tab_g0, d_tab_k0 = (np.full(n_proj, -1, np.int64) for _ in range(3))
+    d_tabs, d_guides, tab_size = [np.zeros(0)], [np.zeros(0, np.int64)], 0
     for proj in net.projections:
         i = proj.id
         rule[i] = RULE_CODES[proj.rule]
@@ -225,9 +226,10 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
         if tab is not None:
             d_tab_k0[i] = tab[0]
             d_tab_lo[i] = tab_size
+            d_tab_g0[i] = (len(d_guides) - 1) * philox.GUIDE_SIZE
             tab_size += tab[1].size
-            d_tab_hi[i] = tab_size
             d_tabs.append(tab[1])
+            d_guides.append(philox.guide_table(tab[1]))
         e_proj.append(np.full(e_local[-1].size, i, np.int64))
     cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
     el = cat(e_local, np.int64)
@@ -236,7 +238,8 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     ptr = np.zeros(local.size + 1, np.int64)
     np.add.at(ptr, el + 1, 1)
     return _Plan(rule, pre_off, cat(pre_parts, np.int64), log1m, autapses, multapses, w_row, d_row,
-                 np.concatenate(values), d_tab_lo, d_tab_hi, d_tab_k0, np.concatenate(d_tabs), np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
+                 np.concatenate(values), d_tab_lo, d_tab_g0, d_tab_k0, np.concatenate(d_tabs),
+                 np.concatenate(d_guides), np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
                  cat(e_aux, np.int64)[order], max_cap, max_npre)
 
 
@@ -263,7 +266,7 @@ def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, e
 @numba.njit(parallel=True, cache=True)
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
-               w_row, d_row, values, d_tab_lo, d_tab_hi, d_tab_k0, d_tab, steps_per_ms, seed, max_cap,
+               w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab, d_guide, steps_per_ms, seed, max_cap,
                max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, syn_prelow, err):
     """Pass 2: regenerate each chunk's synapses and append them to ``cursor[c, bucket]``.
 
@@ -289,12 +292,12 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                 s_d = (keys.DELAY << 24) | p
                 wr = w_row[p]
                 dr = d_row[p]
-                t_lo, t_hi, t_k0 = d_tab_lo[p], d_tab_hi[p], d_tab_k0[p]
+                t_lo, t_g0, t_k0 = d_tab_lo[p], d_tab_g0[p], d_tab_k0[p]
                 for j in range(n):
                     w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
                     if t_lo >= 0:
                         x0, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
-                        d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, t_hi, x0))
+                        d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x0))
                     else:
                         d = np.floor(syn_value(dr, values, out_conn[j], seed, s_d, g_post, j) * steps_per_ms + 0.5)
                     if np.isnan(w) or np.isnan(d):
@@ -428,8 +431,8 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     err = np.zeros((lo.size, 3), np.int64)
     _pass_fill(lo, hi, sec, section_size, local, plan.entry_ptr, plan.entry_proj, plan.entry_count,
                plan.entry_aux, plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses,
-               plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_hi,
-               plan.d_tab_k0, plan.d_tab, 1.0 / net.resolution_ms, seed, plan.max_cap, plan.max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, syn_prelow, err)
+               plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_g0,
+               plan.d_tab_k0, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap, plan.max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, syn_prelow, err)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0
 

@@ -116,7 +116,7 @@ class Simulation:
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
                               zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
-                              np.zeros(n, np.int64), np.zeros(n, np.int64))
+                              np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
         n_slots = L.max_delay + 1
@@ -148,7 +148,7 @@ class Simulation:
         return bounds[:-1].astype(np.int64), bounds[1:].astype(np.int64)
 
     def _drives(self, local: np.ndarray) -> cpu.Drives:
-        """Per-neuron generator entries (CSR) and the generator table."""
+        """Generator entries grouped by connection, and the generator table (see ``cpu.Drives``)."""
         net, h = self.net, self.h
         gens = net.generators
         kind = np.array([0 if g.model == "poisson_generator" else 1 for g in gens], np.int64)
@@ -157,29 +157,38 @@ class Simulation:
         cdf_lo, cdf_hi = np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
         self._cdf_parts: list[np.ndarray] = [np.zeros(0)] * n_gen
         self._update_generators(gens, value, cdf_lo, cdf_hi, start, stop)
-        rows = []
-        for d in net.drives:
+        c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
+        e_local, e_weight = [], []
+        for d in net.drives:   # in connection order: dc currents are summed in this order
             pos = np.searchsorted(local, d.targets)
             ok = (pos < local.size) & (local[np.minimum(pos, local.size - 1)] == d.targets)
-            for p, w in zip(pos[ok], d.weight[ok]):
-                rows.append((p, d.generator.id, w, int(np.floor(d.delay_ms / h + 0.5)), d.id))
-        rows.sort(key=lambda r: (r[0], r[4]))
-        ptr = np.zeros(local.size + 1, np.int64)
-        for r in rows:
-            ptr[r[0] + 1] += 1
-        col = lambda k, dt: np.array([r[k] for r in rows], dt)
-        weight = col(2, np.float64)
-        return cpu.Drives(np.cumsum(ptr), col(1, np.int64), weight,
-                          np.rint(weight * cpu.FIXED_ONE).astype(np.int64), col(3, np.int64),
-                          col(4, np.int64), kind, value, cdf_lo, cdf_hi, self._cdf_flat(cdf_lo, cdf_hi),
-                          start, stop)
+            order = np.argsort(pos[ok], kind="stable")
+            e_local.append(pos[ok][order])
+            e_weight.append(d.weight[ok][order])
+            c_gen.append(d.generator.id)
+            c_delay.append(int(np.floor(d.delay_ms / h + 0.5)))
+            c_key.append(d.id)
+            c_ptr.append(c_ptr[-1] + int(ok.sum()))
+        cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        el = cat(e_local, np.int64)
+        weight = cat(e_weight, np.float64)
+        return cpu.Drives(np.array(c_gen, np.int64), np.array(c_delay, np.int64), np.array(c_key, np.int64),
+                          np.array(c_ptr, np.int64), el, local[el].astype(np.int64), weight,
+                          np.rint(weight * cpu.FIXED_ONE).astype(np.int64), kind, value, cdf_lo, cdf_hi,
+                          *self._cdf_flat(cdf_lo, cdf_hi), start, stop,
+                          any(g.model == "dc_generator" for g in (d.generator for d in net.drives)))
 
-    def _cdf_flat(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Concatenate the generators' Poisson CDF tables, setting each one's [lo, hi)."""
+    def _cdf_flat(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The generators' Poisson CDF tables concatenated (setting each one's [lo, hi)) and their
+        guide tables, generator ``g``'s at ``g * GUIDE_SIZE``."""
         sizes = np.array([c.size for c in self._cdf_parts], np.int64)
         hi[:] = np.cumsum(sizes)
         lo[:] = hi - sizes
-        return np.concatenate(self._cdf_parts) if self._cdf_parts else np.zeros(0)
+        if not self._cdf_parts:
+            return np.zeros(0), np.zeros(0, np.int64)
+        guides = [philox.guide_table(c) if c.size else np.zeros(philox.GUIDE_SIZE, np.int64)
+                  for c in self._cdf_parts]
+        return np.concatenate(self._cdf_parts), np.concatenate(guides)
 
     def _update_generators(self, gens, value, cdf_lo, cdf_hi, start, stop) -> None:
         h = self.h
@@ -207,7 +216,8 @@ class Simulation:
         if self.graph is not None:
             G = self._G
             self._update_generators([g], G.g_value, G.g_cdf_lo, G.g_cdf_hi, G.g_start, G.g_stop)
-            self._G = G._replace(cdf=self._cdf_flat(G.g_cdf_lo, G.g_cdf_hi))
+            cdf, guide = self._cdf_flat(G.g_cdf_lo, G.g_cdf_hi)
+            self._G = G._replace(cdf=cdf, guide=guide)
 
     def _source_schedule(self):
         """Emission steps of every spike source, sorted by step: (steps, gids, pre index, max per step)."""
@@ -284,6 +294,21 @@ class Simulation:
         """(gids, steps) of every recorded spike in recording order."""
         n = int(self._spikes.n[0])
         return self._spikes.gid[:n].copy(), self._spikes.step[:n].copy()
+
+    @property
+    def local_gids(self) -> np.ndarray:
+        """Gids of this rank's neurons, in the order of :meth:`state` and :meth:`spike_counts`."""
+        self.build()
+        return self.graph.neurons.gids
+
+    def spike_counts(self) -> np.ndarray:
+        """Spikes emitted so far by each local neuron (int64), recorded or not.
+
+        Counting costs nothing measurable (the serial merge touches only the
+        step's spikes), so timing runs without recording still give rates.
+        """
+        self.build()
+        return self._N.n_spikes.copy()
 
     def multimeter_events(self, mm) -> dict[str, np.ndarray]:
         return self._sampler.events(mm, self.h)

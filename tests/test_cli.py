@@ -124,8 +124,22 @@ def test_record_none_writes_no_spikes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not list(out.glob("spikes*")) and not (out / "raster.png").exists()
     s = json.loads((out / "summary.json").read_text())
-    assert s["rates_hz"] is None and s["record"] == "none" and s["drive"] == "dc"
+    assert s["record"] == "none" and s["drive"] == "dc"
     assert s["sim_s"] > 0
+
+
+def test_record_none_rates_from_counters_equal_recorded_rates(tmp_path):
+    """Without recording, rates come from the engine's spike counters: equal to the recorded ones."""
+    runs = {}
+    for record in ("none", "spikes"):
+        out = tmp_path / record
+        proc = run_cli("run", "microcircuit", *TINY, "--drive", "poisson", "--record", record, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        runs[record] = json.loads((out / "summary.json").read_text())["rates_hz"]
+    assert runs["none"].keys() == runs["spikes"].keys()
+    assert sum(runs["spikes"].values()) > 0
+    for name, rate in runs["spikes"].items():
+        assert runs["none"][name] == pytest.approx(rate, rel=1e-12, abs=0.0), name
 
 
 @pytest.mark.skipif(cuda_available()[0], reason="a usable GPU is present")

@@ -1,7 +1,10 @@
 """Backends: the same step protocol over the same layout arrays (cpu: Numba; cuda: CuPy)."""
 from __future__ import annotations
 
-__all__ = ["available_backends", "resolve_backend"]
+__all__ = ["available_backends", "resolve_backend", "cuda_available", "CUDA_BACKEND_BUILT"]
+
+#: Whether the CUDA backend is implemented; ``auto`` never picks it before.
+CUDA_BACKEND_BUILT = False
 
 
 def cuda_available() -> tuple[bool, str]:
@@ -18,13 +21,14 @@ def cuda_available() -> tuple[bool, str]:
 
 
 def available_backends() -> list[str]:
-    return ["cpu"] + (["cuda"] if cuda_available()[0] else [])
+    return ["cpu"] + (["cuda"] if CUDA_BACKEND_BUILT and cuda_available()[0] else [])
 
 
 def resolve_backend(name: str) -> str:
     """'auto' -> 'cuda' when usable, else 'cpu'; 'cuda' without a GPU raises, saying why."""
     if name == "auto":
-        return "cuda" if cuda_available()[0] else "cpu"
+        # only backends that exist: the CUDA backend is the next issue
+        return "cuda" if CUDA_BACKEND_BUILT and cuda_available()[0] else "cpu"
     if name == "cpu":
         return "cpu"
     if name == "cuda":

@@ -24,8 +24,6 @@ def get_model(name: str, where: str = "Create") -> NeuronModel:
             f"{where}: unknown neuron model '{name}' "
             f"(available: {', '.join(sorted(NEURON_MODELS) + list(SOURCE_MODELS))})") from None
 
-
-def microcircuit(*args, **kwargs):
-    """The Potjans & Diesmann (2014) cortical microcircuit; see :mod:`cortex_gpu.models.microcircuit`."""
-    from .microcircuit import microcircuit as _mc
-    return _mc(*args, **kwargs)
+# Imported eagerly: a lazy wrapper named like the submodule is replaced by the module
+# object as soon as anything imports cortex_gpu.models.microcircuit.
+from .microcircuit import microcircuit  # noqa: E402
