@@ -28,8 +28,8 @@ import numpy as np
 
 from . import keys
 from . import philox
-from .connect import KIND_ARRAY, RULE_CODES, draw_pres, split_total, syn_value
-from .distributions import Distribution, as_row, draw, grid_cdf
+from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value
+from .distributions import KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
 from .network import Network, delay_to_steps
@@ -66,6 +66,7 @@ class LocalGraph:
     n_ranks: int
     neurons: NeuronTable
     layout: DeliveryLayout
+    indegree: np.ndarray      # int64 per local neuron: its incoming synapses (counted in pass 1)
     build_s: float
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -245,11 +246,13 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
 
 @numba.njit(parallel=True, cache=True)
 def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, entry_aux,
-                rule, pre_off, pre_flat, log1m, autapses, multapses, seed, max_cap, max_npre, counts):
-    """Pass 1: ``counts[c, g]`` = synapses from gid g onto the posts of chunk c."""
+                rule, pre_off, pre_flat, log1m, autapses, multapses, seed, max_cap, max_npre, counts,
+                indegree):
+    """Pass 1: ``counts[c, g]`` = synapses from gid g onto the posts of chunk c; ``indegree[i]`` per post."""
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
+        out_words = np.empty((max_cap, 4), np.uint32)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         for i in range(chunk_lo[c], chunk_hi[c]):
@@ -258,9 +261,10 @@ def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, e
                 stamp += 1
                 n = draw_pres(rule[p], pre_flat[pre_off[p]:pre_off[p + 1]], local[i], entry_count[e],
                               entry_aux[e], log1m[p], autapses[p], multapses[p], seed, p,
-                              out_pre, out_conn, marker, stamp)
+                              out_pre, out_conn, out_words, marker, stamp)
                 for k in range(n):
                     counts[c, out_pre[k]] += 1
+                indegree[i] += n
 
 
 @numba.njit(parallel=True, cache=True)
@@ -277,6 +281,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
+        out_words = np.empty((max_cap, 4), np.uint32)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         base = chunk_section[c] * section_size
@@ -287,17 +292,25 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                 stamp += 1
                 n = draw_pres(rule[p], pre_flat[pre_off[p]:pre_off[p + 1]], g_post, entry_count[e],
                               entry_aux[e], log1m[p], autapses[p], multapses[p], seed, p,
-                              out_pre, out_conn, marker, stamp)
+                              out_pre, out_conn, out_words, marker, stamp)
                 s_w = (keys.WEIGHT << 24) | p
                 s_d = (keys.DELAY << 24) | p
                 wr = w_row[p]
                 dr = d_row[p]
                 t_lo, t_g0, t_k0 = d_tab_lo[p], d_tab_g0[p], d_tab_k0[p]
+                shared = rule[p] == 2 or rule[p] == 3   # one block per synapse: pre, delay, weight
+                w_shared = shared and (wr[0] == KIND_NORMAL or wr[0] == KIND_LOGNORMAL)
                 for j in range(n):
-                    w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
+                    if w_shared:
+                        w = shared_block_weight(wr, out_words[j, 0], out_words[j, 1], out_words[j, 3], seed, s_w, g_post, j)
+                    else:
+                        w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
                     if t_lo >= 0:
-                        x0, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
-                        d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x0))
+                        if shared:
+                            x = out_words[j, 2]
+                        else:
+                            x, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
+                        d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x))
                     else:
                         d = np.floor(syn_value(dr, values, out_conn[j], seed, s_d, g_post, j) * steps_per_ms + 0.5)
                     if np.isnan(w) or np.isnan(d):
@@ -353,10 +366,23 @@ def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_dela
             syn_weight[pos] = tmp_w[k]
 
 
-def _chunks(n_local: int, n_sections: int, section_size: int, n_workers: int):
-    """Split local posts at section and worker boundaries: one chunk, one thread, one section."""
-    cuts = set(range(0, n_local, section_size)) | {n_local}
-    cuts |= {int(round(w * n_local / n_workers)) for w in range(n_workers + 1)}
+#: Chunks per worker in the build passes, handed out dynamically: populations differ
+#: in indegree, so equal chunks of posts would leave one thread waiting for another.
+CHUNKS_PER_WORKER = 8
+
+
+def _chunks(work: np.ndarray, section_size: int, n_workers: int):
+    """Split local posts into runs of about equal ``work`` (expected synapses), cut at sections.
+
+    Returns ``(lo, hi, section)`` per chunk; a chunk lies inside one section
+    and is drawn by one thread.
+    """
+    n_local = work.size
+    cuts = set(range(0, n_local, section_size)) | {0, n_local}
+    n_parts = max(1, n_workers * CHUNKS_PER_WORKER) if n_workers > 1 else 1
+    if n_local and n_parts > 1:
+        cum = np.cumsum(work, dtype=np.float64)
+        cuts |= set(np.searchsorted(cum, cum[-1] * np.arange(1, n_parts) / n_parts).tolist())
     cuts = np.array(sorted(cuts), np.int64)
     lo, hi = cuts[:-1], cuts[1:]
     keep = hi > lo
@@ -391,12 +417,28 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
         raise ValueError(f"section_size must be in [1, {SECTION_MAX}], got {section_size}")
     n_sections = max(1, -(-n_local // section_size))
     plan = _plan(net, local, seed)
-    lo, hi, sec = _chunks(n_local, n_sections, section_size, n_workers)
+    work = np.bincount(np.repeat(np.arange(n_local), np.diff(plan.entry_ptr)), weights=plan.entry_count,
+                       minlength=n_local) + 1.0
+    lo, hi, sec = _chunks(work, section_size, n_workers)
     n_nodes = net.n_nodes
     counts = np.zeros((lo.size, n_nodes), np.int32)
+    previous_chunksize = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)   # chunks differ in work: hand them out one at a time
+    try:
+        return _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sections, section_size,
+                             weight_dtype, timings, t0, partition, rank)
+    finally:
+        numba.set_parallel_chunksize(previous_chunksize)
+
+
+def _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sections, section_size,
+                  weight_dtype, timings, t0, partition, rank) -> LocalGraph:
+    """Passes 1 and 2 and the bucket sort of :func:`build_local`."""
+    n_nodes = net.n_nodes
+    indegree = np.zeros(local.size, np.int64)
     _pass_count(lo, hi, local, plan.entry_ptr, plan.entry_proj, plan.entry_count, plan.entry_aux,
                 plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses, plan.multapses,
-                seed, plan.max_cap, plan.max_npre, counts)
+                seed, plan.max_cap, plan.max_npre, counts, indegree)
     timings["count"] = time.perf_counter() - t0
 
     # segment offsets: synapses ordered by (section, pre, chunk)
@@ -447,7 +489,7 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     timings["sort"] = time.perf_counter() - t0
     layout = DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
                             seg_start, delay_off, syn_post, syn_weight)
-    return LocalGraph(rank, partition.n_ranks, neurons, layout, time.perf_counter() - t0, timings)
+    return LocalGraph(rank, partition.n_ranks, neurons, layout, indegree, time.perf_counter() - t0, timings)
 
 
 def _raise_build_error(net: Network, err: np.ndarray) -> None:

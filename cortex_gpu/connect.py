@@ -18,16 +18,19 @@ import numpy as np
 from . import keys, philox
 from .distributions import draw
 
-__all__ = ["RULE_CODES", "draw_pres", "syn_value", "split_total"]
+__all__ = ["RULE_CODES", "draw_pres", "syn_value", "split_total", "shared_block_weight"]
 
 RULE_CODES = {"one_to_one": 0, "all_to_all": 1, "fixed_indegree": 2,
               "fixed_total_number": 3, "pairwise_bernoulli": 4}
 KIND_ARRAY = -1.0
+KIND_NORMAL_ROW, KIND_LOGNORMAL_ROW = 1.0, 3.0
+#: Redraws of a shared-block weight use indices j + 2**31 (indegrees stay far below).
+REDRAW_INDEX_OFFSET = 1 << 31
 
 
 @numba.njit(cache=True)
 def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
-              seed, proj_id, out_pre, out_conn, marker, stamp):
+              seed, proj_id, out_pre, out_conn, out_words, marker, stamp):
     """Pre-synaptic gids of one post neuron's synapses in one projection.
 
     Parameters
@@ -49,6 +52,12 @@ def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
     out_pre, out_conn : int64[:]
         Filled with the pre gids and each synapse's per-connection value
         index (for array-valued weights and delays).
+    out_words : uint32[:, 4]
+        fixed_indegree / fixed_total_number: the first Philox block of each
+        synapse's pre draw (key ``(PRE | projection, post, j, sub 0)``). The
+        pre uses 52 of its bits; the build draws the synapse's delay and
+        weight from the rest (:func:`shared_block_weight`), one block for
+        three values.
     marker, stamp : int64[:], int
         Scratch for sampling without multapses: ``marker[k] == stamp`` marks
         pre index k as taken for this post.
@@ -76,17 +85,20 @@ def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
             n += 1
     elif rule == 2 or rule == 3:  # fixed_indegree / fixed_total_number: uniform draws
         for j in range(count):
-            sub = 0
+            x0, x1, x2, x3 = philox.block(seed, s_pre, post_gid, j, 0)
+            out_words[n, 0], out_words[n, 1], out_words[n, 2], out_words[n, 3] = x0, x1, x2, x3
+            k = philox.uniform_int_words(n_pre, x0, x1)   # = uniform_int at sub 0
+            sub = 1
             while True:
-                k, sub = philox.uniform_int(n_pre, seed, s_pre, post_gid, j, sub)
                 g = pre_set[k]
-                if g == post_gid and not autapses:
-                    continue
-                if not multapses:
-                    if marker[k] == stamp:
-                        continue
-                    marker[k] = stamp
-                break
+                ok = autapses or g != post_gid
+                if ok and not multapses:
+                    ok = marker[k] != stamp
+                if ok:
+                    break
+                k, sub = philox.uniform_int(n_pre, seed, s_pre, post_gid, j, sub)
+            if not multapses:
+                marker[k] = stamp
             out_pre[n] = g
             out_conn[n] = -1
             n += 1
@@ -173,3 +185,23 @@ def split_total(total, n_post, wanted, seed, stream):
             stack[top, 4] = whi
             top += 1
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def shared_block_weight(row, w0, w1, w3, seed, stream, post_gid, j):
+    """Weight of synapse ``j`` from the spare bits of its pre block ``w0..w3`` (normal rows).
+
+    The ziggurat's first attempt takes ``w3`` as abscissa and 8 of the 12
+    low bits the pre draw leaves unused (6 of ``w0``, 2 of ``w1``) for its
+    layer (:func:`cortex_gpu.philox.normal_zig_first`).
+    A value outside the row's bounds is redrawn from the row's own
+    sequence at index ``j + 2**31``, apart from every block used above.
+    """
+    layer = (np.int64(w0) & 63) | ((np.int64(w1) & 3) << 6)
+    z = philox.normal_zig_first(w3, layer, seed, stream, post_gid, j)
+    x = row[1] + row[2] * z
+    if row[0] == KIND_LOGNORMAL_ROW:
+        x = philox.pexp(x)
+    if row[3] <= x <= row[4]:
+        return x
+    return draw(row, seed, stream, post_gid, j + REDRAW_INDEX_OFFSET)

@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "normal_zig", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "invert_cdf_u32", "guide_table", "GUIDE_SIZE",
+    "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "invert_cdf_u32", "guide_table", "GUIDE_SIZE",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
@@ -281,6 +281,26 @@ _TWO_M31 = _h("0x1.0p-31")
 
 
 @_jit
+def _zig_attempt(x_val, layer, x2, x3):
+    """One ziggurat attempt from abscissa word ``x_val``, ``layer`` and uniforms words ``x2, x3``: ``(accepted, z)``."""
+    j = np.int64(x_val)
+    if j >= 2147483648:
+        j -= 4294967296
+    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+    if abs(z) < _ZIG_X[layer + 1]:
+        return True, z
+    u2 = (np.float64(x2) + 0.5) * _TWO_M32
+    u3 = (np.float64(x3) + 0.5) * _TWO_M32
+    if layer == 0:  # tail beyond r: x = -log(u2)/r accepted when -2 log(u3) > x*x
+        t = -plog(u2) / _ZIG_R
+        if -2.0 * plog(u3) > t * t:
+            return True, (_ZIG_R + t) if j >= 0 else -(_ZIG_R + t)
+        return False, 0.0
+    y = _ZIG_F[layer] + u2 * (_ZIG_F[layer + 1] - _ZIG_F[layer])
+    return y < pexp(-0.5 * z * z), z
+
+
+@_jit
 def normal_zig(seed, stream, entity, index, sub):
     """N(0, 1) by a 256-layer ziggurat; one block per attempt, ~1.01 attempts. Returns ``(z, next_sub)``.
 
@@ -297,25 +317,45 @@ def normal_zig(seed, stream, entity, index, sub):
     for _ in range(_MAX_ATTEMPTS):
         x0, x1, x2, x3 = block(seed, stream, entity, index, s_)
         s_ += 1
-        j = np.int64(x0)
-        if j >= 2147483648:
-            j -= 4294967296
-        layer = np.int64(x1) & 255
-        z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
-        az = abs(z)
-        if az < _ZIG_X[layer + 1]:
-            return z, s_
-        u2 = (np.float64(x2) + 0.5) * _TWO_M32
-        u3 = (np.float64(x3) + 0.5) * _TWO_M32
-        if layer == 0:  # tail beyond r: x = -log(u2)/r accepted when -2 log(u3) > x*x
-            t = -plog(u2) / _ZIG_R
-            if -2.0 * plog(u3) > t * t:
-                return (_ZIG_R + t) if j >= 0 else -(_ZIG_R + t), s_
-            continue
-        y = _ZIG_F[layer] + u2 * (_ZIG_F[layer + 1] - _ZIG_F[layer])
-        if y < pexp(-0.5 * z * z):
+        ok, z = _zig_attempt(x0, np.int64(x1) & 255, x2, x3)
+        if ok:
             return z, s_
     return 0.0, s_
+
+
+@_jit
+def normal_zig_first(x_val, layer, seed, stream, entity, index):
+    """N(0, 1) by the ziggurat of :func:`normal_zig`, its first attempt's abscissa and layer given.
+
+    For draws that share one block with another draw (a synapse's pre, delay
+    and weight): ``x_val`` and ``layer`` are unused bits of that block. Only
+    when the first attempt leaves the fast region (~1%) is a block of
+    ``(stream, entity, index)`` drawn: its sub 0 gives the attempt's wedge
+    and tail uniforms, later subs the further attempts, so the law is
+    exactly the ziggurat's.
+    """
+    j = np.int64(x_val)
+    if j >= 2147483648:
+        j -= 4294967296
+    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+    if abs(z) < _ZIG_X[layer + 1]:
+        return z
+    x0, x1, x2, x3 = block(seed, stream, entity, index, 0)
+    ok, z = _zig_attempt(x_val, layer, x2, x3)
+    if ok:
+        return z
+    z, _ = normal_zig(seed, stream, entity, index, 1)
+    return z
+
+
+@_jit
+def uniform_int_words(n, x0, x1):
+    """The integer of :func:`uniform_int` from a block's words ``x0, x1``: ``min(int(u * n), n - 1)``."""
+    nn = np.int64(n)
+    k = np.int64(_u52(x0, x1) * np.float64(nn))
+    if k >= nn:
+        k = nn - 1
+    return k
 
 
 @_jit

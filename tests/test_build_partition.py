@@ -170,6 +170,7 @@ def _check_layout(g) -> None:
     # indegrees from the layout match the expanded synapses
     np.testing.assert_array_equal(L.indegrees(n_local),
                                   np.bincount(section * L.section_size + post, minlength=n_local))
+    np.testing.assert_array_equal(g.indegree, L.indegrees(n_local))   # counted in pass 1
 
 
 def test_layout_invariants_reference(reference):
