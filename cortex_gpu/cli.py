@@ -42,24 +42,23 @@ def _default_threads() -> int:
     return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
 
 
-def _positive_float(text: str) -> float:
+def _float_above(text: str, low: float = 0.0, inclusive: bool = False) -> float:
+    """A finite float ``> low`` (``>= low`` when ``inclusive``), for argparse."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        raise argparse.ArgumentTypeError(f"must be {'>=' if inclusive else '>'} {low:g}, got {text}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    return _float_above(text)
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+    return _float_above(text, inclusive=True)
 
 
 def _scale(text: str) -> float:

@@ -10,6 +10,11 @@ parallel region; new spikes are merged into the ring afterwards.
 Synaptic input is summed in 64-bit fixed point, ``acc += rint(w * 2**32)``:
 integer sums are exact and independent of order, so results do not depend
 on the number of workers (I3).
+
+One step, per worker: ``deliver`` (due spikes into the accumulators),
+``drive`` (generator input into the same accumulators), ``update`` (read and
+clear the accumulators, integrate, threshold); then, serially,
+``merge_step`` puts the step's spikes into the ring in gid order.
 """
 from __future__ import annotations
 
@@ -38,7 +43,8 @@ Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex
 #: Generator drive, grouped by connection (``Connect(generator, targets)``): per connection its
 #: generator, delay (steps), key and entry range; per entry (sorted by local index inside a
 #: connection) the target's local index and gid and the weight; per generator its kind,
-#: value, Poisson CDF table (and its guide table at ``g * GUIDE_SIZE``) and active steps. ``has_dc``: whether any dc_generator is connected.
+#: value, Poisson CDF table (its guide table at ``g * GUIDE_SIZE``) and active steps.
+#: ``has_dc``: whether any dc_generator is connected.
 Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight e_weight_fx "
                               "g_kind g_value g_cdf_lo g_cdf_hi cdf guide g_start g_stop has_dc")
 Ring = namedtuple("Ring", "pre count")

@@ -126,8 +126,30 @@ class GeneratorDevice:
         self.params = dict(trial.params)
 
 
+class _RecorderStatus:
+    """``get``/``status`` shared by the recording devices: their parameters plus ``events``, ``n_events``."""
+
+    params: dict[str, Any]
+
+    def events(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def get(self, key: str) -> Any:
+        if key == "events":
+            return self.events()
+        if key == "n_events":
+            return int(self.events()["times"].size)
+        return _public(self.params[key], key)
+
+    def status(self) -> dict[str, Any]:
+        out = {k: _public(v, k) for k, v in self.params.items()}
+        out["n_events"] = self.get("n_events")
+        out["events"] = self.events()
+        return out
+
+
 @dataclass
-class SpikeRecorderDevice:
+class SpikeRecorderDevice(_RecorderStatus):
     """A ``spike_recorder``: the core gids it records and, after the first Simulate, its core recorder."""
 
     params: dict[str, Any]
@@ -163,22 +185,9 @@ class SpikeRecorderDevice:
         keep = (ev["times"] > t0) & (ev["times"] <= t1)
         return {"senders": _nest_ids(ev["senders"][keep]), "times": nest_times(ev["times"][keep])}
 
-    def get(self, key: str) -> Any:
-        if key == "events":
-            return self.events()
-        if key == "n_events":
-            return int(self.events()["times"].size)
-        return _public(self.params[key], key)
-
-    def status(self) -> dict[str, Any]:
-        out = {k: _public(v, k) for k, v in self.params.items()}
-        out["n_events"] = self.get("n_events")
-        out["events"] = self.events()
-        return out
-
 
 @dataclass
-class MultimeterDevice:
+class MultimeterDevice(_RecorderStatus):
     """A ``multimeter`` or ``voltmeter``: ``record_from`` of its targets every ``interval`` ms."""
 
     model: str
@@ -227,19 +236,6 @@ class MultimeterDevice:
         out = {k: np.asarray(v)[keep] for k, v in ev.items()}
         out["senders"] = _nest_ids(out["senders"])
         out["times"] = nest_times(out["times"])
-        return out
-
-    def get(self, key: str) -> Any:
-        if key == "events":
-            return self.events()
-        if key == "n_events":
-            return int(self.events()["times"].size)
-        return _public(self.params[key], key)
-
-    def status(self) -> dict[str, Any]:
-        out = {k: _public(v, k) for k, v in self.params.items()}
-        out["n_events"] = self.get("n_events")
-        out["events"] = self.events()
         return out
 
 
