@@ -20,7 +20,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import RunResult, population_rates_hz  # noqa: E402
+from bench.report import RunResult, add_model_arguments, population_rates_hz  # noqa: E402
 from cortex_gpu.engine import Simulation, peak_rss_mb  # noqa: E402
 from cortex_gpu.models.microcircuit import microcircuit  # noqa: E402
 
@@ -75,14 +75,8 @@ def run_cortex_microcircuit(N_scaling: float = 1.0, K_scaling: float = 1.0, driv
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="PD14 microcircuit in cortex_gpu; prints one JSON record.")
-    ap.add_argument("--scale", type=float, default=1.0, help="N_scaling = K_scaling (default 1)")
-    ap.add_argument("--N-scaling", type=float, default=None, help="overrides --scale for the sizes")
-    ap.add_argument("--K-scaling", type=float, default=None, help="overrides --scale for the indegrees")
-    ap.add_argument("--drive", choices=("poisson", "dc"), default="poisson")
-    ap.add_argument("--t-presim", type=float, default=500.0, help="discarded model time, ms")
-    ap.add_argument("--t-sim", type=float, default=10000.0, help="timed model time, ms")
+    add_model_arguments(ap)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--seed", type=int, default=55)
     ap.add_argument("--record", action="store_true", help="record spikes for rates (not for timing)")
     return ap
 

@@ -37,7 +37,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import RunResult, population_rates_hz  # noqa: E402
+from bench.report import RunResult, add_model_arguments, population_rates_hz  # noqa: E402
 from cortex_gpu.models.microcircuit import (  # noqa: E402
     NEURON_PARAMS, POPULATIONS, MicrocircuitParameters, microcircuit_parameters)
 
@@ -234,15 +234,9 @@ def run_nest_microcircuit(p: MicrocircuitParameters, *, t_presim_ms: float = 500
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="PD14 microcircuit in NEST 3.10; prints one JSON record.")
-    ap.add_argument("--scale", type=float, default=1.0, help="N_scaling = K_scaling (default 1)")
-    ap.add_argument("--N-scaling", type=float, default=None, help="overrides --scale for the sizes")
-    ap.add_argument("--K-scaling", type=float, default=None, help="overrides --scale for the indegrees")
-    ap.add_argument("--drive", choices=("poisson", "dc"), default="poisson")
-    ap.add_argument("--t-presim", type=float, default=500.0, help="discarded model time, ms")
-    ap.add_argument("--t-sim", type=float, default=10000.0, help="timed model time, ms")
+    add_model_arguments(ap)
     ap.add_argument("--threads", type=int, default=None,
                     help="local_num_threads (default: the cores, raised as NEST needs at this size)")
-    ap.add_argument("--seed", type=int, default=55)
     ap.add_argument("--record", action="store_true", help="record spikes for rates (not for timing)")
     ap.add_argument("--structure", action="store_true",
                     help="build only and print sizes, per-projection counts, I_e and drive")

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["RunResult", "population_rates_hz"]
+__all__ = ["RunResult", "population_rates_hz", "add_model_arguments"]
 
 
 @dataclass
@@ -75,3 +75,14 @@ def population_rates_hz(senders: np.ndarray, times_ms: np.ndarray,
         n_spikes = np.count_nonzero((s >= first) & (s < stop))
         rates.append(float(n_spikes / ((stop - first) * duration_s)))
     return rates
+
+
+def add_model_arguments(ap) -> None:
+    """The PD14 options both simulator scripts take: sizes, drive, model times, seed."""
+    ap.add_argument("--scale", type=float, default=1.0, help="N_scaling = K_scaling (default 1)")
+    ap.add_argument("--N-scaling", type=float, default=None, help="overrides --scale for the sizes")
+    ap.add_argument("--K-scaling", type=float, default=None, help="overrides --scale for the indegrees")
+    ap.add_argument("--drive", choices=("poisson", "dc"), default="poisson")
+    ap.add_argument("--t-presim", type=float, default=500.0, help="discarded model time, ms")
+    ap.add_argument("--t-sim", type=float, default=10000.0, help="timed model time, ms")
+    ap.add_argument("--seed", type=int, default=55)
