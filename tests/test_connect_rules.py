@@ -485,3 +485,21 @@ def test_delay_rounding_matches_nest(h):
         if d >= 0:
             with pytest.raises(ModelError, match="delay"):
                 net.connect(src.gids[:1], dst.gids[:1], "one_to_one", delay=Uniform(d, d))
+
+
+@pytest.mark.parametrize("dist, low, high", [(Normal(1.5, 0.75), 0.05, np.inf), (Normal(0.75, 0.375), 0.05, 2.0),
+                                             (Uniform(0.3, 2.7), -np.inf, np.inf)])
+def test_grid_cdf_is_the_law_of_the_rounded_value(dist, low, high):
+    """grid_cdf's steps have the law of a value drawn from the bounded distribution, then rounded."""
+    from cortex_gpu.distributions import Redraw, grid_cdf
+    h = 0.1
+    k0, cdf = grid_cdf(Redraw(dist, low, high).row(), h)
+    if isinstance(dist, Normal):
+        law = stats.truncnorm((low - dist.mean) / dist.std, (high - dist.mean) / dist.std,
+                              loc=dist.mean, scale=dist.std)
+    else:
+        law = stats.uniform(dist.low, dist.high - dist.low)
+    ks = k0 + np.arange(cdf.size)
+    want = law.cdf((ks + 0.5) * h)      # P(step <= k) = P(x < (k + 1/2) h)
+    np.testing.assert_allclose(cdf, want, atol=1e-12)
+    assert cdf[-1] == 1.0 and np.all(np.diff(cdf) >= 0)

@@ -318,3 +318,60 @@ def test_selftest_kernel_on_gpu_bit_identical():
     want = selftest_reference()
     bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
     assert not bad, f"mismatching words {bad[:10]}"
+
+
+# ------------------------------------------------------- table inversion (guide tables)
+@numba.njit(cache=True)
+def _invert_many(cdf, guide, words):
+    out = np.empty(words.size, np.int64)
+    for i in range(words.size):
+        out[i] = ph.invert_cdf_u32(cdf, 0, guide, 0, words[i])
+    return out
+
+
+@pytest.mark.parametrize("lam", [1e-6, 0.128, 1.28, 2.32, 9.0, 60.0, 400.0])
+def test_invert_cdf_u32_is_smallest_k_with_u_below_cdf(lam):
+    """The guide-table scan gives exactly the smallest k with u <= cdf[k], for every word tried."""
+    cdf = ph.poisson_cdf(lam)
+    guide = ph.guide_table(cdf)
+    rng = np.random.default_rng(3)
+    words = np.concatenate([rng.integers(0, 2 ** 32, 200_000, dtype=np.uint64),
+                            np.array([0, 1, 2 ** 24 - 1, 2 ** 24, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1], np.uint64)])
+    words = words.astype(np.uint32)
+    u = (words.astype(np.float64) + 0.5) * 2.0 ** -32
+    want = np.searchsorted(cdf, u, side="left")      # smallest k with u <= cdf[k]
+    np.testing.assert_array_equal(_invert_many(cdf, guide, words), want)
+
+
+def test_poisson_counts_from_words_have_poisson_law():
+    lam = 2.32
+    cdf = ph.poisson_cdf(lam)
+    k = _invert_many(cdf, ph.guide_table(cdf), np.random.default_rng(5).integers(0, 2 ** 32, 400_000)
+                     .astype(np.uint32))
+    assert k.mean() == pytest.approx(lam, abs=4 * np.sqrt(lam / k.size))
+    assert k.var() == pytest.approx(lam, rel=0.02)
+
+
+# ------------------------------------------------------------------------ ziggurat
+@numba.njit(cache=True)
+def _zig_many(n, first):
+    out = np.empty(n)
+    for i in range(n):
+        if first:   # first attempt from given words (as the build passes a pre block's spare bits)
+            x0, x1, x2, x3 = ph.block(11, 99, i, 0, 0)
+            out[i] = ph.normal_zig_first(x3, (np.int64(x0) & 63) | ((np.int64(x1) & 3) << 6), 11, 98, i, 0)
+        else:
+            out[i], _ = ph.normal_zig(11, 97, i, 0, 0)
+    return out
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_ziggurat_is_standard_normal(first):
+    from scipy import stats
+    z = _zig_many(2_000_000, first)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # the tail beyond r = 3.654 (base layer) has the normal's mass: 2 * sf(r) * n = 516 expected
+    n_tail = np.count_nonzero(np.abs(z) > ph._ZIG_R)
+    expected = 2 * stats.norm.sf(ph._ZIG_R) * z.size
+    assert abs(n_tail - expected) < 5 * np.sqrt(expected)
+    assert abs(z.mean()) < 5 / np.sqrt(z.size) and abs(z.std() - 1.0) < 0.003
