@@ -155,9 +155,9 @@ class Simulation:
         kind = np.array([0 if g.model == "poisson_generator" else 1 for g in gens], np.int64)
         n_gen = len(gens)
         value, start, stop = np.zeros(n_gen), np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
-        cdf_lo, cdf_hi = np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
+        cdf_lo = np.zeros(n_gen, np.int64)
         self._cdf_parts: list[np.ndarray] = [np.zeros(0)] * n_gen
-        self._update_generators(gens, value, cdf_lo, cdf_hi, start, stop)
+        self._update_generators(gens, value, start, stop)
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
         e_local, e_weight = [], []
         for d in net.drives:   # in connection order: dc currents are summed in this order
@@ -175,23 +175,22 @@ class Simulation:
         weight = cat(e_weight, np.float64)
         return cpu.Drives(np.array(c_gen, np.int64), np.array(c_delay, np.int64), np.array(c_key, np.int64),
                           np.array(c_ptr, np.int64), el, local[el].astype(np.int64), weight,
-                          np.rint(weight * cpu.FIXED_ONE).astype(np.int64), kind, value, cdf_lo, cdf_hi,
-                          *self._cdf_flat(cdf_lo, cdf_hi), start, stop,
+                          np.rint(weight * cpu.FIXED_ONE).astype(np.int64), kind, value, cdf_lo,
+                          *self._cdf_flat(cdf_lo), start, stop,
                           any(g.model == "dc_generator" for g in (d.generator for d in net.drives)))
 
-    def _cdf_flat(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The generators' Poisson CDF tables concatenated (setting each one's [lo, hi)) and their
-        guide tables, generator ``g``'s at ``g * GUIDE_SIZE``."""
+    def _cdf_flat(self, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The generators' Poisson CDF tables concatenated (setting where each starts in ``lo``)
+        and their guide tables, generator ``g``'s at ``g * GUIDE_SIZE``."""
         sizes = np.array([c.size for c in self._cdf_parts], np.int64)
-        hi[:] = np.cumsum(sizes)
-        lo[:] = hi - sizes
+        lo[:] = np.cumsum(sizes) - sizes
         if not self._cdf_parts:
             return np.zeros(0), np.zeros(0, np.int64)
         guides = [philox.guide_table(c) if c.size else np.zeros(philox.GUIDE_SIZE, np.int64)
                   for c in self._cdf_parts]
         return np.concatenate(self._cdf_parts), np.concatenate(guides)
 
-    def _update_generators(self, gens, value, cdf_lo, cdf_hi, start, stop) -> None:
+    def _update_generators(self, gens, value, start, stop) -> None:
         h = self.h
         for g in gens:
             p = g.params
@@ -216,8 +215,8 @@ class Simulation:
         self.net.set_generator(g, params)
         if self.graph is not None:
             G = self._G
-            self._update_generators([g], G.g_value, G.g_cdf_lo, G.g_cdf_hi, G.g_start, G.g_stop)
-            cdf, guide = self._cdf_flat(G.g_cdf_lo, G.g_cdf_hi)
+            self._update_generators([g], G.g_value, G.g_start, G.g_stop)
+            cdf, guide = self._cdf_flat(G.g_cdf_lo)
             self._G = G._replace(cdf=cdf, guide=guide)
 
     def _source_schedule(self):

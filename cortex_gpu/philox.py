@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "poisson_table", "invert_cdf_u32", "guide_table", "GUIDE_SIZE",
+    "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "invert_cdf_u32", "guide_table", "GUIDE_SIZE",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
@@ -380,7 +380,7 @@ def poisson(lam, exp_neg_lam, seed, stream, entity, index, sub):
 
 
 def poisson_cdf(lam: float) -> np.ndarray:
-    """Cumulative Poisson(lam) probabilities ``F[k] = P(X <= k)``, for :func:`poisson_table` (host).
+    """Cumulative Poisson(lam) probabilities ``F[k] = P(X <= k)``, for :func:`invert_cdf_u32` (host).
 
     Computed once in float64 from log-probabilities; the last entry is set
     to exactly 1.0 so that every uniform in (0, 1) finds its ``k``. CPU and
@@ -408,25 +408,6 @@ def poisson_cdf(lam: float) -> np.ndarray:
     out = np.array(cdf)
     out[-1] = 1.0
     return out
-
-
-@njit(cache=False, error_model="numpy", inline="always")  # per neuron and step: no call overhead
-def poisson_table(cdf, lo, hi, seed, stream, entity, index, sub):
-    """Poisson count by inversion of one uniform against ``cdf[lo:hi]`` (from :func:`poisson_cdf`).
-
-    Returns ``(k, next_sub)`` with ``k`` the smallest index such that
-    ``u <= cdf[lo + k]``, found by binary search.
-    """
-    u, nxt = uniform(seed, stream, entity, index, sub)
-    a = lo
-    b = hi - 1
-    while a < b:
-        mid = (a + b) >> 1
-        if u <= cdf[mid]:
-            b = mid
-        else:
-            a = mid + 1
-    return np.int64(a - lo), nxt
 
 
 GUIDE_SIZE = 256  # entries of a guide table: one per value of a 32-bit word's top 8 bits

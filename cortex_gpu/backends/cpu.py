@@ -46,7 +46,7 @@ Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex
 #: value, Poisson CDF table (its guide table at ``g * GUIDE_SIZE``) and active steps.
 #: ``has_dc``: whether any dc_generator is connected.
 Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight e_weight_fx "
-                              "g_kind g_value g_cdf_lo g_cdf_hi cdf guide g_start g_stop has_dc")
+                              "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc")
 Ring = namedtuple("Ring", "pre count")
 Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
 
