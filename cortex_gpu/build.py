@@ -252,7 +252,7 @@ def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, e
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
-        out_words = np.empty((max_cap, 4), np.uint32)
+        out_words = np.empty((4, max_cap), np.uint32)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         for i in range(chunk_lo[c], chunk_hi[c]):
@@ -281,7 +281,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
-        out_words = np.empty((max_cap, 4), np.uint32)
+        out_words = np.empty((4, max_cap), np.uint32)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         base = chunk_section[c] * section_size
@@ -302,12 +302,12 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                 w_shared = shared and (wr[0] == KIND_NORMAL or wr[0] == KIND_LOGNORMAL)
                 for j in range(n):
                     if w_shared:
-                        w = shared_block_weight(wr, out_words[j, 0], out_words[j, 1], out_words[j, 3], seed, s_w, g_post, j)
+                        w = shared_block_weight(wr, out_words[0, j], out_words[1, j], out_words[3, j], seed, s_w, g_post, j)
                     else:
                         w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
                     if t_lo >= 0:
                         if shared:
-                            x = out_words[j, 2]
+                            x = out_words[2, j]
                         else:
                             x, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
                         d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x))

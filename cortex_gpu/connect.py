@@ -52,9 +52,9 @@ def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
     out_pre, out_conn : int64[:]
         Filled with the pre gids and each synapse's per-connection value
         index (for array-valued weights and delays).
-    out_words : uint32[:, 4]
-        fixed_indegree / fixed_total_number: the first Philox block of each
-        synapse's pre draw (key ``(PRE | projection, post, j, sub 0)``). The
+    out_words : uint32[4, :]
+        fixed_indegree / fixed_total_number: ``out_words[:, j]`` is the first
+        Philox block of synapse j's pre draw (key ``(PRE | projection, post, j, sub 0)``). The
         pre uses 52 of its bits; the build draws the synapse's delay and
         weight from the rest (:func:`shared_block_weight`), one block for
         three values.
@@ -84,24 +84,26 @@ def draw_pres(rule, pre_set, post_gid, count, aux, p_log1m, autapses, multapses,
             out_conn[n] = aux * n_pre + k
             n += 1
     elif rule == 2 or rule == 3:  # fixed_indegree / fixed_total_number: uniform draws
+        philox.blocks(seed, s_pre, post_gid, count, out_words)
+        for j in range(count):    # no branch: vectorizes with the blocks
+            out_pre[j] = philox.uniform_int_words(n_pre, out_words[0, j], out_words[1, j])
+            out_conn[j] = -1
         for j in range(count):
-            x0, x1, x2, x3 = philox.block(seed, s_pre, post_gid, j, 0)
-            out_words[n, 0], out_words[n, 1], out_words[n, 2], out_words[n, 3] = x0, x1, x2, x3
-            k = philox.uniform_int_words(n_pre, x0, x1)   # = uniform_int at sub 0
-            sub = 1
-            while True:
-                g = pre_set[k]
-                ok = autapses or g != post_gid
-                if ok and not multapses:
-                    ok = marker[k] != stamp
-                if ok:
-                    break
-                k, sub = philox.uniform_int(n_pre, seed, s_pre, post_gid, j, sub)
-            if not multapses:
+            k = out_pre[j]
+            g = pre_set[k]
+            if not (autapses and multapses):
+                sub = 1
+                while True:
+                    ok = autapses or g != post_gid
+                    if ok and not multapses:
+                        ok = marker[k] != stamp
+                    if ok:
+                        break
+                    k, sub = philox.uniform_int(n_pre, seed, s_pre, post_gid, j, sub)
+                    g = pre_set[k]
                 marker[k] = stamp
-            out_pre[n] = g
-            out_conn[n] = -1
-            n += 1
+            out_pre[j] = g
+        n = count
     elif rule == 4:  # pairwise_bernoulli: geometric gaps between successes
         if p_log1m == 0.0:
             return 0
