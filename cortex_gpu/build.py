@@ -15,8 +15,9 @@ scatters over ~77,000 destinations at full-scale PD14 and misses the cache
 on nearly every write (~250 ns per synapse); ~300 bucket destinations per
 chunk stay in L2, and the sort of one bucket (a few MB) stays in cache.
 
-The peak memory is the final layout plus 3 bytes per synapse (delay and the
-pre's low byte): no global synapse list and no full sort buffer exist.
+The peak memory is the final layout plus 2 bytes per synapse (the sort key:
+the pre's place in its bucket and the delay, 4 bytes where delays span more
+than 256 steps): no global synapse list and no full sort buffer exist.
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ import numpy as np
 
 from . import keys
 from . import philox
-from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value
-from .distributions import KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
+from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value, zig_layer
+from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
 from .network import Network, delay_to_steps
 from .partition import Partition
+from .prefetch import prefetch_write
 
 __all__ = ["LocalGraph", "NeuronTable", "build_local", "MAX_DELAY_STEPS"]
 
@@ -42,6 +44,8 @@ MAX_DELAY_STEPS = 65535
 SECTION_MAX = 65536
 #: Pre indices per build bucket (see the module docstring): 2**BUCKET_SHIFT.
 BUCKET_SHIFT = 8
+#: Elements ahead of a bucket's write front that pass 2 prefetches (:mod:`cortex_gpu.prefetch`).
+PREFETCH_AHEAD = 64
 _ERR_DELAY, _ERR_REDRAW, _ERR_DELAY_MAX = 1, 2, 3
 
 
@@ -147,8 +151,11 @@ class _Plan:
     d_tab_lo: np.ndarray      # per projection: start of its grid-delay table in d_tab; -1: none
     d_tab_g0: np.ndarray      # start of the table's guide in d_guide
     d_tab_k0: np.ndarray      # delay in steps of a table's first entry
+    d_tab_steps: np.ndarray   # branch-free steps of a guided search in the table (philox.guide_steps)
     d_tab: np.ndarray         # concatenated grid CDFs (distributions.grid_cdf)
     d_guide: np.ndarray       # their guide tables (philox.guide_table)
+    delay_lo: int             # bounds of every delay in steps, known before drawing (_delay_bounds)
+    delay_hi: int
     entry_ptr: np.ndarray     # CSR over local posts -> entries
     entry_proj: np.ndarray
     entry_count: np.ndarray
@@ -180,8 +187,9 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     d_row = np.zeros((n_proj, 5))
     e_local, e_proj, e_count, e_aux = [], [], [], []
     max_cap, max_npre = 1, 1
-    d_tab_lo, d_tab_g0, d_tab_k0 = (np.full(n_proj, -1, np.int64) for _ in range(3))
+    d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps = (np.full(n_proj, -1, np.int64) for _ in range(4))
     d_tabs, d_guides, tab_size = [np.zeros(0)], [np.zeros(0, np.int64)], 0
+    bounds = []
     for proj in net.projections:
         i = proj.id
         rule[i] = RULE_CODES[proj.rule]
@@ -231,7 +239,11 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
             tab_size += tab[1].size
             d_tabs.append(tab[1])
             d_guides.append(philox.guide_table(tab[1]))
+            d_tab_steps[i] = philox.guide_steps(tab[1], d_guides[-1])
+        bounds.append(_delay_bounds(d_row[i], tab, proj.delay, net.resolution_ms))
         e_proj.append(np.full(e_local[-1].size, i, np.int64))
+    delay_lo = min((b[0] for b in bounds), default=1)
+    delay_hi = max((b[1] for b in bounds), default=1)
     cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
     el = cat(e_local, np.int64)
     ep = cat(e_proj, np.int64)
@@ -239,9 +251,30 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     ptr = np.zeros(local.size + 1, np.int64)
     np.add.at(ptr, el + 1, 1)
     return _Plan(rule, pre_off, cat(pre_parts, np.int64), log1m, autapses, multapses, w_row, d_row,
-                 np.concatenate(values), d_tab_lo, d_tab_g0, d_tab_k0, np.concatenate(d_tabs),
-                 np.concatenate(d_guides), np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
+                 np.concatenate(values), d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, np.concatenate(d_tabs),
+                 np.concatenate(d_guides), delay_lo, delay_hi, np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
                  cat(e_aux, np.int64)[order], max_cap, max_npre)
+
+
+def _delay_bounds(row: np.ndarray, tab, delay, resolution_ms: float) -> tuple[int, int]:
+    """Smallest and largest delay in steps a projection can draw, clipped to [1, MAX_DELAY_STEPS].
+
+    Exact for grid tables, constants and per-connection arrays (rounded as
+    :func:`_pass_fill` rounds them); the whole range otherwise. Pass 2 packs
+    a synapse's delay into its sort key relative to the lowest bound of all
+    projections, so the key's width follows from these bounds.
+    """
+    steps_per_ms = 1.0 / resolution_ms
+    if tab is not None:
+        lo, hi = tab[0], tab[0] + tab[1].size - 1
+    elif isinstance(delay, np.ndarray):
+        steps = np.floor(np.asarray(delay, float) * steps_per_ms + 0.5)
+        lo, hi = (steps.min(), steps.max()) if steps.size else (1, 1)
+    elif row[0] == KIND_CONST:
+        lo = hi = np.floor(row[1] * steps_per_ms + 0.5)
+    else:
+        lo, hi = 1, MAX_DELAY_STEPS
+    return int(min(max(lo, 1), MAX_DELAY_STEPS)), int(min(max(hi, 1), MAX_DELAY_STEPS))
 
 
 @numba.njit(parallel=True, cache=True)
@@ -270,9 +303,13 @@ def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, e
 @numba.njit(parallel=True, cache=True)
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
-               w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab, d_guide, steps_per_ms, seed, max_cap,
-               max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, syn_prelow, err):
+               w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, d_tab, d_guide, steps_per_ms, seed,
+               max_cap, max_npre, cursor, pre_index, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
     """Pass 2: regenerate each chunk's synapses and append them to ``cursor[c, bucket]``.
+
+    A synapse's sort key holds its pre's place in the bucket above
+    ``key_shift`` bits and its delay in steps minus ``delay_lo`` below;
+    ``delay_seen[c]`` gets the smallest and largest delay of chunk c.
 
     A delay with a grid table is drawn in steps by inverting one 32-bit word
     of the block keyed (DELAY | projection, post, j); other delays are drawn
@@ -282,6 +319,8 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
         out_words = np.empty((4, max_cap), np.uint32)
+        z_fast = np.empty(max_cap)
+        d_fast = np.empty(max_cap, np.int64)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         base = chunk_section[c] * section_size
@@ -297,19 +336,27 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                 s_d = (keys.DELAY << 24) | p
                 wr = w_row[p]
                 dr = d_row[p]
-                t_lo, t_g0, t_k0 = d_tab_lo[p], d_tab_g0[p], d_tab_k0[p]
+                t_lo, t_g0, t_k0, t_steps = d_tab_lo[p], d_tab_g0[p], d_tab_k0[p], d_tab_steps[p]
                 shared = rule[p] == 2 or rule[p] == 3   # one block per synapse: pre, delay, weight
-                w_shared = shared and (wr[0] == KIND_NORMAL or wr[0] == KIND_LOGNORMAL)
+                fast_w = shared and (wr[0] == KIND_NORMAL or wr[0] == KIND_LOGNORMAL)
+                fast_d = shared and t_lo >= 0
+                # Loops without branches vectorize; the rare slow weights follow in the loop below.
+                if fast_w:
+                    for j in range(n):
+                        z_fast[j] = philox.zig_fast(out_words[3, j], zig_layer(out_words[0, j], out_words[1, j]))
+                if fast_d:
+                    for j in range(n):
+                        d_fast[j] = philox.invert_cdf_u32_start(d_tab, t_lo, d_guide, t_g0, out_words[2, j], t_steps)
                 for j in range(n):
-                    if w_shared:
-                        w = shared_block_weight(wr, out_words[0, j], out_words[1, j], out_words[3, j], seed, s_w, g_post, j)
+                    if fast_w:
+                        w = shared_block_weight(wr, z_fast[j], out_words[0, j], out_words[1, j], out_words[3, j],
+                                                seed, s_w, g_post, j)
                     else:
                         w = syn_value(wr, values, out_conn[j], seed, s_w, g_post, j)
-                    if t_lo >= 0:
-                        if shared:
-                            x = out_words[2, j]
-                        else:
-                            x, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
+                    if fast_d:
+                        d = np.float64(t_k0 + philox.invert_cdf_u32_finish(d_tab, t_lo, out_words[2, j], d_fast[j]))
+                    elif t_lo >= 0:
+                        x, _, _, _ = philox.block(seed, s_d, g_post, j, 0)
                         d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x))
                     else:
                         d = np.floor(syn_value(dr, values, out_conn[j], seed, s_d, g_post, j) * steps_per_ms + 0.5)
@@ -322,18 +369,23 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                         err[c, 1] = p
                         err[c, 2] = int(min(max(d, -1.0), 1e9))
                         continue
+                    di = np.int64(d)
+                    delay_seen[c, 0] = min(delay_seen[c, 0], di)
+                    delay_seen[c, 1] = max(delay_seen[c, 1], di)
                     q = pre_index[out_pre[j]]
                     kb = q >> BUCKET_SHIFT
                     k = cursor[c, kb]
                     cursor[c, kb] = k + 1
+                    prefetch_write(syn_post, k + PREFETCH_AHEAD)
+                    prefetch_write(syn_weight, k + PREFETCH_AHEAD)
+                    prefetch_write(syn_key, k + PREFETCH_AHEAD)
                     syn_post[k] = i - base
                     syn_weight[k] = w
-                    syn_delay[k] = int(d)
-                    syn_prelow[k] = q & ((1 << BUCKET_SHIFT) - 1)
+                    syn_key[k] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
 
 
 @numba.njit(parallel=True, cache=True)
-def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_delay, syn_prelow,
+def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key, key_shift, delay_lo,
                   min_delay, max_delay, delay_off):
     """Stable counting sort of every bucket by (pre, delay); fill the relative run table.
 
@@ -342,12 +394,15 @@ def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_dela
     Stability keeps each run in the chunk-then-post order pass 2 wrote.
     """
     w = max_delay - min_delay + 1
+    d_mask = (np.int64(1) << key_shift) - 1
+    shift = delay_lo - min_delay
     for bk in numba.prange(first_seg.size):
         f, l = first_seg[bk], last_seg[bk]
         a, b = seg_start[f], seg_start[l]
         cnt = np.zeros((l - f) * w + 1, np.int64)
         for k in range(a, b):
-            cnt[np.int64(syn_prelow[k]) * w + (syn_delay[k] - min_delay) + 1] += 1
+            key = np.int64(syn_key[k])
+            cnt[(key >> key_shift) * w + (key & d_mask) + shift + 1] += 1
         for key in range(1, cnt.size):
             cnt[key] += cnt[key - 1]      # cnt[key] = first position of key, relative to a
         for p in range(l - f):
@@ -356,12 +411,11 @@ def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_dela
                 delay_off[seg * (w - 1) + (d - min_delay - 1)] = cnt[p * w + (d - min_delay)] - cnt[p * w]
         tmp_p = syn_post[a:b].copy()
         tmp_w = syn_weight[a:b].copy()
-        tmp_d = syn_delay[a:b].copy()
-        tmp_q = syn_prelow[a:b].copy()
         for k in range(b - a):
-            key = np.int64(tmp_q[k]) * w + (tmp_d[k] - min_delay)
-            pos = a + cnt[key]
-            cnt[key] += 1
+            key = np.int64(syn_key[a + k])
+            slot = (key >> key_shift) * w + (key & d_mask) + shift
+            pos = a + cnt[slot]
+            cnt[slot] += 1
             syn_post[pos] = tmp_p[k]
             syn_weight[pos] = tmp_w[k]
 
@@ -468,24 +522,32 @@ def _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sectio
     del c, per_bucket
     syn_post = np.empty(n_syn, np.uint16)
     syn_weight = np.empty(n_syn, weight_dtype)
-    syn_delay = np.empty(n_syn, np.uint16)
-    syn_prelow = np.empty(n_syn, np.uint8)
+    # sort key: pre's place in its bucket, then the delay relative to the lowest possible one
+    key_shift = max(1, plan.delay_hi - plan.delay_lo).bit_length()
+    syn_key = np.empty(n_syn, np.uint16 if BUCKET_SHIFT + key_shift <= 16 else np.uint32)
+    delay_seen = np.empty((lo.size, 2), np.int64)
+    delay_seen[:, 0], delay_seen[:, 1] = MAX_DELAY_STEPS + 1, 0
     err = np.zeros((lo.size, 3), np.int64)
     _pass_fill(lo, hi, sec, section_size, local, plan.entry_ptr, plan.entry_proj, plan.entry_count,
                plan.entry_aux, plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses,
                plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_g0,
-               plan.d_tab_k0, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap, plan.max_npre, cursor, pre_index, syn_post, syn_weight, syn_delay, syn_prelow, err)
+               plan.d_tab_k0, plan.d_tab_steps, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap,
+               plan.max_npre, cursor, pre_index, plan.delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen,
+               err)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0
 
-    max_delay = int(syn_delay.max()) if n_syn else 1
-    min_delay = int(syn_delay.min()) if n_syn else max_delay
+    max_delay = int(delay_seen[:, 1].max()) if n_syn else 1
+    min_delay = int(delay_seen[:, 0].min()) if n_syn else max_delay
+    if n_syn and not plan.delay_lo <= min_delay <= max_delay <= plan.delay_hi:
+        raise RuntimeError(f"internal: delays {min_delay}..{max_delay} steps outside the bounds "
+                           f"{plan.delay_lo}..{plan.delay_hi} the sort keys were made for")
     longest = int(np.diff(seg_start).max()) if seg_start.size > 1 else 0
     delay_off = np.empty(n_sections * n_pre * (max_delay - min_delay),
                          np.uint16 if longest <= np.iinfo(np.uint16).max else np.uint32)
-    _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_delay, syn_prelow,
+    _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key, key_shift, plan.delay_lo,
                   min_delay, max_delay, delay_off)
-    del syn_delay, syn_prelow
+    del syn_key
     timings["sort"] = time.perf_counter() - t0
     layout = DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
                             seg_start, delay_off, syn_post, syn_weight)

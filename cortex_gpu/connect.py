@@ -18,7 +18,7 @@ import numpy as np
 from . import keys, philox
 from .distributions import draw
 
-__all__ = ["RULE_CODES", "draw_pres", "syn_value", "split_total", "shared_block_weight"]
+__all__ = ["RULE_CODES", "draw_pres", "syn_value", "split_total", "shared_block_weight", "zig_layer"]
 
 RULE_CODES = {"one_to_one": 0, "all_to_all": 1, "fixed_indegree": 2,
               "fixed_total_number": 3, "pairwise_bernoulli": 4}
@@ -190,17 +190,25 @@ def split_total(total, n_post, wanted, seed, stream):
 
 
 @numba.njit(cache=True, inline="always")
-def shared_block_weight(row, w0, w1, w3, seed, stream, post_gid, j):
+def zig_layer(w0, w1):
+    """Ziggurat layer of a synapse's weight: 8 of the 12 bits its pre draw leaves unused in ``w0, w1``."""
+    return (np.int64(w0) & 63) | ((np.int64(w1) & 3) << 6)
+
+
+@numba.njit(cache=True, inline="always")
+def shared_block_weight(row, z_fast, w0, w1, w3, seed, stream, post_gid, j):
     """Weight of synapse ``j`` from the spare bits of its pre block ``w0..w3`` (normal rows).
 
-    The ziggurat's first attempt takes ``w3`` as abscissa and 8 of the 12
-    low bits the pre draw leaves unused (6 of ``w0``, 2 of ``w1``) for its
-    layer (:func:`cortex_gpu.philox.normal_zig_first`).
+    The ziggurat's first attempt takes ``w3`` as abscissa and the layer
+    :func:`zig_layer` (:func:`cortex_gpu.philox.normal_zig_first`);
+    ``z_fast`` is that attempt's :func:`cortex_gpu.philox.zig_fast`, computed
+    by the caller's vector loop (NaN: the attempt left the fast region).
     A value outside the row's bounds is redrawn from the row's own
     sequence at index ``j + 2**31``, apart from every block used above.
     """
-    layer = (np.int64(w0) & 63) | ((np.int64(w1) & 3) << 6)
-    z = philox.normal_zig_first(w3, layer, seed, stream, post_gid, j)
+    z = z_fast
+    if z != z:
+        z = philox.normal_zig_first(w3, zig_layer(w0, w1), seed, stream, post_gid, j)
     x = row[1] + row[2] * z
     if row[0] == KIND_LOGNORMAL_ROW:
         x = philox.pexp(x)

@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
     "philox4x32", "block", "blocks", "plog", "plog1p", "pexp",
-    "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "invert_cdf_u32", "guide_table", "GUIDE_SIZE",
+    "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "invert_cdf_u32", "invert_cdf_u32_start", "invert_cdf_u32_finish", "guide_table", "guide_steps", "zig_fast", "GUIDE_SIZE",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
 ]
@@ -350,6 +350,20 @@ def normal_zig(seed, stream, entity, index, sub):
     return 0.0, s_
 
 
+@njit(cache=False, error_model="numpy", inline="always")
+def zig_fast(x_val, layer):
+    """The ziggurat's first attempt when it lands inside the next layer's edge (~99%), else NaN.
+
+    ``x_val`` (as int32) is the abscissa in units of the layer width; no
+    branch, so a loop over synapses computing it vectorizes. The NaN cases
+    go through :func:`normal_zig_first`.
+    """
+    j = np.int64(x_val)
+    j -= (j >> 31) << 32
+    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+    return z if abs(z) < _ZIG_X[layer + 1] else np.nan
+
+
 @_jit
 def normal_zig_first(x_val, layer, seed, stream, entity, index):
     """N(0, 1) by the ziggurat of :func:`normal_zig`, its first attempt's abscissa and layer given.
@@ -361,11 +375,8 @@ def normal_zig_first(x_val, layer, seed, stream, entity, index):
     and tail uniforms, later subs the further attempts, so the law is
     exactly the ziggurat's.
     """
-    j = np.int64(x_val)
-    if j >= 2147483648:
-        j -= 4294967296
-    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
-    if abs(z) < _ZIG_X[layer + 1]:
+    z = zig_fast(x_val, layer)
+    if z == z:
         return z
     x0, x1, x2, x3 = block(seed, stream, entity, index, 0)
     ok, z = _zig_attempt(x_val, layer, x2, x3)
@@ -458,11 +469,44 @@ def invert_cdf_u32(cdf, lo, guide, g0, x):
     One Philox block gives four such draws. A 32-bit uniform resolves
     probabilities down to 2**-32, far below any that matters for these draws.
     """
+    return invert_cdf_u32_finish(cdf, lo, x, guide[g0 + (np.int64(x) >> 24)])
+
+
+def guide_steps(cdf: np.ndarray, guide: np.ndarray, slow_cells: int = 4) -> int:
+    """Steps for :func:`invert_cdf_u32_start` that finish all but ``slow_cells`` guide cells (host).
+
+    For ``u`` in cell ``m`` the answer lies between ``guide[m]`` and
+    ``guide[m + 1]`` (the last entry for the last cell). Tails of a table can
+    crowd many entries into their cells; those few cells (each 1/256 of
+    the draws) are left to :func:`invert_cdf_u32_finish`.
+    """
+    spread = np.sort(np.append(guide[1:], cdf.size - 1) - guide)
+    return int(spread[max(0, spread.size - 1 - slow_cells)]) if spread.size else 0
+
+
+@njit(cache=False, error_model="numpy", inline="always")
+def invert_cdf_u32_start(cdf, lo, guide, g0, x, steps):
+    """The guided search of :func:`invert_cdf_u32`, ``steps`` steps without branches.
+
+    Once ``u <= cdf[a]`` no later step moves ``a`` (the table rises). Without
+    a data-dependent exit a loop over draws vectorizes and never
+    mispredicts; :func:`invert_cdf_u32_finish` completes the few draws the
+    steps (:func:`guide_steps`) did not reach.
+    """
     u = (np.float64(x) + 0.5) * _TWO_M32
     a = lo + guide[g0 + (np.int64(x) >> 24)]
-    while u > cdf[a]:
-        a += 1
+    for _ in range(steps):
+        a += np.int64(u > cdf[a])
     return np.int64(a - lo)
+
+
+@njit(cache=False, error_model="numpy", inline="always")
+def invert_cdf_u32_finish(cdf, lo, x, k):
+    """Walk from ``k`` to the smallest ``k`` with ``u <= cdf[lo + k]`` for the word ``x``."""
+    u = (np.float64(x) + 0.5) * _TWO_M32
+    while u > cdf[lo + k]:
+        k += 1
+    return k
 
 
 def poisson_split(lam: float) -> tuple[int, float]:

@@ -426,6 +426,27 @@ def test_delay_distribution_rounded_to_grid():
     assert _chi2_binned(steps, pmf_full / pmf_full.sum()) > ALPHA
 
 
+def test_delays_spanning_more_than_256_steps():
+    """Delays 1..800 steps apart in one network (the build's 32-bit sort keys) keep their values and law."""
+    h = 0.1
+    net = Network(h)
+    pre = net.add_population("iaf_psc_exp", 100)
+    post = net.add_population("iaf_psc_exp", 400)
+    net.connect(pre, post, "fixed_indegree", indegree=40, weight=1.0, delay=Uniform(0.1, 5.0))
+    net.connect(pre, post, "fixed_indegree", indegree=5, weight=2.0, delay=80.0)
+    c = _conns(net, seed=21)
+    steps = np.round(c["delay"] / h).astype(int)
+    far = c["weight"] == 2.0
+    assert np.all(steps[far] == 800) and far.sum() == 400 * 5
+    near = steps[~far]
+    assert near.min() >= 1 and near.max() <= 50
+    # rounding Uniform(0.1, 5.0) to the grid: steps 2..49 get h each, 1 and 50 get h/2
+    pmf = np.zeros(51)
+    pmf[2:50] = h
+    pmf[[1, 50]] = h / 2
+    assert _chi2_binned(near, pmf / pmf.sum()) > ALPHA
+
+
 # ------------------------------------------------------- delay rounding vs NEST
 DELAYS_MS = [0.05, 0.06, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0, 1.05, 1.45, 1.55,
              0.1, 0.1000000001, 0.3, 0.7, 2.05, 2.35, 3.15, 4.45, 7.75, 10.05,

@@ -343,6 +343,40 @@ def test_invert_cdf_u32_is_smallest_k_with_u_below_cdf(lam):
     np.testing.assert_array_equal(_invert_many(cdf, guide, words), want)
 
 
+@numba.njit(cache=True)
+def _invert_steps_many(cdf, guide, words, steps):
+    out = np.empty(words.size, np.int64)
+    for i in range(words.size):
+        k = ph.invert_cdf_u32_start(cdf, 0, guide, 0, words[i], steps)
+        out[i] = ph.invert_cdf_u32_finish(cdf, 0, words[i], k)
+    return out
+
+
+@pytest.mark.parametrize("table", ["poisson", "delay"])
+def test_branch_free_start_then_finish_equals_guided_scan(table):
+    """A fixed number of branch-free steps, then the walk, gives the scan's answer for every word;
+    the steps alone finish all but the few crowded tail cells."""
+    from cortex_gpu.distributions import Redraw, Normal, as_row, grid_cdf
+    if table == "poisson":
+        cdf = ph.poisson_cdf(60.0)
+    else:   # PD14's excitatory delay: normal(1.5, 0.75) ms redrawn below 0.1 ms, 0.1 ms grid
+        cdf = grid_cdf(as_row(Redraw(Normal(1.5, 0.75), low=0.1)), 0.1)[1]
+    guide = ph.guide_table(cdf)
+    steps = ph.guide_steps(cdf, guide)
+    words = np.random.default_rng(8).integers(0, 2 ** 32, 300_000, dtype=np.uint64).astype(np.uint32)
+    want = _invert_many(cdf, guide, words)
+    np.testing.assert_array_equal(_invert_steps_many(cdf, guide, words, steps), want)
+    started = np.array([ph.invert_cdf_u32_start(cdf, 0, guide, 0, w, steps) for w in words[:20_000]])
+    assert np.mean(started != want[:20_000]) <= 5 / 256
+
+
+def test_blocks_equal_block_by_block():
+    out = np.zeros((4, 1000), np.uint32)
+    ph.blocks(123456789, 0xABCDEF, 2 ** 40 + 17, 1000, out)
+    want = np.array([ph.block(123456789, 0xABCDEF, 2 ** 40 + 17, j, 0) for j in range(1000)], np.uint32).T
+    np.testing.assert_array_equal(out, want)
+
+
 def test_poisson_counts_from_words_have_poisson_law():
     lam = 2.32
     cdf = ph.poisson_cdf(lam)
