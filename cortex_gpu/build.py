@@ -321,9 +321,14 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
         out_words = np.empty((4, max_cap), np.uint32)
         z_fast = np.empty(max_cap)
         d_fast = np.empty(max_cap, np.int64)
+        bucket = np.empty(max_cap, np.int64)
+        key = np.empty(max_cap, np.int64)
+        weight = np.empty(max_cap)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         base = chunk_section[c] * section_size
+        cur = cursor[c]
+        d_min, d_max = delay_seen[c, 0], delay_seen[c, 1]
         for i in range(chunk_lo[c], chunk_hi[c]):
             g_post = local[i]
             for e in range(entry_ptr[i], entry_ptr[i + 1]):
@@ -360,6 +365,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                         d = np.float64(t_k0 + philox.invert_cdf_u32(d_tab, t_lo, d_guide, t_g0, x))
                     else:
                         d = np.floor(syn_value(dr, values, out_conn[j], seed, s_d, g_post, j) * steps_per_ms + 0.5)
+                    bucket[j] = -1   # skipped by the scatter below
                     if np.isnan(w) or np.isnan(d):
                         err[c, 0] = _ERR_REDRAW
                         err[c, 1] = p
@@ -370,18 +376,27 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                         err[c, 2] = int(min(max(d, -1.0), 1e9))
                         continue
                     di = np.int64(d)
-                    delay_seen[c, 0] = min(delay_seen[c, 0], di)
-                    delay_seen[c, 1] = max(delay_seen[c, 1], di)
+                    d_min = min(d_min, di)
+                    d_max = max(d_max, di)
                     q = pre_index[out_pre[j]]
-                    kb = q >> BUCKET_SHIFT
-                    k = cursor[c, kb]
-                    cursor[c, kb] = k + 1
+                    bucket[j] = q >> BUCKET_SHIFT
+                    key[j] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
+                    weight[j] = w
+                # Scatter alone in its loop: nothing else competes for the write fronts' cache lines.
+                for j in range(n):
+                    kb = bucket[j]
+                    if kb < 0:
+                        continue
+                    k = cur[kb]
+                    cur[kb] = k + 1
                     prefetch_write(syn_post, k + PREFETCH_AHEAD)
                     prefetch_write(syn_weight, k + PREFETCH_AHEAD)
                     prefetch_write(syn_key, k + PREFETCH_AHEAD)
                     syn_post[k] = i - base
-                    syn_weight[k] = w
-                    syn_key[k] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
+                    syn_weight[k] = weight[j]
+                    syn_key[k] = key[j]
+        delay_seen[c, 0] = d_min
+        delay_seen[c, 1] = d_max
 
 
 @numba.njit(parallel=True, cache=True)

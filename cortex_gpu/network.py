@@ -146,6 +146,29 @@ class Multimeter:
     interval_ms: float = 1.0
 
 
+def _sorted_unique(gids: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``gids`` sorted, and the order that sorts them; raises on a repeated id.
+
+    Node collections are nearly always increasing already: that case costs
+    one comparison per id instead of a sort (55 connects of full-scale PD14
+    spent 0.3 s sorting).
+    """
+    if gids.size < 2 or np.all(gids[1:] > gids[:-1]):
+        return gids, np.arange(gids.size)
+    order = np.argsort(gids, kind="stable")
+    s = gids[order]
+    if np.any(s[1:] == s[:-1]):
+        raise ModelError(f"{what} needs node collections without repeated ids")
+    return s, order
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> int:
+    """Ids in both sorted, repeat-free ``a`` and ``b``."""
+    if a[-1] - a[0] + 1 == a.size and b[-1] - b[0] + 1 == b.size:   # two ranges
+        return int(max(0, min(a[-1], b[-1]) - max(a[0], b[0]) + 1))
+    return int(np.intersect1d(a, b, assume_unique=True).size)
+
+
 def _as_gids(x, what: str) -> np.ndarray:
     if isinstance(x, Population):
         return x.gids
@@ -288,15 +311,13 @@ class Network:
                 raise ModelError(f"{where}: one_to_one needs equal sizes, got {pre_g.size} and {post_g.size}")
             n_conn = pre_g.size
         else:
-            if np.unique(pre_g).size != pre_g.size or np.unique(post_g).size != post_g.size:
-                raise ModelError(f"{where}: rule {rule} needs node collections without repeated ids")
             # Rules other than one_to_one work on sorted ids; keep the orders so that
             # an all_to_all (post, pre) weight/delay array follows its pairs.
-            pre_order, post_order = np.argsort(pre_g, kind="stable"), np.argsort(post_g, kind="stable")
-            pre_g, post_g = pre_g[pre_order], post_g[post_order]
+            pre_g, pre_order = _sorted_unique(pre_g, f"{where}: rule {rule}")
+            post_g, post_order = _sorted_unique(post_g, f"{where}: rule {rule}")
             n_conn = None
         kw = dict(allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses))
-        overlap = np.intersect1d(pre_g, post_g).size if rule != "one_to_one" else 0
+        overlap = _overlap(pre_g, post_g) if rule != "one_to_one" else 0
         if rule == "fixed_indegree":
             if indegree is None or int(indegree) != indegree or indegree < 0:
                 raise ModelError(f"{where}: fixed_indegree needs a non-negative integer indegree, got {indegree}")
