@@ -110,8 +110,11 @@ class Simulation:
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
         # neurons with equal model, propagators and refractory steps share one parameter set
-        table = np.column_stack([nt.prop, nt.kind.astype(float), nt.refr_steps.astype(float)])
-        sets, pset = np.unique(table, axis=0, return_inverse=True)
+        table = np.ascontiguousarray(np.column_stack([nt.prop, nt.kind.astype(float), nt.refr_steps.astype(float)]))
+        # rows compared as raw bytes: np.unique(axis=0) sorts column by column, ~0.5 s for PD14
+        rows = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).ravel()
+        _, first, pset = np.unique(rows, return_index=True, return_inverse=True)
+        sets = table[first]
         n_prop = nt.prop.shape[1]
         self._N = cpu.Neurons(nt.gids, pset.ravel().astype(np.int32), np.ascontiguousarray(sets[:, :n_prop]),
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
