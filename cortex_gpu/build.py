@@ -41,7 +41,7 @@ from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
 from .network import Network, delay_to_steps
 from .partition import Partition
-from .prefetch import prefetch_write
+from .memory import empty_small_pages, prefetch_write
 
 __all__ = ["LocalGraph", "NeuronTable", "build_local", "MAX_DELAY_STEPS"]
 
@@ -50,7 +50,7 @@ MAX_DELAY_STEPS = 65535
 SECTION_MAX = 65536
 #: Pre indices per build bucket (see the module docstring): 2**BUCKET_SHIFT.
 BUCKET_SHIFT = 8
-#: Elements ahead of a bucket's write front that pass 2 prefetches (:mod:`cortex_gpu.prefetch`).
+#: Elements ahead of a bucket's write front that pass 2 prefetches (:mod:`cortex_gpu.memory`).
 PREFETCH_AHEAD = 64
 _ERR_DELAY, _ERR_REDRAW, _ERR_DELAY_MAX = 1, 2, 3
 
@@ -541,11 +541,11 @@ def _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sectio
         before = np.cumsum(per_bucket[rows], axis=0) - per_bucket[rows]
         cursor[rows] = seg_start[first_seg[s * n_bps:(s + 1) * n_bps]][None, :] + before
     del c, per_bucket
-    syn_post = np.empty(n_syn, np.uint16)
-    syn_weight = np.empty(n_syn, weight_dtype)
+    syn_post = empty_small_pages(n_syn, np.uint16)
+    syn_weight = empty_small_pages(n_syn, weight_dtype)
     # sort key: pre's place in its bucket, then the delay relative to the lowest possible one
     key_shift = max(1, plan.delay_hi - plan.delay_lo).bit_length()
-    syn_key = np.empty(n_syn, np.uint16 if BUCKET_SHIFT + key_shift <= 16 else np.uint32)
+    syn_key = empty_small_pages(n_syn, np.uint16 if BUCKET_SHIFT + key_shift <= 16 else np.uint32)
     delay_seen = np.empty((lo.size, 2), np.int64)
     delay_seen[:, 0], delay_seen[:, 1] = MAX_DELAY_STEPS + 1, 0
     err = np.zeros((lo.size, 3), np.int64)

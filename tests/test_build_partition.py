@@ -258,3 +258,32 @@ def test_multi_rank_build_with_default_initial_state():
     for r in range(2):
         g = build_local(net, part, r, seed=1)
         np.testing.assert_array_equal(g.neurons.V_m, np.linspace(-75.0, -65.0, 32)[g.neurons.gids - pop.first])
+
+
+def _vm_flags(address: int) -> list[str] | None:
+    """VmFlags of the mapping holding ``address`` (Linux /proc/self/smaps), None elsewhere."""
+    import re
+    from pathlib import Path
+    smaps = Path("/proc/self/smaps")
+    if not smaps.exists():
+        return None
+    inside = False
+    for line in smaps.read_text().splitlines():
+        m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
+        if m:
+            inside = int(m.group(1), 16) <= address < int(m.group(2), 16)
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    return None
+
+
+def test_small_page_arrays_opt_out_of_huge_pages():
+    """The build's synapse arrays carry the no-huge-page hint (Linux) and behave as plain arrays."""
+    from cortex_gpu.memory import empty_small_pages
+    a = empty_small_pages(1 << 22, np.float32)
+    assert a.shape == (1 << 22,) and a.dtype == np.float32 and a.flags.writeable and a.flags.c_contiguous
+    flags = _vm_flags(a.ctypes.data + a.nbytes // 2)
+    if flags is not None:
+        assert "nh" in flags, flags
+    a[:] = 1.5
+    assert float(a.sum()) == 1.5 * (1 << 22)
