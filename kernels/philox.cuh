@@ -68,6 +68,7 @@ typedef struct { cg_u32 x0, x1, x2, x3; } cg_u32x4;
 #define CG_SQRT2 0x1.6a09e667f3bcdp+0
 #define CG_HALF_LOG_2PI 0x1.d67f1c864beb5p-1
 #define CG_TWO_M52 0x1.0p-52
+#define CG_TWO_M32 0x1.0p-32
 #define CG_TWO_54 0x1.0p+54
 #define CG_TWO_M54 0x1.0p-54
 #define CG_MIN_NORMAL 0x1.0p-1022
@@ -373,6 +374,40 @@ CG_FN cg_i64 cg_binomial(cg_i64 n, double p, cg_u32 seed, cg_u32 stream, cg_u64 
     if (p >= 1.0) return n;
     if (p > 0.5) return n - cg__binomial_low(n, cg_dsub(1.0, p), seed, stream, entity, index, sub);
     return cg__binomial_low(n, p, seed, stream, entity, index, sub);
+}
+
+/* ---- draws from given words and host-made tables ---------------------------- */
+/* The integer of cg_uniform_int from a block's words x0, x1 (philox.uniform_int_words). */
+CG_FN cg_i64 cg_uniform_int_words(cg_i64 n, cg_u32 x0, cg_u32 x1)
+{
+    cg_i64 k = (cg_i64)cg_dmul(cg__u52(x0, x1), (double)n);
+    return k >= n ? n - 1 : k;
+}
+
+/* Walk from k to the smallest k with u <= cdf[k], u = (x + 0.5) 2^-32 (philox.invert_cdf_u32_finish). */
+CG_FN cg_i64 cg_invert_cdf_u32_finish(const double *cdf, cg_u32 x, cg_i64 k)
+{
+    const double u = cg_dmul(cg_dadd((double)x, 0.5), CG_TWO_M32);
+    while (u > cdf[k]) ++k;
+    return k;
+}
+
+/* Inversion of one 32-bit word against a CDF table (last entry 1.0) with its
+ * 256-entry guide table, guide[m] = smallest k with cdf[k] >= m/256
+ * (philox.invert_cdf_u32; cdf and guide already offset to the table). */
+CG_FN cg_i64 cg_invert_cdf_u32(const double *cdf, const cg_i64 *guide, cg_u32 x)
+{
+    return cg_invert_cdf_u32_finish(cdf, x, guide[x >> 24]);
+}
+
+/* The guided search in a fixed number of branch-free steps (philox.invert_cdf_u32_start):
+ * a warp stays converged; cg_invert_cdf_u32_finish completes the rare unfinished draws. */
+CG_FN cg_i64 cg_invert_cdf_u32_start(const double *cdf, const cg_i64 *guide, cg_u32 x, int steps)
+{
+    const double u = cg_dmul(cg_dadd((double)x, 0.5), CG_TWO_M32);
+    cg_i64 a = guide[x >> 24];
+    for (int s = 0; s < steps; ++s) a += (u > cdf[a]) ? 1 : 0;
+    return a;
 }
 
 #endif /* CORTEX_GPU_PHILOX_CUH */

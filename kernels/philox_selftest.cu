@@ -13,7 +13,7 @@
  */
 #include "philox.cuh"
 
-#define CG_SELFTEST_N 188
+#define CG_SELFTEST_N 228
 
 CG_FN int cg_selftest_fill(cg_u64 *out)
 {
@@ -88,6 +88,27 @@ CG_FN int cg_selftest_fill(cg_u64 *out)
         for (int i = 0; i < 5; ++i) out[o++] = (cg_u64)cg_f64_bits(cg_plog1p(l1[i]));
         const double lf[8] = {0.0, 1.0, 5.0, 9.0, 10.0, 100.0, 1e6, 9007199254740992.0};
         for (int i = 0; i < 8; ++i) out[o++] = (cg_u64)cg_f64_bits(cg_log_factorial(lf[i]));
+    }
+    /* 8. draws from given words (40 words): uniform_int_words on x0, x1 of 8 blocks;
+     *    table inversion of their x2, x3 (guided scan, then one branch-free step alone) */
+    {
+        const cg_i64 ns[4] = {1, 3, 77169, 1099511627776LL};
+        const double cdf[9] = {0x1.0p-10, 0x1.8p-9, 0.125, 0.375, 0.376, 0.5, 0.75, 0.875, 1.0};
+        cg_i64 guide[256];
+        for (int m = 0; m < 256; ++m) {
+            cg_i64 k = 0;
+            while (cdf[k] < (double)m / 256.0) ++k;
+            guide[m] = k;
+        }
+        cg_u32 w[16];
+        for (int j = 0; j < 8; ++j) {
+            x = cg_block(7u, 8u, (cg_u64)j, 0u, 0u);
+            out[o++] = (cg_u64)cg_uniform_int_words(ns[j & 3], x.x0, x.x1);
+            w[2 * j] = x.x2;
+            w[2 * j + 1] = x.x3;
+        }
+        for (int i = 0; i < 16; ++i) out[o++] = (cg_u64)cg_invert_cdf_u32(cdf, guide, w[i]);
+        for (int i = 0; i < 16; ++i) out[o++] = (cg_u64)cg_invert_cdf_u32_start(cdf, guide, w[i], 1);
     }
     return o; /* == CG_SELFTEST_N */
 }

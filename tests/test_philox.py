@@ -277,7 +277,21 @@ def selftest_reference() -> list[int]:
     out += [_w(ph.pexp(x)) for x in [-745.0, -700.0, -10.5, -1.0, -1e-10, 0.0, 1e-10, 1.0, 10.5, 700.0]]
     out += [_w(ph.plog1p(x)) for x in [-0.5, -1e-10, 1e-10, 0.3, 5.0]]
     out += [_w(ph.log_factorial(x)) for x in [0.0, 1.0, 5.0, 9.0, 10.0, 100.0, 1e6, 2.0**53]]
+    ns = [1, 3, 77169, 2**40]
+    cdf = np.array([2.0**-10, 1.5 * 2.0**-9, 0.125, 0.375, 0.376, 0.5, 0.75, 0.875, 1.0])
+    guide = ph.guide_table(cdf)
+    words = []
+    for j in range(8):
+        x0, x1, x2, x3 = ph.block(7, 8, j, 0, 0)
+        out.append(_w(ph.uniform_int_words(ns[j & 3], x0, x1)))
+        words += [x2, x3]
+    out += [_w(ph.invert_cdf_u32(cdf, 0, guide, 0, x)) for x in words]
+    out += [_w(ph.invert_cdf_u32_start(cdf, 0, guide, 0, x, 1)) for x in words]
     return out
+
+
+def _selftest_n() -> int:
+    return int(re.search(r"#define CG_SELFTEST_N (\d+)", (KERNELS / "philox_selftest.cu").read_text()).group(1))
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
@@ -289,7 +303,7 @@ def test_header_host_path_bit_identical(tmp_path):
     got = [int(line) for line in subprocess.run([str(exe)], check=True, capture_output=True,
                                                 text=True).stdout.split()]
     want = selftest_reference()
-    assert len(got) == len(want) == 188
+    assert len(got) == len(want) == _selftest_n()
     bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
     assert not bad, f"mismatching words {bad[:10]}"
 
@@ -312,7 +326,7 @@ def test_selftest_kernel_on_gpu_bit_identical():
         pytest.skip("no CUDA device")
     src = (KERNELS / "philox_selftest.cu").read_text()
     mod = cp.RawModule(code=src, options=("-I" + str(KERNELS), "--std=c++17"))
-    out = cp.zeros(188, dtype=cp.uint64)
+    out = cp.zeros(_selftest_n(), dtype=cp.uint64)
     mod.get_function("cg_philox_selftest")((1,), (1,), (out,))
     got = [int(x) for x in out.get()]
     want = selftest_reference()
