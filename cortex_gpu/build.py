@@ -265,19 +265,19 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
 def _delay_bounds(row: np.ndarray, tab, delay, resolution_ms: float) -> tuple[int, int]:
     """Smallest and largest delay in steps a projection can draw, clipped to [1, MAX_DELAY_STEPS].
 
-    Exact for grid tables, constants and per-connection arrays (rounded as
-    :func:`_pass_fill` rounds them); the whole range otherwise. Pass 2 packs
+    Exact for grid tables, constants and per-connection arrays (rounded by
+    :func:`~cortex_gpu.network.delay_to_steps`, as :func:`_pass_fill` rounds
+    them); the whole range otherwise. Pass 2 packs
     a synapse's delay into its sort key relative to the lowest bound of all
     projections, so the key's width follows from these bounds.
     """
-    steps_per_ms = 1.0 / resolution_ms
     if tab is not None:
         lo, hi = tab[0], tab[0] + tab[1].size - 1
     elif isinstance(delay, np.ndarray):
-        steps = np.floor(np.asarray(delay, float) * steps_per_ms + 0.5)
+        steps = delay_to_steps(delay, resolution_ms)
         lo, hi = (steps.min(), steps.max()) if steps.size else (1, 1)
     elif row[0] == KIND_CONST:
-        lo = hi = np.floor(row[1] * steps_per_ms + 0.5)
+        lo = hi = delay_to_steps(row[1], resolution_ms)
     else:
         lo, hi = 1, MAX_DELAY_STEPS
     return int(min(max(lo, 1), MAX_DELAY_STEPS)), int(min(max(hi, 1), MAX_DELAY_STEPS))

@@ -68,21 +68,22 @@ def _scale(text: str) -> float:
     return value
 
 
-def _seed(text: str) -> int:
+def _int(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _seed(text: str) -> int:
+    value = _int(text)
     if not 0 <= value < 2 ** 32:
         raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {text}")
     return value
 
 
 def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value

@@ -307,13 +307,18 @@ _ZIG_R = _ZIG_X[1]
 _TWO_M31 = _h("0x1.0p-31")
 
 
+@njit(cache=False, error_model="numpy", inline="always")
+def _zig_x(x_val, layer):
+    """Abscissa of a ziggurat attempt: the word ``x_val`` as int32, in units of ``2**-31`` layer widths."""
+    j = np.int64(x_val)
+    j -= (j >> 31) << 32
+    return np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+
+
 @_jit
 def _zig_attempt(x_val, layer, x2, x3):
     """One ziggurat attempt from abscissa word ``x_val``, ``layer`` and uniforms words ``x2, x3``: ``(accepted, z)``."""
-    j = np.int64(x_val)
-    if j >= 2147483648:
-        j -= 4294967296
-    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+    z = _zig_x(x_val, layer)
     if abs(z) < _ZIG_X[layer + 1]:
         return True, z
     u2 = (np.float64(x2) + 0.5) * _TWO_M32
@@ -321,7 +326,7 @@ def _zig_attempt(x_val, layer, x2, x3):
     if layer == 0:  # tail beyond r: x = -log(u2)/r accepted when -2 log(u3) > x*x
         t = -plog(u2) / _ZIG_R
         if -2.0 * plog(u3) > t * t:
-            return True, (_ZIG_R + t) if j >= 0 else -(_ZIG_R + t)
+            return True, (_ZIG_R + t) if z >= 0.0 else -(_ZIG_R + t)
         return False, 0.0
     y = _ZIG_F[layer] + u2 * (_ZIG_F[layer + 1] - _ZIG_F[layer])
     return y < pexp(-0.5 * z * z), z
@@ -358,9 +363,7 @@ def zig_fast(x_val, layer):
     branch, so a loop over synapses computing it vectorizes. The NaN cases
     go through :func:`normal_zig_first`.
     """
-    j = np.int64(x_val)
-    j -= (j >> 31) << 32
-    z = np.float64(j) * _TWO_M31 * _ZIG_X[layer]
+    z = _zig_x(x_val, layer)
     return z if abs(z) < _ZIG_X[layer + 1] else np.nan
 
 
