@@ -13,7 +13,7 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["Partition", "make_partition", "STRATEGIES", "DEFAULT_TILE_SIZE"]
+__all__ = ["Partition", "make_partition", "expected_tile_synapses", "STRATEGIES", "DEFAULT_TILE_SIZE"]
 
 DEFAULT_TILE_SIZE = 1024
 STRATEGIES = ("round_robin", "contiguous", "area_processes")
@@ -54,6 +54,49 @@ def _tiles(net: Network, tile_size: int) -> tuple[np.ndarray, np.ndarray]:
     if not starts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(starts).astype(np.int64), np.concatenate(stops).astype(np.int64)
+
+
+def expected_tile_synapses(net: Network, tile_start: np.ndarray, tile_stop: np.ndarray) -> np.ndarray:
+    """Expected incoming synapses of each tile ``[tile_start[i], tile_stop[i])`` (float64).
+
+    From the connection rules alone, without drawing: ``fixed_indegree`` K per
+    post, ``pairwise_bernoulli`` p per (pre, post) pair, ``fixed_total_number``
+    N spread evenly over the posts, ``all_to_all`` every pair, ``one_to_one``
+    one per listed post. Pairs excluded as autapses are left out. The
+    partition balances ranks and the planner predicts memory with it.
+    """
+    start = np.asarray(tile_start, np.int64)
+    stop = np.asarray(tile_stop, np.int64)
+    out = np.zeros(start.size, np.float64)
+    for proj in net.projections:
+        post = np.sort(proj.post) if proj.rule == "one_to_one" else proj.post
+        # posts of the projection inside each tile
+        n_in = (np.searchsorted(post, stop) - np.searchsorted(post, start)).astype(np.float64)
+        n_pre = float(proj.pre.size)
+        if proj.rule == "one_to_one":
+            out += n_in
+            continue
+        if proj.rule == "fixed_indegree":
+            per_post = float(proj.indegree)
+        elif proj.rule == "fixed_total_number":
+            per_post = proj.total / max(proj.post.size, 1)
+        else:
+            pairs = n_pre
+            if not proj.allow_autapses:
+                # a post that is also a pre loses its autapse: expected share of such posts
+                pairs -= _shared_fraction(proj.pre, proj.post)
+            per_post = pairs * (proj.p if proj.rule == "pairwise_bernoulli" else 1.0)
+        out += n_in * per_post
+    return out
+
+
+def _shared_fraction(pre: np.ndarray, post: np.ndarray) -> float:
+    """Fraction of ``post`` gids that are also in ``pre`` (both sorted, unique)."""
+    if post.size == 0:
+        return 0.0
+    i = np.searchsorted(pre, post)
+    hit = (i < pre.size) & (pre[np.minimum(i, max(pre.size - 1, 0))] == post) if pre.size else np.zeros(post.size, bool)
+    return float(hit.mean())
 
 
 def make_partition(net: Network, n_ranks: int = 1, strategy: str = "round_robin",

@@ -287,3 +287,18 @@ def test_small_page_arrays_opt_out_of_huge_pages():
         assert "nh" in flags, flags
     a[:] = 1.5
     assert float(a.sum()) == 1.5 * (1 << 22)
+
+
+def test_expected_tile_synapses_match_the_build(net, reference):
+    """The rule-based estimate the partition and planner use agrees with the drawn synapses:
+    exactly for fixed counts, within 4 standard deviations for pairwise_bernoulli."""
+    from cortex_gpu.partition import expected_tile_synapses
+    g, _ = reference
+    part = make_partition(net, 1, tile_size=16)
+    expected = expected_tile_synapses(net, part.tile_start, part.tile_stop)
+    first = np.searchsorted(g.neurons.gids, part.tile_start)
+    observed = np.add.reduceat(g.indegree, first)
+    assert expected.sum() == pytest.approx(observed.sum(), abs=4 * np.sqrt(expected.sum()))
+    # tiles of E (gids 0..149) get fixed indegrees only: 12 + 9 per post
+    e_tiles = part.tile_stop <= 150
+    np.testing.assert_array_equal(observed[e_tiles], expected[e_tiles])
