@@ -5,11 +5,16 @@ Usage::
     cortex-gpu run microcircuit [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
                                 [--seed N] [--backend auto|cpu|cuda] [--threads N]
                                 [--record spikes|none] [--resolution MS] [--out DIR]
+                                [--partition round_robin|contiguous|area_processes]
+                                [--comm auto|host|cuda-aware] [--exchange neighbour|allgather]
+    mpiexec -n 4 cortex-gpu run microcircuit ...     (one rank per process; srun likewise)
 
 Writes ``DIR/summary.json`` (timings, sizes, rates), the spikes in the
-format of :mod:`cortex_gpu.io` (unless ``--record none``) and
-``DIR/raster.png``. Exit status: 0 on success, 2 for bad arguments, 1 when
-the model or the backend cannot run (the message says why).
+format of :mod:`cortex_gpu.io` (one file per rank, unless ``--record
+none``) and ``DIR/raster.png``. Exit status: 0 on success, 2 for bad
+arguments, 1 when the model or the backend cannot run (the message says
+why). Under MPI, a rank that fails prints its rank and error and aborts the
+whole job, so no rank waits forever for it.
 """
 from __future__ import annotations
 
@@ -30,6 +35,10 @@ import numpy as np
 __all__ = ["main", "make_parser", "ProgressBar"]
 
 MODELS = ("microcircuit",)
+# mirrored here so that --help needs no numba import; tests check they agree
+STRATEGIES = ("round_robin", "contiguous", "area_processes")
+COMM_MODES = ("auto", "host", "cuda-aware")
+EXCHANGES = ("neighbour", "allgather")
 
 
 def _default_threads() -> int:
@@ -119,6 +128,16 @@ def make_parser() -> argparse.ArgumentParser:
                      help="simulation step in ms (default 0.1)")
     run.add_argument("--out", type=Path, default=Path("out/microcircuit"), metavar="DIR",
                      help="output directory (default out/microcircuit)")
+    run.add_argument("--partition", choices=STRATEGIES, default="round_robin",
+                     help="how post-synaptic tiles are dealt to MPI ranks (default round_robin)")
+    run.add_argument("--comm", choices=COMM_MODES, default="auto",
+                     help="spike exchange between ranks: host-staged MPI, or CUDA-aware MPI with device "
+                          "buffers; 'auto' picks what the backend and the MPI library support (default auto)")
+    run.add_argument("--exchange", choices=EXCHANGES, default="neighbour",
+                     help="'neighbour': point to point to the ranks that need a rank's spikes; 'allgather': "
+                          "every rank gets every spike (baseline) (default neighbour)")
+    run.add_argument("--no-overlap", dest="overlap", action="store_false",
+                     help="complete each spike exchange as soon as it is posted (measures its full cost)")
     return parser
 
 
@@ -196,28 +215,57 @@ def _remove_previous_results(out: Path) -> None:
             path.unlink()
 
 
-def run_microcircuit(args: argparse.Namespace) -> dict:
-    """Build and run PD14 as ``args`` say; write the results and return the summary."""
+def _build_model(args: argparse.Namespace):
+    """The network ``args.model`` names, and its info (populations and their gid ranges)."""
+    from .models.microcircuit import microcircuit
+    record = args.record == "spikes"
+    return microcircuit(N_scaling=args.scale, K_scaling=args.scale, drive=args.drive,
+                        resolution_ms=args.resolution_ms, record_spikes=record)
+
+
+def _rank_threads(requested: int | None, comm) -> int:
+    """Threads per rank: as asked, else the cores shared out among this node's ranks."""
+    if requested is not None:
+        return requested
+    return max(1, _default_threads() // max(comm.local_size, 1))
+
+
+def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
+    """Build and run the model as ``args`` say, on every rank of ``comm``; write the results.
+
+    Returns the summary on rank 0 and None on the other ranks.
+    """
     from . import __version__
+    from .comm import world
     from .engine import Simulation, peak_rss_mb
     from .io import write_rank_spikes, write_spikes_metadata
-    from .models.microcircuit import microcircuit
+    from .partition import expected_tile_synapses
     from .plot import plot_raster, population_rates_hz
 
     _check_grid("--t-sim", args.t_sim_ms, args.resolution_ms)
     _check_grid("--t-presim", args.t_presim_ms, args.resolution_ms)
     backend = _choose_backend(args.backend)
-    threads = args.threads if args.threads is not None else _default_threads()
+    if comm is None:
+        comm = world(args.comm, args.exchange, backend)
+    threads = _rank_threads(args.threads, comm)
     record = args.record == "spikes"
-    err = sys.stderr
+    lead = comm.rank == 0
+    err = sys.stderr if lead else open(os.devnull, "w")
 
-    net, info = microcircuit(N_scaling=args.scale, K_scaling=args.scale, drive=args.drive,
-                             resolution_ms=args.resolution_ms, record_spikes=record)
-    sim = Simulation(net, seed=args.seed, threads=threads, backend=backend)
-    print(f"cortex-gpu: microcircuit, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
-          f"{threads} thread(s), seed {args.seed}", file=err)
+    net, info = _build_model(args)
+    sim = Simulation(net, seed=args.seed, threads=threads, backend=backend, comm=comm,
+                     partition=args.partition)
+    sim.overlap = args.overlap
+    print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
+          f"{comm.size} rank(s) x {threads} thread(s), seed {args.seed}", file=err)
+    part = sim.partition
+    if comm.size > 1:
+        syn = expected_tile_synapses(net, part.tile_start, part.tile_stop)
+        per_rank = np.bincount(part.tile_rank, weights=syn, minlength=comm.size)
+        print(f"cortex-gpu: partition {part.strategy}, exchange {comm.exchange}; expected synapses per rank: "
+              + ", ".join(f"{r}: {x:.3g}" for r, x in enumerate(per_rank)), file=err)
     report = sim.build()
-    print(f"cortex-gpu: {report}", file=err)
+    print(f"cortex-gpu: {report}" + (" (rank 0)" if comm.size > 1 else ""), file=err)
 
     sim_s_before = sim.sim_s
     if args.t_presim_ms > 0:
@@ -226,50 +274,75 @@ def run_microcircuit(args: argparse.Namespace) -> dict:
     sim_s_before = sim.sim_s
     t_start_ms = sim.t_ms
     counts_before = sim.spike_counts()
+    timings_before = dict(sim.timings)
     bar = ProgressBar("sim", args.t_sim_ms, err)
     sim.run(args.t_sim_ms, progress=lambda t_ms, wall_s: bar(t_ms - t_start_ms, wall_s))
     sim_s = sim.sim_s - sim_s_before
     t_stop_ms = sim.t_ms
 
-    rates = None
-    n_spikes = None
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_previous_results(out)
-    if not record:  # rates from the engine's spike counters, which run without recording
-        counted = sim.spike_counts() - counts_before
-        gids_local = sim.local_gids
-        t_s = (t_stop_ms - t_start_ms) * 1e-3
-        rates = {name: float(counted[(gids_local >= a) & (gids_local < b)].sum() / ((b - a) * t_s))
-                 for name, (a, b) in zip(info["populations"], info["gid_ranges"])}
-        n_spikes = int(counted.sum())
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+        _remove_previous_results(out)
+    comm.barrier()
+    # spikes per population from the engine's counters, summed over ranks
+    counted = sim.spike_counts() - counts_before
+    gids_local = sim.local_gids
+    pop_counts = np.array([counted[(gids_local >= a) & (gids_local < b)].sum() for a, b in info["gid_ranges"]],
+                          np.int64)
+    pop_counts = comm.allreduce_sum(pop_counts)
+    t_s = (t_stop_ms - t_start_ms) * 1e-3
+    rates = {name: float(c / ((b - a) * t_s)) for name, c, (a, b) in zip(info["populations"], pop_counts,
+                                                                          info["gid_ranges"])}
+    n_spikes = int(pop_counts.sum())
     if record:
         gids, steps = sim.all_spikes()
-        t_steps = steps + 1     # NEST stamps a spike at the end of its step
-        n_spikes = int(gids.size)
-        write_rank_spikes(out, 0, gids, t_steps, n_neurons=report.n_neurons)
-        write_spikes_metadata(out, n_ranks=1, resolution_ms=args.resolution_ms, seed=args.seed,
-                              partition="round_robin",
-                              extra={"model": "microcircuit", "populations": info["populations"],
+        write_rank_spikes(out, comm.rank, gids, steps + 1, n_neurons=report.n_neurons)  # NEST stamps a spike
+        comm.barrier()                                                                  # at its step's end
+    window = {k: sim.timings[k] - timings_before.get(k, 0) for k in sim.timings}
+    ranks = comm.allgather({
+        "rank": comm.rank, "n_neurons": int(report.n_neurons), "n_synapses": int(report.n_synapses),
+        "layout_bytes": int(report.layout_bytes), "build_s": float(report.build_s), "sim_s": float(sim_s),
+        "peak_rss_mb": float(peak_rss_mb()), "remote_pre": int(getattr(sim, "_remote_pre", 0)),
+        "exchange": window, "local_rank": comm.local_rank, "host": socket.gethostname()})
+    if not lead:
+        err.close()
+        return None
+
+    if record:
+        write_spikes_metadata(out, n_ranks=comm.size, resolution_ms=args.resolution_ms, seed=args.seed,
+                              partition=part.strategy,
+                              extra={"model": args.model, "populations": info["populations"],
                                      "gid_ranges": [list(r) for r in info["gid_ranges"]],
                                      "t_presim_ms": args.t_presim_ms, "t_sim_ms": args.t_sim_ms})
-        times_ms = t_steps * args.resolution_ms
+        from .io import read_spikes
+        merged = read_spikes(out, with_steps=True)
+        n_spikes = int(merged["senders"].size)   # every spike in the files, pre-simulation included
+        keep = (merged["times"] > t_start_ms) & (merged["times"] <= t_stop_ms)
+        gids, times_ms = merged["senders"][keep], merged["times"][keep]
         rates_arr = population_rates_hz(gids, times_ms, info["gid_ranges"], t_start_ms, t_stop_ms)
         rates = {name: float(r) for name, r in zip(info["populations"], rates_arr)}
         plot_raster(out / "raster.png", gids, times_ms, info["populations"], info["gid_ranges"],
-                    t_start_ms, t_stop_ms, title=f"microcircuit, scale {args.scale:g}, {args.drive} drive, seed {args.seed}")
+                    t_start_ms, t_stop_ms, title=f"{args.model}, scale {args.scale:g}, {args.drive} drive, "
+                                                 f"seed {args.seed}")
 
+    n_syn = sum(r["n_synapses"] for r in ranks)
+    layout_bytes = sum(r["layout_bytes"] for r in ranks)
     summary = {
-        "model": "microcircuit", "version": __version__, "backend": backend, "threads": threads,
+        "model": args.model, "version": __version__, "backend": backend, "threads": threads,
+        "n_ranks": comm.size, "partition": part.strategy, "exchange": comm.exchange, "comm": comm.mode,
+        "overlap": bool(args.overlap),
         "scale": args.scale, "drive": args.drive, "seed": args.seed,
         "t_sim_ms": args.t_sim_ms, "t_presim_ms": args.t_presim_ms, "resolution_ms": args.resolution_ms,
-        "n_neurons": int(report.n_neurons), "n_synapses": int(report.n_synapses),
-        "bytes_per_synapse": float(report.bytes_per_synapse), "layout_bytes": int(report.layout_bytes),
-        "build_s": float(report.build_s), "presim_s": float(presim_s), "sim_s": float(sim_s),
-        "rtf": float(sim_s / (args.t_sim_ms * 1e-3)), "peak_rss_mb": float(peak_rss_mb()),
+        "n_neurons": sum(r["n_neurons"] for r in ranks), "n_synapses": n_syn,
+        "bytes_per_synapse": layout_bytes / max(n_syn, 1), "layout_bytes": layout_bytes,
+        "build_s": max(r["build_s"] for r in ranks), "presim_s": float(presim_s),
+        "sim_s": max(r["sim_s"] for r in ranks), "rtf": max(r["sim_s"] for r in ranks) / (args.t_sim_ms * 1e-3),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in ranks),
         "record": args.record, "n_spikes": n_spikes, "rates_hz": rates,
         "rates_window_ms": [t_start_ms, t_stop_ms],
         "spikes": {"format": "cortex_gpu.spikes", "metadata": "spikes.json"} if record else None,
+        "ranks": ranks if comm.size > 1 else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": _host_info(threads),
     }
@@ -292,25 +365,38 @@ def _print_summary(summary: dict, stream: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``cortex-gpu``; returns the exit status."""
+    """Entry point of ``cortex-gpu``; returns the exit status.
+
+    Under MPI with several ranks, any failure on one rank aborts the job:
+    the others would otherwise wait for it forever in the next exchange.
+    """
+    from .comm import abort_other_ranks
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         summary = run_microcircuit(args)
-    except (RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError, NotImplementedError) as exc:
         # Expected failures (no GPU, a model that cannot be built, too many
         # threads) get one line, not a traceback.
+        abort_other_ranks(f"error: {exc}")
         print(f"cortex-gpu: error: {exc}", file=sys.stderr)
         return 1
     except MemoryError:
-        print("cortex-gpu: error: out of memory while building or running the model; "
-              "try a smaller --scale", file=sys.stderr)
+        msg = "out of memory while building or running the model; try a smaller --scale or more ranks"
+        abort_other_ranks(f"error: {msg}")
+        print(f"cortex-gpu: error: {msg}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ncortex-gpu: interrupted", file=sys.stderr)
         return 130
-    _print_summary(summary, sys.stdout)
-    print(f"results in {args.out}/", file=sys.stdout)
+    except BaseException as exc:
+        import traceback
+        traceback.print_exc()
+        abort_other_ranks(f"{type(exc).__name__}: {exc}")
+        raise
+    if summary is not None:
+        _print_summary(summary, sys.stdout)
+        print(f"results in {args.out}/", file=sys.stdout)
     return 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from . import philox
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
+from .comm import LocalComm
 from .network import Network
 from .partition import make_partition
 from .record import SpikeBuffer, StateSampler
@@ -58,13 +59,16 @@ class Simulation:
     seed : seed of every random draw (NEST's ``rng_seed``).
     threads : CPU workers; results do not depend on it.
     backend : 'auto', 'cpu' or 'cuda'.
-    n_ranks, rank, partition : the decomposition (one rank for now).
+    n_ranks, rank, partition : the decomposition. With ``comm`` (a
+        :mod:`cortex_gpu.comm` communicator) the rank count and rank come
+        from it; without, ``n_ranks > 1`` can build one rank's part (for
+        inspection and planning) but not run it.
     weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights).
     """
 
     def __init__(self, net: Network, *, seed: int = 12345, threads: int = 1, backend: str = "cpu",
                  n_ranks: int = 1, rank: int = 0, partition: str = "round_robin",
-                 weight_dtype: str = "float32", section_size: int | None = None):
+                 weight_dtype: str = "float32", section_size: int | None = None, comm=None):
         if not 0 <= int(seed) < 2 ** 32:
             raise ValueError(f"seed must be in [0, 2**32), got {seed}")
         if threads < 1:
@@ -75,8 +79,15 @@ class Simulation:
         self.seed = int(seed)
         self.threads = int(threads)
         self.backend = resolve_backend(backend)
+        if comm is not None:
+            n_ranks, rank = comm.size, comm.rank
+        if not 0 <= rank < n_ranks:
+            raise ValueError(f"rank {rank} outside 0..{n_ranks - 1}")
+        self.comm = comm if comm is not None else (LocalComm() if n_ranks == 1 else None)
         self.partition = make_partition(net, n_ranks, partition)
         self.rank = rank
+        self.n_ranks = n_ranks
+        self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
         self.graph: LocalGraph | None = None
@@ -107,6 +118,7 @@ class Simulation:
         n = nt.gids.size
         self._L = cpu.Layout(L.seg_off, L.delay_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay,
                              L.min_delay, L.section_size, L.n_sections)
+        self._m = self._window(L)
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
         # neurons with equal model, propagators and refractory steps share one parameter set
@@ -120,7 +132,7 @@ class Simulation:
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
                               zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
-                              np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+                              *self._accumulators(n), np.zeros(n, np.int64))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
         n_slots = L.max_delay + 1
@@ -130,11 +142,45 @@ class Simulation:
         self._spikes = SpikeBuffer.for_network(self.net)
         self._sampler = StateSampler.for_network(self.net, nt.gids)
         self._lo, self._hi = self._worker_ranges()
-        self._m = L.min_delay if L.n_synapses else 10
+        self._q0 = np.zeros(n_slots, np.int64)      # first ring entry to deliver, per slot
+        self._q_all = np.zeros(n_slots, np.int64)   # every entry
+        self._pending = None                        # (first step, steps) of the window in flight
+        self.timings = {"deliver_ring_s": 0.0, "exchange_wait_s": 0.0, "update_s": 0.0,
+                        "exchange_post_s": 0.0, "windows": 0}
+        self._setup_exchange()
         # the whole construction: synapses, neurons, drives, ring and recorders
         self.report = BuildReport(n, L.n_synapses, L.bytes_per_synapse, L.nbytes, time.perf_counter() - t_start,
                                   L.min_delay, L.max_delay)
         return self.report
+
+    def _window(self, L) -> int:
+        """Steps per window: the smallest delay anywhere, so that no spike is due in its own window.
+
+        With several ranks every rank must use the same window, so the
+        global minimum is agreed on.
+        """
+        m = L.min_delay if L.n_synapses else 10 ** 9
+        if self.comm is not None and self.comm.size > 1:
+            m = min(self.comm.allgather(m))
+        return m if m < 10 ** 9 else 10
+
+    def _accumulators(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point input accumulators: one row, or one row per step of a window with other ranks."""
+        rows = self._m if self.n_ranks > 1 else 1
+        return np.zeros((rows, n), np.int64), np.zeros((rows, n), np.int64)
+
+    def _setup_exchange(self) -> None:
+        """Tell the communicator which ranks this rank listens to, and how much it may send."""
+        comm = self.comm
+        if comm is None or comm.size == 1:
+            return
+        L = self.graph.layout
+        owners = self.partition.owner(L.pre_gids)
+        in_ranks = np.unique(owners[(owners >= 0) & (owners != self.rank)])
+        n_local = self.graph.neurons.gids.size
+        self._send = np.zeros(max(n_local * self._m, 1), np.int64)
+        comm.setup(in_ranks, n_local * self._m)
+        self._remote_pre = int(np.count_nonzero((owners >= 0) & (owners != self.rank)))
 
     def _set_threads(self) -> None:
         if self.threads > numba.config.NUMBA_NUM_THREADS:
@@ -252,6 +298,9 @@ class Simulation:
             raise ValueError(f"simulation time {t_ms} ms must be a non-negative multiple of the "
                              f"resolution {self.h} ms")
         self.build()
+        if self.comm is None:
+            raise RuntimeError(f"rank {self.rank} of {self.n_ranks} was built without a communicator and can "
+                               "only be inspected; run it under mpiexec with comm=cortex_gpu.comm.world()")
         self._set_threads()
         t_wall = time.perf_counter()
         end = self.step + n_steps
@@ -270,6 +319,10 @@ class Simulation:
             src_ptr = np.searchsorted(src_s[a:b], np.arange(t0, t0 + span + 1)).astype(np.int64)
             mm_buf = self._sampler.buffer(span)
             done = 0
+            if self.comm.size > 1:
+                self._run_windows(t0, n_iv, mm, src_ptr, src_p[a:b], src_g[a:b], mm_buf, wk_spikes, wk_count,
+                                  src_max)
+                done = n_iv
             while done < n_iv:
                 self._spikes.reserve(2 * mm * (self._N.V.size + src_max + 1))
                 rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step,
@@ -277,7 +330,7 @@ class Simulation:
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
                 k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
-                                      self._N, self._G, self._R, self._pre_of_local, sp,
+                                      self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
                                       src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
                                       rec, wk_spikes, wk_count)
                 done += k
@@ -286,7 +339,62 @@ class Simulation:
             self.step = t0 + span
             if progress is not None:
                 progress(self.t_ms, time.perf_counter() - t_wall)
+        self._complete_exchange()
         self.sim_s += time.perf_counter() - t_wall
+
+    def _run_windows(self, t0, n_windows, mm, src_ptr, src_pre, src_gid, mm_buf, wk_spikes, wk_count,
+                     src_max) -> None:
+        """Windows of ``mm`` steps from ``t0`` with other ranks, the exchange overlapped (I7).
+
+        Per window: deliver what is already in the ring (the exchange of the
+        last window's spikes still in flight), complete that exchange and
+        deliver what it brought, drive, update, merge, and post this
+        window's spikes. Without overlap (``self.overlap`` False) the
+        exchange completes as soon as it is posted, which measures its whole
+        cost.
+        """
+        T = self.timings
+        N, R, L = self._N, self._R, self._L
+        clock = time.perf_counter
+        n_local = N.V.size
+        for j in range(n_windows):
+            t_w = t0 + j * mm
+            c0 = clock()
+            cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
+            c1 = clock()
+            self._complete_exchange()
+            c2 = clock()
+            self._spikes.reserve(mm * (n_local + src_max + 1))
+            rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
+                                self._sampler.local, self._sampler.var, mm_buf)
+            n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
+                                       self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
+                                       wk_count, self.rank == 0, self._send)
+            c3 = clock()
+            self.comm.start(self._send[:n_send])
+            self._pending = (t_w, mm)
+            if not self.overlap:
+                self._complete_exchange()
+            c4 = clock()
+            T["deliver_ring_s"] += c1 - c0
+            T["exchange_wait_s"] += c2 - c1
+            T["update_s"] += c3 - c2
+            T["exchange_post_s"] += c4 - c3
+            T["windows"] += 1
+
+    def _complete_exchange(self) -> None:
+        """Wait for the spikes of the last posted window and put them in the ring.
+
+        Sets ``_q0`` so that the next delivery reads only the received entries.
+        """
+        R = self._R
+        if self._pending is None:
+            self._q0[:] = R.count
+            return
+        t_prev, mm = self._pending
+        words = self.comm.wait()
+        self._pending = None
+        cpu.append_received(words, mm, t_prev, self.graph.layout.pre_index, R, self._q0)
 
     # --------------------------------------------------------------- results
     def spike_events(self, rec) -> dict[str, np.ndarray]:

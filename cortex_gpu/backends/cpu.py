@@ -15,6 +15,13 @@ One step, per worker: ``deliver`` (due spikes into the accumulators),
 ``drive`` (generator input into the same accumulators), ``update`` (read and
 clear the accumulators, integrate, threshold); then, serially,
 ``merge_step`` puts the step's spikes into the ring in gid order.
+
+With several ranks a window of ``m`` steps runs in two calls around the
+spike exchange: ``deliver_window`` (every spike already in the ring, into
+one accumulator row per step of the window) while the last window's spikes
+travel, then ``append_received`` and ``finish_window`` (the received
+spikes, the drive, the update, the merge). Fixed-point sums make the result
+independent of that split, hence of the rank count.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from .. import philox
 from ..layout import run_bounds
 
 __all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "deliver", "drive", "update", "run_intervals",
-           "FIXED_ONE"]
+           "deliver_window", "append_received", "finish_window", "FIXED_ONE"]
 
 #: One pA in the fixed-point accumulators.
 FIXED_ONE = 4294967296.0
@@ -66,12 +73,14 @@ def _lower_bound(a, lo, hi, x):
 
 
 @numba.njit(cache=True)
-def deliver(t, lo, hi, L, N, R):
-    """Add every synapse due at step ``t`` onto posts ``[lo, hi)`` to their accumulators.
+def deliver(t, lo, hi, L, R, q0, acc_ex, acc_in):
+    """Add every synapse due at step ``t`` onto posts ``[lo, hi)`` to ``acc_ex``/``acc_in``.
 
     A spike emitted at step ``t - d`` is due now through its runs of delay
     ``d`` (one per section); the runs are sorted by post, so the worker's
-    share is found by two binary searches.
+    share is found by two binary searches. Only ring entries
+    ``[q0[slot], count[slot])`` are read: all of them in a plain step, the
+    ones just received from other ranks when those arrive late (I7).
     """
     D = L.max_delay
     S = L.section_size
@@ -80,7 +89,7 @@ def deliver(t, lo, hi, L, N, R):
     s_last = (hi - 1) // S
     for d in range(L.min_delay, D + 1):
         slot = (t - d) % n_slots
-        for q in range(R.count[slot]):
+        for q in range(q0[slot], R.count[slot]):
             p = R.pre[slot, q]
             for s in range(s_first, s_last + 1):
                 k0, k1 = run_bounds(L.seg_off, L.delay_off, s * L.n_pre + p, d, L.min_delay, D)
@@ -96,9 +105,9 @@ def deliver(t, lo, hi, L, N, R):
                     i = base + np.int64(L.syn_post[k])
                     fx = np.int64(np.rint(w * FIXED_ONE))
                     if w >= 0.0:
-                        N.acc_ex[i] += fx
+                        acc_ex[i] += fx
                     else:
-                        N.acc_in[i] += fx
+                        acc_in[i] += fx
 
 
 @numba.njit(cache=True)
@@ -159,11 +168,11 @@ def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
 
 
 @numba.njit(cache=True)
-def update(t, lo, hi, N, spikes, n_spikes):
+def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
-    Reads and clears each neuron's accumulators (which only this worker
-    writes), integrates exactly, and appends spiking local indices, in
+    Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
+    step's row, which only this worker writes), integrates exactly, and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
     inlined here the loop ran ~15x slower (register pressure).
     """
@@ -176,8 +185,6 @@ def update(t, lo, hi, N, spikes, n_spikes):
     i_0 = N.i_0
     i0_next = N.i0_next
     refr = N.refr
-    acc_ex = N.acc_ex
-    acc_in = N.acc_in
     kind = N.kind
     pset = N.pset
     refr_steps = N.refr_steps
@@ -237,17 +244,21 @@ def _sample(t, t0, lo, hi, N, Rec):
 
 
 @numba.njit(parallel=True, cache=True)
-def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, pre_of_local,
+def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, q0, pre_of_local,
                   src_ptr, src_pre, src_gid, Rec, wk_spikes, wk_count):
     """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
 
     Returns the number of intervals done: fewer than asked when the spike
     recording buffer could overflow in the next one (the caller grows it).
     ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the spike-source emissions
-    of step ``t`` (pre indices ``src_pre``, gids ``src_gid``).
+    of step ``t`` (pre indices ``src_pre``, gids ``src_gid``). ``q0`` is all
+    zeros: every ring entry is delivered. Each step uses accumulator row 0.
     """
     n_workers = lo.size
     cap = Rec.spk_gid.size
+    no_send = np.zeros(0, np.int64)
+    acc_ex = N.acc_ex[0]
+    acc_in = N.acc_in[0]
     for iv in range(n_intervals):
         if Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap and iv > 0:
             return iv
@@ -255,23 +266,92 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, pre_of_local,
         for w in numba.prange(n_workers):
             for k in range(m):
                 t = t_iv + k
-                deliver(t, lo[w], hi[w], L, N, R)
-                drive(t, lo[w], hi[w], seed, G, N.acc_ex, N.acc_in, N.i0_next)
-                wk_count[w, k] = update(t, lo[w], hi[w], N, wk_spikes[w, k], 0)
+                deliver(t, lo[w], hi[w], L, R, q0, acc_ex, acc_in)
+                drive(t, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next)
+                wk_count[w, k] = update(t, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], 0)
                 if Rec.mm_local.size > 0:
                     _sample(t, t0, lo[w], hi[w], N, Rec)
         for k in range(m):
             t = t_iv + k
-            merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec)
+            merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
+                       True, no_send, 0, m)
     return n_intervals
 
 
+@numba.njit(parallel=True, cache=True)
+def deliver_window(t_w, m, lo, hi, L, R, q0, acc_ex, acc_in):
+    """Deliver ring entries ``[q0[slot], count[slot])`` due at steps ``t_w .. t_w + m - 1``.
+
+    Step ``t_w + k`` goes to accumulator row ``k``. With ``q0`` all zeros
+    this is the part of a window's delivery that needs no spike from the
+    exchange still in flight (every spike emitted before the last window,
+    and the last window's local spikes): it runs while the exchange proceeds
+    (I7). Ownership as in ``deliver``.
+    """
+    for w in numba.prange(lo.size):
+        for k in range(m):
+            deliver(t_w + k, lo[w], hi[w], L, R, q0, acc_ex[k], acc_in[k])
+
+
 @numba.njit(cache=True)
-def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec):
-    """Put step ``t``'s spikes in ring slot ``t % n_slots``, count and record them.
+def append_received(words, m, t_prev, pre_index, R, q0):
+    """Put the spike words of window ``t_prev`` received from other ranks into its ring slots.
+
+    A word is ``gid * m + k``: ``gid`` spiked at step ``t_prev + k``. Spikes
+    of neurons without synapses here are dropped. ``q0`` gets each slot's
+    count before the additions, so that ``deliver_window`` can deliver the
+    new entries alone.
+    """
+    n_slots = R.count.size
+    for s in range(n_slots):
+        q0[s] = R.count[s]
+    for j in range(words.size):
+        gid = words[j] // m
+        p = pre_index[gid]
+        if p < 0:
+            continue
+        slot = (t_prev + words[j] % m) % n_slots
+        R.pre[slot, R.count[slot]] = p
+        R.count[slot] += 1
+
+
+@numba.njit(parallel=True, cache=True)
+def finish_window(t_w, m, seed, lo, hi, L, N, G, R, q0, pre_of_local, src_ptr, src_pre, src_gid, Rec, rec_t0,
+                  wk_spikes, wk_count, record_sources, send):
+    """Complete window ``t_w`` once the last window's remote spikes are in the ring; returns the
+    number of spike words of this window in ``send``.
+
+    Per worker and step: deliver the ring entries ``[q0, count)`` (the
+    received spikes), the generators' input, then update from the step's
+    accumulator row, which ``deliver_window`` filled beforehand. Then,
+    serially, the window's spikes go into the ring in gid order and into
+    ``send`` as ``gid * m + k``. Ownership as in ``run_intervals``.
+    """
+    for w in numba.prange(lo.size):
+        for k in range(m):
+            t = t_w + k
+            deliver(t, lo[w], hi[w], L, R, q0, N.acc_ex[k], N.acc_in[k])
+            drive(t, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next)
+            wk_count[w, k] = update(t, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], 0)
+            if Rec.mm_local.size > 0:
+                _sample(t, rec_t0, lo[w], hi[w], N, Rec)
+    n_send = 0
+    for k in range(m):
+        n_send = merge_step(t_w + k, rec_t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre,
+                            src_gid, Rec, record_sources, send, n_send, m)
+    return n_send
+
+
+@numba.njit(cache=True)
+def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
+               record_sources, send, n_send, m):
+    """Put step ``t``'s spikes in ring slot ``t % n_slots``, count and record them; returns ``n_send``.
 
     Workers own increasing post ranges and list their spikes in order, so the
-    slot holds local spikes in gid order, then spike-source emissions.
+    slot holds local spikes in gid order, then spike-source emissions. With
+    other ranks (``send`` not empty), every local spike is also appended to
+    ``send`` as ``gid * m + k``. Spike sources run on every rank; only the
+    rank with ``record_sources`` records them.
     """
     slot = t % R.count.size
     n = 0
@@ -284,6 +364,9 @@ def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_p
                 R.pre[slot, n] = p
                 n += 1
             g = N.gid[i]
+            if send.size > 0:
+                send[n_send] = g * m + k
+                n_send += 1
             if Rec.rec_mask[g]:
                 j = Rec.spk_n[0]
                 Rec.spk_gid[j] = g
@@ -294,9 +377,10 @@ def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_p
             R.pre[slot, n] = src_pre[e]
             n += 1
         g = src_gid[e]
-        if Rec.rec_mask[g]:
+        if record_sources and Rec.rec_mask[g]:
             j = Rec.spk_n[0]
             Rec.spk_gid[j] = g
             Rec.spk_step[j] = t
             Rec.spk_n[0] = j + 1
     R.count[slot] = n
+    return n_send

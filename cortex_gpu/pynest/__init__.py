@@ -5,8 +5,8 @@ import sys
 
 from . import math, random
 from .connect import Connect, GetConnections, SynapseCollection
-from .kernel import (GetKernelStatus, ResetKernel, SetKernelStatus, VerbosityLevel, get_verbosity,
-                     install, set_verbosity)
+from .kernel import (GetKernelStatus, NumProcesses, Rank, ResetKernel, SetKernelStatus, VerbosityLevel,
+                     get_verbosity, install, set_verbosity)
 from .models import CopyModel, GetDefaults, Models, SetDefaults
 from .nodes import Create, GetStatus, NodeCollection, SetStatus
 from .random import Parameter
@@ -16,7 +16,7 @@ __all__ = [
     "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
     "VerbosityLevel", "Create", "NodeCollection", "GetStatus", "SetStatus", "Connect",
     "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
-    "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random",
+    "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "Rank", "NumProcesses",
 ]
 
 install(sys.modules[__name__])

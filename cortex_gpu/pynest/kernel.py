@@ -11,6 +11,7 @@ connection and simulation; node collections from before it become invalid.
 from __future__ import annotations
 
 import enum
+import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -47,8 +48,8 @@ UNSUPPORTED_API = frozenset("""
 Compartments ConnectionRules CreateMask CreateParameter DisableStructuralPlasticity Disconnect
 Displacement Distance DumpLayerConnections DumpLayerNodes EnableStructuralPlasticity
 FindCenterElement FindNearestElement GetLocalNodeCollection GetLocalVPs GetNodes GetPosition
-GetSourceNodes GetSourcePositions GetTargetNodes GetTargetPositions Install Mask NumProcesses
-PlotLayer PlotProbabilityParameter PlotSources PlotTargets PrintNodes Rank Receptors
+GetSourceNodes GetSourcePositions GetTargetNodes GetTargetPositions Install Mask
+PlotLayer PlotProbabilityParameter PlotSources PlotTargets PrintNodes Receptors
 SelectNodesByMask SetAcceptableLatency SetMaxBuffered SonataNetwork SyncProcesses
 TripartiteConnect help logic raster_plot serialize_data server set_communicator spatial
 spatial_distributions to_json visualization voltage_trace""".split())
@@ -141,7 +142,8 @@ class Kernel:
     rng_seed = KernelAttribute("int", "Seed of every random draw, in [1, 2**32 - 1]", default=NEST_DEFAULT_SEED)
     local_num_threads = KernelAttribute("int", "Number of CPU threads of the engine", default=1)
     total_num_virtual_procs = KernelAttribute(
-        "int", "Total number of virtual processes; one rank, so equal to local_num_threads", default=1)
+        "int", "Total number of virtual processes: threads per rank times MPI processes", default=1)
+    num_processes = KernelAttribute("int", "Number of MPI processes (1 without mpiexec)", readonly=True)
     weight_dtype = KernelAttribute(
         "str", "Storage of synaptic weights: 'float32' (6 bytes per synapse, weights rounded to "
         "float32) or 'float64' (exact double weights, as NEST stores them; use it to compare with NEST)",
@@ -199,11 +201,25 @@ class Kernel:
         return int(value)
 
     def _get_total_num_virtual_procs(self) -> int:
-        return self.local_num_threads
+        return self.local_num_threads * self.comm.size
 
     def _set_total_num_virtual_procs(self, value: Any) -> int:
-        self.local_num_threads = value
-        return self.local_num_threads
+        if int(value) != value or int(value) < 1 or int(value) % self.comm.size:
+            raise ValueError(f"total_num_virtual_procs must be a positive multiple of the {self.comm.size} "
+                             f"MPI process(es), got {value}")
+        self.local_num_threads = int(value) // self.comm.size
+        return self.local_num_threads * self.comm.size
+
+    def _get_num_processes(self) -> int:
+        return self.comm.size
+
+    @property
+    def comm(self):
+        """This process's communicator: MPI under mpiexec/srun, else a single rank."""
+        if getattr(self, "_comm", None) is None:
+            from ..comm import world
+            self._comm = world()
+        return self._comm
 
     def _set_weight_dtype(self, value: Any) -> str:
         self._before_change("weight_dtype")
@@ -374,6 +390,26 @@ class PynestModule(types.ModuleType):
             super().__setattr__(name, value)
 
 
+def Rank() -> int:
+    """This process's MPI rank (0 without mpiexec), as NEST's ``Rank``."""
+    return KERNEL.comm.rank
+
+
+def NumProcesses() -> int:
+    """Number of MPI processes (1 without mpiexec), as NEST's ``NumProcesses``."""
+    return KERNEL.comm.size
+
+
+def _abort_on_uncaught(exc_type, exc, tb) -> None:
+    """Under MPI, an uncaught error in a script on one rank ends every rank (it names the rank)."""
+    sys.__excepthook__(exc_type, exc, tb)
+    from ..comm import abort_other_ranks
+    abort_other_ranks(f"{exc_type.__name__}: {exc}")
+
+
 def install(module: types.ModuleType) -> None:
     """Give ``module`` (the package) kernel-attribute access, as NEST's ``nest`` module has."""
     module.__class__ = PynestModule
+    from ..comm import launched_by_mpi
+    if launched_by_mpi():
+        sys.excepthook = _abort_on_uncaught

@@ -270,7 +270,15 @@ def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     if key in m.state and sim is not None:
         gids = block.pop.first + off
         local = sim.graph.neurons.gids
-        return sim.state(key)[np.searchsorted(local, gids)].tolist()
+        pos = np.searchsorted(local, gids)
+        here = (pos < local.size) & (local[np.minimum(pos, max(local.size - 1, 0))] == gids) if local.size else \
+            np.zeros(gids.size, bool)
+        if not here.all():
+            far = int(np.flatnonzero(~here)[0])
+            owner = int(sim.partition.owner(gids[far:far + 1])[0])
+            raise ValueError(f"{key} of node {block.first + int(off[far])} lives on MPI rank {owner}, not on this "
+                             f"rank {sim.rank}; under MPI read the state of local nodes only")
+        return sim.state(key)[pos].tolist()
     v = block.pop.params.get(key, defaults_of(block.model)[key])
     a = np.asarray(v, dtype=float)
     return (a[off] if a.ndim else np.full(off.size, float(a))).tolist()

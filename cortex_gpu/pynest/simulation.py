@@ -18,7 +18,7 @@ __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
 def new_simulation() -> Simulation:
     """A core simulation of the kernel's network with the kernel's settings (not yet built)."""
     return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=KERNEL.local_num_threads,
-                      backend=KERNEL.backend, weight_dtype=KERNEL.weight_dtype)
+                      backend=KERNEL.backend, weight_dtype=KERNEL.weight_dtype, comm=KERNEL.comm)
 
 
 def Prepare() -> None:

@@ -1,0 +1,276 @@
+"""Communication between ranks: the spikes of each minimum-delay window, and a few reductions.
+
+A rank's neurons spike; the ranks whose posts those neurons project onto
+need the spikes before their delays run out. With a minimum delay of ``m``
+steps, a spike emitted in window ``w`` (steps ``[w m, (w + 1) m)``) is due
+no earlier than window ``w + 1``, so ranks exchange once per window and
+the exchange may run while the kernels deliver older spikes (I7).
+
+Spikes travel as int64 words ``gid * m + k`` (``k``: step inside the
+window). Three communicators share one small protocol:
+
+- :class:`LocalComm`: one rank, nothing to send.
+- :class:`MPIComm` over mpi4py, host-staged: ``exchange='neighbour'``
+  sends each window's spikes point to point to the ranks that hold
+  synapses from this rank's neurons (the partition's rank graph), into
+  receive buffers sized once for the sender's largest window;
+  ``exchange='allgather'`` is the plain all-gather baseline.
+- CUDA-aware MPI (device buffers handed to mpi4py) needs the CUDA backend;
+  choosing it before that backend exists raises, saying so.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LocalComm", "MPIComm", "launched_by_mpi", "world", "COMM_MODES", "EXCHANGES",
+           "cuda_aware_supported", "abort_other_ranks"]
+
+COMM_MODES = ("auto", "host", "cuda-aware")
+EXCHANGES = ("neighbour", "allgather")
+
+#: Environment variables that MPI launchers (MPICH/Hydra, Open MPI, PMIx, Slurm) set in every rank.
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+_SLURM_VARS = ("SLURM_NTASKS", "SLURM_PROCID")
+
+
+def launched_by_mpi() -> bool:
+    """Whether this process runs under mpiexec/mpirun/srun with more than one task possible.
+
+    MPI is only initialised then, so a plain ``cortex-gpu run`` never needs
+    an MPI library.
+    """
+    if any(v in os.environ for v in _LAUNCHER_VARS):
+        return True
+    # srun sets these; a batch script's own shell has them too, but with one task
+    return all(v in os.environ for v in _SLURM_VARS) and os.environ.get("SLURM_STEP_ID") is not None
+
+
+def cuda_aware_supported() -> tuple[bool, str]:
+    """(supported, how it was found): whether the MPI library accepts device pointers.
+
+    Asks the library itself (``MPIX_Query_cuda_support`` of Open MPI and
+    MPICH); without that entry point the answer is no.
+    """
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except ImportError as exc:
+        return False, f"mpi4py is not importable ({exc})"
+    lib = ctypes.CDLL(None)
+    for name in ("MPIX_Query_cuda_support", "MPIX_GPU_query_support"):
+        fn = getattr(lib, name, None)
+        if fn is None:
+            continue
+        if name == "MPIX_Query_cuda_support":
+            return bool(fn()), name
+        out = ctypes.c_int(0)
+        fn(ctypes.c_int(1), ctypes.byref(out))  # MPIX_GPU_SUPPORT_CUDA == 1
+        return bool(out.value), name
+    return False, "the MPI library has no MPIX_Query_cuda_support"
+
+
+class LocalComm:
+    """One rank: every neuron is local, there is nothing to exchange."""
+
+    rank = 0
+    size = 1
+    local_rank = 0
+    local_size = 1
+    exchange = "none"
+    mode = "host"
+
+    def setup(self, in_ranks: np.ndarray, max_send: int) -> None:
+        pass
+
+    def start(self, send: np.ndarray) -> None:
+        pass
+
+    def wait(self) -> np.ndarray:
+        return np.zeros(0, np.int64)
+
+    def allreduce_sum(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(a).copy()
+
+    def allgather(self, obj: Any) -> list:
+        return [obj]
+
+    def bcast(self, obj: Any) -> Any:
+        return obj
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, code: int = 1) -> None:
+        raise SystemExit(code)
+
+
+class MPIComm:
+    """Host-staged spike exchange over mpi4py; see the module docstring.
+
+    Parameters
+    ----------
+    comm : an mpi4py communicator (default ``MPI.COMM_WORLD``).
+    exchange : 'neighbour' (point to point along the rank graph) or 'allgather'.
+    """
+
+    _TAG = 0x5350  # "SP"
+
+    def __init__(self, comm=None, exchange: str = "neighbour"):
+        from mpi4py import MPI
+        if exchange not in EXCHANGES:
+            raise ValueError(f"unknown exchange '{exchange}' (known: {', '.join(EXCHANGES)})")
+        self.MPI = MPI
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
+        node.Free()
+        self.exchange = exchange
+        self.mode = "host"
+        self.sources = np.zeros(0, np.int64)
+        self.targets = np.zeros(0, np.int64)
+        self._pending: list = []
+        self._recv: list[np.ndarray] = []
+        self._counts = np.zeros(0, np.int64)
+        self.wait_s = 0.0       # time spent blocked in wait(): exchange not hidden
+        self.start_s = 0.0      # time spent posting the exchange
+        self.n_exchanges = 0
+
+    def setup(self, in_ranks: np.ndarray, max_send: int) -> None:
+        """Learn the rank graph and size the receive buffers.
+
+        ``in_ranks``: the ranks owning pre-synaptic neurons of this rank's
+        synapses; ``max_send``: the most spike words this rank sends in one
+        window. Every rank calls this once, collectively.
+        """
+        MPI = self.MPI
+        need = np.zeros(self.size, np.int8)
+        need[np.asarray(in_ranks, np.int64)] = 1
+        need[self.rank] = 0
+        # row r of the all-gathered matrix: the ranks that rank r receives from
+        rows = np.empty((self.size, self.size), np.int8)
+        self.comm.Allgather([need, MPI.INT8_T], [rows, MPI.INT8_T])
+        self.sources = np.flatnonzero(rows[self.rank]).astype(np.int64)
+        self.targets = np.flatnonzero(rows[:, self.rank]).astype(np.int64)
+        caps = np.empty(self.size, np.int64)
+        self.comm.Allgather([np.array([max_send], np.int64), MPI.INT64_T], [caps, MPI.INT64_T])
+        self._caps = caps
+        if self.exchange == "neighbour":
+            self._recv = [np.empty(max(int(caps[s]), 1), np.int64) for s in self.sources]
+        else:
+            self._recv = [np.empty(max(int(caps.sum()), 1), np.int64)]
+
+    def start(self, send: np.ndarray) -> None:
+        """Post the exchange of this window's spike words (``send`` must stay untouched until wait)."""
+        MPI = self.MPI
+        t0 = time.perf_counter()
+        reqs = []
+        if self.exchange == "neighbour":
+            for buf, src in zip(self._recv, self.sources):
+                reqs.append(self.comm.Irecv([buf, MPI.INT64_T], source=int(src), tag=self._TAG))
+            for dst in self.targets:
+                reqs.append(self.comm.Isend([send, MPI.INT64_T], dest=int(dst), tag=self._TAG))
+        else:
+            counts = np.empty(self.size, np.int64)
+            self.comm.Allgather([np.array([send.size], np.int64), MPI.INT64_T], [counts, MPI.INT64_T])
+            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self._counts, self._displs = counts, displs
+            reqs.append(self.comm.Iallgatherv([send, MPI.INT64_T],
+                                              [self._recv[0], (counts, displs), MPI.INT64_T]))
+        self._pending = reqs
+        self._send = send
+        self.start_s += time.perf_counter() - t0
+
+    def wait(self) -> np.ndarray:
+        """Complete the posted exchange; the spike words received from other ranks."""
+        MPI = self.MPI
+        t0 = time.perf_counter()
+        if not self._pending:
+            return np.zeros(0, np.int64)
+        if self.exchange == "neighbour":
+            statuses = [MPI.Status() for _ in self._pending]
+            MPI.Request.Waitall(self._pending, statuses)
+            parts = [buf[:st.Get_count(MPI.INT64_T)] for buf, st in zip(self._recv, statuses)]
+            out = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        else:
+            MPI.Request.Waitall(self._pending)
+            r = self.rank
+            total = int(self._counts.sum())
+            own = slice(int(self._displs[r]), int(self._displs[r] + self._counts[r]))
+            out = np.concatenate([self._recv[0][:own.start], self._recv[0][own.stop:total]])
+        self._pending = []
+        self.wait_s += time.perf_counter() - t0
+        self.n_exchanges += 1
+        return out
+
+    def allreduce_sum(self, a: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(a)
+        out = np.empty_like(a)
+        self.comm.Allreduce(a, out, op=self.MPI.SUM)
+        return out
+
+    def allgather(self, obj: Any) -> list:
+        return self.comm.allgather(obj)
+
+    def bcast(self, obj: Any) -> Any:
+        return self.comm.bcast(obj, root=0)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, code: int = 1) -> None:
+        sys.stderr.flush()
+        sys.stdout.flush()
+        self.comm.Abort(code)
+
+
+def abort_other_ranks(message: str) -> None:
+    """With other MPI ranks running, print ``message`` naming this rank and abort the whole job.
+
+    Returns (doing nothing) in a single process, so the caller reports the
+    error as usual. Abort makes the launcher end every rank within seconds:
+    they would otherwise wait forever for this one in the next exchange.
+    """
+    MPI = sys.modules.get("mpi4py.MPI")
+    if MPI is None or not MPI.Is_initialized() or MPI.Is_finalized():
+        return
+    w = MPI.COMM_WORLD
+    if w.Get_size() < 2:
+        return
+    print(f"cortex-gpu: rank {w.Get_rank()} of {w.Get_size()} failed: {message}; aborting all ranks",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    w.Abort(1)
+
+
+def world(mode: str = "auto", exchange: str = "neighbour", backend: str = "cpu") -> LocalComm | MPIComm:
+    """The communicator for this process: MPI when launched by an MPI launcher, else local.
+
+    ``mode``: 'auto' (host-staged for the CPU backend; CUDA-aware for the
+    CUDA backend when the library supports it), 'host' or 'cuda-aware'.
+    """
+    if mode not in COMM_MODES:
+        raise ValueError(f"unknown --comm '{mode}' (known: {', '.join(COMM_MODES)})")
+    if exchange not in EXCHANGES:
+        raise ValueError(f"unknown exchange '{exchange}' (known: {', '.join(EXCHANGES)})")
+    if mode == "cuda-aware":
+        if backend != "cuda":
+            raise ValueError("--comm cuda-aware hands device buffers to MPI and needs the cuda backend; "
+                             f"this run uses the {backend} backend (use --comm host or auto)")
+        raise NotImplementedError("--comm cuda-aware is not built yet: it waits for the CUDA backend "
+                                  "(CUDA backend issue); use --comm host")
+    if not launched_by_mpi():
+        return LocalComm()
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError("this process was started by an MPI launcher but mpi4py is not installed "
+                           "(pip install 'cortex_gpu[mpi]')") from exc
+    comm = MPIComm(exchange=exchange)
+    return comm if comm.size > 1 else LocalComm()
