@@ -25,11 +25,6 @@ STRATEGIES = ("round_robin", "contiguous", "area_processes")
 #: parameters, ring buffer rows and tables, about 100 bytes at PD14 delays.
 BYTES_PER_SYNAPSE = 6.0
 BYTES_PER_NEURON = 100.0
-#: Seed of the position sample of the multisection division (fixed: the
-#: partition depends on the network, the rank count and the tile size only).
-_SAMPLE_SEED = 0x5EC7
-#: Positions sampled per rank of an area for the multisection cuts.
-_SAMPLE_PER_RANK = 2000
 
 
 @dataclass(frozen=True)
@@ -166,9 +161,11 @@ def make_partition(net: Network, n_ranks: int = 1, strategy: str = "round_robin"
         contiguous groups minimising the largest rank's memory. Inside an
         area with ``g`` ranks, tiles are placed by multisection division of
         the neuron positions (FDPS-style): ``g = gx * gy`` as square as
-        possible, a fixed-seed memory-weighted sample of positions cuts x into
-        ``gx`` slabs of equal weight and each slab in y into ``gy`` domains;
-        a tile goes to the domain holding its centroid. Areas whose
+        possible; x is cut into ``gx`` slabs of equal memory at weighted
+        quantiles of the tile centroids (mean neuron position), and each slab
+        in y into ``gy`` domains; a tile goes to the domain holding its
+        centroid. Tiles are spatially compact only if the model numbers
+        neighbouring neurons consecutively (as ``multi_area`` does). Areas whose
         populations lack positions fall back to contiguous runs of equal
         memory. Only x and y of 3-d positions are used (a cortical sheet).
 
@@ -299,9 +296,17 @@ def _factor_2d(g: int) -> tuple[int, int]:
 
 def _multisection(net: Network, start: np.ndarray, stop: np.ndarray, tile_bytes: np.ndarray,
                   g: int) -> np.ndarray:
-    """Domain (0..g-1) of each tile by multisection division of the neuron positions."""
+    """Domain (0..g-1) of each tile by multisection division of the tile centroids.
+
+    The cuts are weighted quantiles of the tiles themselves (centroid, bytes):
+    x into ``gx`` slabs, each slab in y into ``gy`` domains, each of about
+    equal memory. FDPS cuts at quantiles of a random sample of its particles
+    because it has billions; the partition's units are tiles, a few thousand
+    at most, so it takes all of them, exactly and without randomness, and
+    the cuts balance the tiles as they are assigned (a population smaller than
+    a tile has its centroid mid-patch, whatever its neurons' spread).
+    """
     n = stop - start
-    # neurons of these tiles: positions and memory weight (the tile's bytes spread over its neurons)
     gids = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
     xy = np.empty((gids.size, 2))
     pop = net.population_of(gids)
@@ -309,23 +314,14 @@ def _multisection(net: Network, start: np.ndarray, stop: np.ndarray, tile_bytes:
         sel = pop == i
         p = net.populations[i]
         xy[sel] = p.positions[gids[sel] - p.first, :2]
-    w = np.repeat(tile_bytes / n, n)
-    rng = np.random.default_rng(_SAMPLE_SEED)
-    sample = xy[rng.choice(gids.size, size=min(gids.size, _SAMPLE_PER_RANK * g), p=w / w.sum())]
-    gx, gy = _factor_2d(g)
-    x_cuts = _cuts(sample[:, 0], gx)
-    slab_of_sample = np.searchsorted(x_cuts, sample[:, 0], side="right")
-    y_cuts = [_cuts(sample[slab_of_sample == s, 1], gy) for s in range(gx)]
-    # each tile goes to the domain of its centroid
     centroid = np.add.reduceat(xy, np.concatenate([[0], np.cumsum(n)[:-1]]), axis=0) / n[:, None]
-    slab = np.searchsorted(x_cuts, centroid[:, 0], side="right")
-    cell = np.array([np.searchsorted(y_cuts[s], y, side="right") for s, y in zip(slab, centroid[:, 1])],
-                    np.int64)
-    return slab * gy + cell
-
-
-def _cuts(values: np.ndarray, k: int) -> np.ndarray:
-    """The ``k - 1`` cuts splitting ``values`` into ``k`` parts of equal count (sample quantiles)."""
-    if values.size == 0:
-        return np.full(k - 1, np.inf)
-    return np.quantile(values, np.arange(1, k) / k)
+    gx, gy = _factor_2d(g)
+    domain = np.empty(start.size, np.int64)
+    by_x = np.lexsort((np.arange(start.size), centroid[:, 0]))    # ties broken by tile order
+    slab = np.empty(start.size, np.int64)
+    slab[by_x] = _contiguous(tile_bytes[by_x], gx)
+    for s in range(gx):
+        tiles = np.flatnonzero(slab == s)
+        by_y = tiles[np.lexsort((tiles, centroid[tiles, 1]))]
+        domain[by_y] = s * gy + _contiguous(tile_bytes[by_y], gy)
+    return domain
