@@ -36,7 +36,7 @@ centres and ``CC_LAMBDA_MM`` = 2 mm, normalised to one:
 
 synapses from population ``j`` of area ``a`` to population ``i`` of area
 ``b``, drawn with ``fixed_total_number`` (autapses impossible, multapses
-allowed). With two or more areas they are about 14% of all synapses
+allowed). With two or more areas they are about 13% of all synapses
 (``info['inter_area_share']``). Weights: the excitatory PD14 weight
 Normal(w, 0.1 w) (w = 87.8 pA / sqrt(K_scaling)), redrawn until positive.
 Delays: Normal(1.5 + d_ab / CC_VELOCITY, 0.5 of that) ms with a conduction
@@ -48,7 +48,11 @@ population's mean input is that of a lone column: the Poisson rate of target
 ``i`` is lowered by ``K_cc,i * nu_cc`` spikes/s (``nu_cc`` the size-weighted
 mean rate of L2/3E and L5E), or ``I_e`` by ``1e-3 * tau_syn * K_cc,i * w *
 nu_cc`` pA. A single area is exactly a PD14 column (with area label and
-positions).
+positions). The mean input is matched at the full-scale rates only: at scale
+0.1 with two areas the rates settle lower than a lone column's (L5E ~3
+spikes/s instead of ~6), since the sources fire below those rates and the
+inter-area loop amplifies the deficit; without the subtraction they run
+away (L5E ~50 spikes/s).
 
 Parameters
 ----------
