@@ -215,7 +215,12 @@ class Network:
                        name: str | None = None, area: str | None = None,
                        positions: np.ndarray | None = None,
                        spike_times_ms: list[np.ndarray] | None = None) -> Population:
-        """Add ``n`` neurons (or spike sources) of ``model``; returns the population."""
+        """Add ``n`` neurons (or spike sources) of ``model``; returns the population.
+
+        ``area`` labels the brain area the population belongs to and
+        ``positions`` (shape (n, 2) or (n, 3), mm) places its neurons; both
+        are used only by the ``area_processes`` partition.
+        """
         name = name or f"{model}_{len(self.populations)}"
         if int(n) != n or n < 1:
             raise ModelError(f"population '{name}': size must be a positive integer, got {n}")
@@ -235,9 +240,14 @@ class Network:
             fixed = {k: v for k, v in params.items() if not isinstance(v, Distribution) and k in m.params}
             m.validate(f"population '{name}'", {**m.defaults, **fixed})
         if positions is not None:
-            positions = np.asarray(positions, dtype=float)
-            if positions.shape[0] != n:
-                raise ModelError(f"population '{name}': positions must have {n} rows, got {positions.shape}")
+            positions = np.array(positions, dtype=float)     # a copy: the caller's array may change
+            if positions.ndim != 2 or positions.shape[0] != n or positions.shape[1] not in (2, 3):
+                raise ModelError(f"population '{name}': positions must have shape ({n}, 2) or ({n}, 3), "
+                                 f"got {positions.shape}")
+            if not np.all(np.isfinite(positions)):
+                raise ModelError(f"population '{name}': positions must be finite")
+        if area is not None and not isinstance(area, str):
+            raise ModelError(f"population '{name}': area must be a string or None, got {area!r}")
         pop = Population(name, model, n, self.n_nodes, params, area, positions, spike_times_ms)
         self.populations.append(pop)
         self._starts = np.array([p.first for p in self.populations], dtype=np.int64)

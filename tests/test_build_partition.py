@@ -65,7 +65,7 @@ def test_reference_build_is_nontrivial(net, reference):
     assert np.unique(table[:, 2]).size > 10  # many delays
 
 
-@pytest.mark.parametrize("strategy", ["round_robin", "contiguous"])
+@pytest.mark.parametrize("strategy", ["round_robin", "contiguous", "area_processes"])
 @pytest.mark.parametrize("n_ranks", [2, 4])
 @pytest.mark.parametrize("tile_size", [16, 1024])
 def test_partition_gives_same_synapses(net, reference, strategy, n_ranks, tile_size):

@@ -1,4 +1,4 @@
-"""Neuron models and the model library (networks such as the PD14 microcircuit)."""
+"""Neuron models and the model library (networks: the PD14 microcircuit, the synthetic multi-area model)."""
 from __future__ import annotations
 
 from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
@@ -6,7 +6,7 @@ from .iaf_psc_alpha import model as iaf_psc_alpha
 from .iaf_psc_exp import model as iaf_psc_exp
 
 __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronModel",
-           "PROP_COLUMNS", "N_PROP", "col", "microcircuit"]
+           "PROP_COLUMNS", "N_PROP", "col", "microcircuit", "multi_area"]
 
 #: Neuron models that integrate state and can be the target of projections.
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha)}
@@ -27,3 +27,4 @@ def get_model(name: str, where: str = "Create") -> NeuronModel:
 # Imported eagerly: a lazy wrapper named like the submodule is replaced by the module
 # object as soon as anything imports cortex_gpu.models.microcircuit.
 from .microcircuit import microcircuit  # noqa: E402
+from .multi_area import multi_area  # noqa: E402

@@ -118,7 +118,7 @@ from ..network import Network
 
 __all__ = [
     "microcircuit", "microcircuit_parameters", "full_scale_synapse_count", "full_scale_synapses",
-    "psc_over_psp", "MicrocircuitParameters",
+    "psc_over_psp", "MicrocircuitParameters", "add_column", "add_poisson_drive",
     "POPULATIONS", "FULL_NUM_NEURONS", "CONN_PROBS", "K_EXT", "FULL_MEAN_RATES",
     "NEURON_PARAMS", "V0_OPTIMIZED_MEAN", "V0_OPTIMIZED_STD",
 ]
@@ -292,6 +292,53 @@ def microcircuit_parameters(N_scaling: float = 1.0, K_scaling: float = 1.0, driv
         delay_std=delay_mean * DELAY_REL_STD, delay_min=0.5 * resolution_ms, V0_mean=v0m, V0_std=v0s)
 
 
+def add_column(net: Network, p: MicrocircuitParameters, area: str | None = None,
+               positions: list[np.ndarray] | None = None, prefix: str = "",
+               I_e: np.ndarray | None = None) -> list:
+    """Add one PD14 column (8 populations and their 64 projections) to ``net``.
+
+    ``area`` labels the populations, ``positions`` gives each population's
+    neuron positions (a list of 8 arrays (n_i, 2|3), mm), ``prefix`` is put
+    before the population and projection names, and ``I_e`` (pA, 8 values)
+    replaces ``p.DC_amp``. Returns the populations in :data:`POPULATIONS`
+    order. Populations come first, then projections, as in :func:`microcircuit`.
+    """
+    I_e = p.DC_amp if I_e is None else np.asarray(I_e, float)
+    pops = []
+    for i, name in enumerate(POPULATIONS):
+        params = dict(NEURON_PARAMS)
+        params["I_e"] = float(I_e[i])
+        params["V_m"] = Normal(float(p.V0_mean[i]), float(p.V0_std[i]))
+        pops.append(net.add_population("iaf_psc_exp", int(p.num_neurons[i]), params, name=prefix + name,
+                                       area=area, positions=None if positions is None else positions[i]))
+    for i, target in enumerate(pops):
+        for j, source in enumerate(pops):
+            n = int(p.num_synapses[i, j])
+            if n == 0:
+                continue
+            m = float(p.weight_mean[i, j])
+            bounds = {"low": 0.0} if m >= 0 else {"high": 0.0}
+            weight = Redraw(Normal(m, abs(m) * p.weight_rel_std), **bounds)
+            delay = Redraw(Normal(float(p.delay_mean[i, j]), float(p.delay_std[i, j])), low=p.delay_min)
+            net.connect(source, target, "fixed_total_number", N=n, allow_autapses=True,
+                        allow_multapses=True, weight=weight, delay=delay,
+                        label=f"{source.name}->{target.name}")
+    return pops
+
+
+def add_poisson_drive(net: Network, p: MicrocircuitParameters, pops: list,
+                      rates: np.ndarray | None = None) -> list:
+    """One ``poisson_generator`` per population of ``pops`` (rate ``rates[i]`` spikes/s per
+    neuron, default ``p.poisson_rate``), weight ``p.weight_ext``, delay ``p.delay_poisson``."""
+    rates = p.poisson_rate if rates is None else np.asarray(rates, float)
+    generators = []
+    for i, target in enumerate(pops):
+        g = net.add_generator("poisson_generator", {"rate": float(rates[i])})
+        net.drive(g, target.gids, p.weight_ext, p.delay_poisson)
+        generators.append(g)
+    return generators
+
+
 def microcircuit(N_scaling: float = 1.0, K_scaling: float = 1.0, drive: str = "poisson",
                  resolution_ms: float = 0.1, record_spikes: bool = True,
                  V0: str = "optimized") -> tuple[Network, dict]:
@@ -305,30 +352,8 @@ def microcircuit(N_scaling: float = 1.0, K_scaling: float = 1.0, drive: str = "p
     """
     p = microcircuit_parameters(N_scaling, K_scaling, drive, resolution_ms, V0)
     net = Network(resolution_ms)
-    pops = []
-    for i, name in enumerate(POPULATIONS):
-        params = dict(NEURON_PARAMS)
-        params["I_e"] = float(p.DC_amp[i])
-        params["V_m"] = Normal(float(p.V0_mean[i]), float(p.V0_std[i]))
-        pops.append(net.add_population("iaf_psc_exp", int(p.num_neurons[i]), params, name=name))
-    for i, target in enumerate(pops):
-        for j, source in enumerate(pops):
-            n = int(p.num_synapses[i, j])
-            if n == 0:
-                continue
-            m = float(p.weight_mean[i, j])
-            bounds = {"low": 0.0} if m >= 0 else {"high": 0.0}
-            weight = Redraw(Normal(m, abs(m) * p.weight_rel_std), **bounds)
-            delay = Redraw(Normal(float(p.delay_mean[i, j]), float(p.delay_std[i, j])), low=p.delay_min)
-            net.connect(source, target, "fixed_total_number", N=n, allow_autapses=True,
-                        allow_multapses=True, weight=weight, delay=delay,
-                        label=f"{source.name}->{target.name}")
-    generators = []
-    if drive == "poisson":
-        for i, target in enumerate(pops):
-            g = net.add_generator("poisson_generator", {"rate": float(p.poisson_rate[i])})
-            net.drive(g, target.gids, p.weight_ext, p.delay_poisson)
-            generators.append(g)
+    pops = add_column(net, p)
+    generators = add_poisson_drive(net, p, pops) if drive == "poisson" else []
     recorder = net.record_spikes(np.arange(pops[0].first, pops[-1].stop)) if record_spikes else None
     info = {
         "model": "microcircuit",
