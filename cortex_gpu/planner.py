@@ -49,7 +49,7 @@ from .network import Network, delay_to_steps
 from .partition import DEFAULT_TILE_SIZE, expected_tile_synapses, make_partition
 
 __all__ = ["MemoryPlan", "RankMemory", "plan_memory", "cortex_scale_projection", "measure_baseline",
-           "measure_peak_rss", "COMPONENTS", "BASELINE_BYTES", "MEASURED_BYTES_PER_SYNAPSE"]
+           "measure_peak_rss", "format_cortex_scale", "baseline_network", "COMPONENTS", "BASELINE_BYTES", "MEASURED_BYTES_PER_SYNAPSE"]
 
 #: Components of a rank's memory, in the order of the table.
 COMPONENTS = ("neurons", "synapses", "gid_tables", "ring_buffers", "spike_buffers", "comm_buffers",
@@ -153,7 +153,7 @@ class MemoryPlan:
                          f"{r.total / 1e6:.1f}", fits])
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
         line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-        out = [f"predicted peak memory per rank, MB (10**6 bytes); {self.n_ranks} rank(s), {self.strategy}, "
+        out = [f"predicted peak memory per rank, MB (10**6 bytes), components alive at each rank's peak; {self.n_ranks} rank(s), {self.strategy}, "
                f"{self.threads} thread(s), {self.weight_dtype} weights",
                line(heads), *(line(row) for row in rows)]
         if len(self.ranks) > len(ranks):
@@ -572,3 +572,24 @@ def cortex_scale_projection(memory_per_rank_gb: float = 96.0, bytes_per_synapse:
             "communication buffers, the CUDA context and device-side ring buffers are not included",
         ],
     }
+
+
+def format_cortex_scale(r: dict) -> str:
+    """The projection of :func:`cortex_scale_projection` as readable lines."""
+    lines = [
+        f"cortex scale: {r['n_neurons']:.3g} neurons, {r['n_synapses']:.3g} synapses, "
+        f"{r['memory_per_rank_gb']:g} GB per GPU",
+        f"  synapses at {r['bytes_per_synapse']:g} bytes/synapse: {r['synapse_tb']:,.1f} TB; "
+        f"neurons at {r['bytes_per_neuron']} bytes: {r['neuron_tb']:,.1f} TB",
+        f"  GPUs needed: {r['gpus_needed']:,} ({r['synapses_per_gpu']:.3g} synapses, "
+        f"{r['neurons_per_gpu']:.3g} neurons each) = {100 * r['fraction_of_jupiter']:.1f}% of JUPITER's "
+        f"{r['jupiter_gpus']:,} GH200",
+        f"  NEST GPU at {r['nest_gpu_bytes_per_synapse']:g} bytes/synapse: {r['gpus_needed_nest_gpu']:,} GPUs "
+        f"= {100 * r['fraction_of_jupiter_nest_gpu']:.1f}% of JUPITER",
+        "  gid-indexed tables per rank at this size (as the code allocates them today):",
+        *(f"    {k}: {v:,.0f} GB" for k, v in r["gid_tables_per_rank_gb"].items()),
+        f"    total {r['gid_tables_per_rank_total_gb']:,.0f} GB per rank: "
+        + ("fits" if r["gid_tables_fit"] else "does NOT fit; the GPU count holds only once they are rank-local"),
+    ]
+    lines += [f"  caveat: {c}" for c in r["caveats"]]
+    return "\n".join(lines)
