@@ -27,7 +27,10 @@ The process baseline (Python, NumPy, Numba and the loaded kernels) is the
 measured peak of a process that builds and runs a network of 24 neurons
 (:func:`measure_baseline`); :data:`BASELINE_BYTES` is that measurement on the
 project machine, and ``plan_memory(..., baseline_bytes=measure_baseline())``
-measures it on this one. Sizes are in bytes; MB and GB are 10**6 and 10**9.
+measures it on this one. The baseline assumes Numba's cache holds the kernels:
+a process that compiles them (the first run after installing, or the first
+with float64 weights) peaks ~170 MB higher (measured: 343 MB instead of 170 MB
+for a tiny network). Sizes are in bytes; MB and GB are 10**6 and 10**9.
 """
 from __future__ import annotations
 
