@@ -52,7 +52,8 @@ from .network import Network, delay_to_steps
 from .partition import DEFAULT_TILE_SIZE, expected_tile_synapses, make_partition
 
 __all__ = ["MemoryPlan", "RankMemory", "plan_memory", "cortex_scale_projection", "measure_baseline",
-           "measure_peak_rss", "format_cortex_scale", "baseline_network", "COMPONENTS", "BASELINE_BYTES", "MEASURED_BYTES_PER_SYNAPSE"]
+           "measure_peak_rss", "format_cortex_scale", "baseline_network", "COMPONENTS", "BASELINE_BYTES",
+           "MEASURED_BYTES_PER_SYNAPSE"]
 
 #: Components of a rank's memory, in the order of the table.
 COMPONENTS = ("neurons", "synapses", "gid_tables", "ring_buffers", "spike_buffers", "comm_buffers",
@@ -156,8 +157,8 @@ class MemoryPlan:
                          f"{r.total / 1e6:.1f}", fits])
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
         line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-        out = [f"predicted peak memory per rank, MB (10**6 bytes), components alive at each rank's peak; {self.n_ranks} rank(s), {self.strategy}, "
-               f"{self.threads} thread(s), {self.weight_dtype} weights",
+        out = [f"predicted peak memory per rank, MB (10**6 bytes), components alive at each rank's peak; "
+               f"{self.n_ranks} rank(s), {self.strategy}, {self.threads} thread(s), {self.weight_dtype} weights",
                line(heads), *(line(row) for row in rows)]
         if len(self.ranks) > len(ranks):
             out.append(f"({len(self.ranks) - len(ranks)} ranks between these left out)")
@@ -310,6 +311,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     sec_lam = np.zeros((n_sec, n_nodes + 1))   # expected synapses of each source gid per section
     sec_bounds = [(local[s * section], local[min((s + 1) * section, n_local) - 1] + 1) for s in range(n_sec)] \
         if n_local else []
+    sec_runs = [_intervals(local[s * section:(s + 1) * section]) for s in range(n_sec)]
     for proj in net.projections:
         one.projections = [proj]
         n_syn = float(expected_tile_synapses(one, start, stop).sum())
@@ -325,9 +327,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
                 np.add.at(sec_lam[s], proj.pre[sel], 1.0)
             continue
         _add_to_sources(log_none, proj.pre, _log_none(proj, n_in, n_syn))
-        for s, (a, b) in enumerate(sec_bounds):
-            sel = (local >= a) & (local < b)
-            s_start, s_stop = _intervals(local[sel])
+        for s, (s_start, s_stop) in enumerate(sec_runs):
             n_s = float(expected_tile_synapses(one, s_start, s_stop).sum())
             _add_to_sources(sec_lam[s], proj.pre, n_s / max(proj.pre.size, 1))
     with np.errstate(invalid="ignore"):
