@@ -32,9 +32,9 @@ from typing import Sequence, TextIO
 
 import numpy as np
 
-__all__ = ["main", "make_parser", "ProgressBar"]
+__all__ = ["main", "make_parser", "plan_command", "ProgressBar"]
 
-MODELS = ("microcircuit",)
+MODELS = ("microcircuit", "multi_area")
 # mirrored here so that --help needs no numba import; tests check they agree
 STRATEGIES = ("round_robin", "contiguous", "area_processes")
 COMM_MODES = ("auto", "host", "cuda-aware")
@@ -108,6 +108,8 @@ def make_parser() -> argparse.ArgumentParser:
                          description="Build and simulate a model; print rates, write summary.json, "
                                      "spikes and raster.png.")
     run.add_argument("model", choices=MODELS, help="model to run")
+    run.add_argument("--areas", type=_threads, default=None, metavar="A",
+                     help="multi_area: number of areas (default 4)")
     run.add_argument("--scale", type=_scale, default=1.0, metavar="S",
                      help="scale neurons and indegrees together, 0 < S <= 1 (weights are compensated "
                           "as in the model; default 1.0 = full scale)")
@@ -138,7 +140,65 @@ def make_parser() -> argparse.ArgumentParser:
                           "every rank gets every spike (baseline) (default neighbour)")
     run.add_argument("--no-overlap", dest="overlap", action="store_false",
                      help="complete each spike exchange as soon as it is posted (measures its full cost)")
+    _add_plan_parser(sub)
     return parser
+
+
+def _add_plan_parser(sub) -> None:
+    """Sub-command ``plan``: predicted memory per rank, without building (see :mod:`cortex_gpu.planner`)."""
+    from .models.registry import NETWORKS
+    from .partition import STRATEGIES
+    plan = sub.add_parser("plan", help="predict memory per rank without building",
+                          description="Predict each rank's peak memory (neurons, synapses, gid-indexed tables, "
+                                      "buffers, build transients, process baseline) and whether it fits; "
+                                      "'cortex-scale' projects 2e10 neurons and 1e14 synapses onto GPUs.")
+    plan.add_argument("model", choices=(*NETWORKS, "cortex-scale"), help="model to plan")
+    plan.add_argument("--ranks", type=_threads, default=1, metavar="N", help="ranks (default 1)")
+    plan.add_argument("--memory-per-rank", dest="memory_gb", type=_positive_float, default=None, metavar="GB",
+                      help="memory of each rank in GB (10**9 bytes); says whether the model fits")
+    plan.add_argument("--scale", type=_scale, default=1.0, metavar="S", help="model scale, 0 < S <= 1 (default 1)")
+    plan.add_argument("--areas", type=_threads, default=None, metavar="A", help="multi_area: number of areas")
+    plan.add_argument("--strategy", choices=STRATEGIES, default="round_robin", help="partition (default round_robin)")
+    plan.add_argument("--threads", type=_threads, default=None, metavar="T",
+                      help="CPU threads of each rank (default: the cores available, as 'run')")
+    plan.add_argument("--weight-dtype", choices=("float32", "float64"), default="float32")
+    plan.add_argument("--record", choices=("spikes", "none"), default="spikes", help="as 'run --record'")
+    plan.add_argument("--measure-baseline", action="store_true",
+                      help="measure the process baseline now in a subprocess (~2 s) instead of the constant")
+    plan.add_argument("--bytes-per-synapse", type=_positive_float, default=None, metavar="B",
+                      help="cortex-scale: bytes per synapse (default: measured at full-scale PD14)")
+    plan.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the plan as JSON")
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """``cortex-gpu plan``: print the plan, write JSON; exit status 0, or 1 when it cannot be planned."""
+    from . import planner
+    try:
+        if args.model == "cortex-scale":
+            if args.memory_gb is None:
+                raise ValueError("cortex-scale needs --memory-per-rank GB")
+            bps = args.bytes_per_synapse or planner.MEASURED_BYTES_PER_SYNAPSE
+            result = planner.cortex_scale_projection(args.memory_gb, bps)
+            text = planner.format_cortex_scale(result)
+        else:
+            from .models.registry import make_network
+            threads = args.threads if args.threads is not None else _default_threads()
+            net = make_network(args.model, args.scale, **_model_kwargs(args))
+            baseline = planner.measure_baseline(threads) if args.measure_baseline else None
+            plan = planner.plan_memory(net, args.ranks, strategy=args.strategy, threads=threads,
+                                       weight_dtype=args.weight_dtype, memory_per_rank_gb=args.memory_gb,
+                                       baseline_bytes=baseline)
+            result = {"model": args.model, "scale": args.scale, **plan.to_dict()}
+            text = f"{args.model}, scale {args.scale:g}\n{plan.table()}"
+    except (ValueError, NotImplementedError, RuntimeError) as exc:
+        print(f"cortex-gpu: error: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"plan written to {args.json}")
+    return 0
 
 
 class ProgressBar:
@@ -215,12 +275,23 @@ def _remove_previous_results(out: Path) -> None:
             path.unlink()
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict:
+    """Model arguments shared by ``run`` and ``plan``; ``--areas`` only for multi_area."""
+    kw = {"record_spikes": args.record == "spikes"}
+    for name in ("drive", "resolution_ms"):
+        if hasattr(args, name):
+            kw[name] = getattr(args, name)
+    if getattr(args, "areas", None) is not None:
+        if args.model != "multi_area":
+            raise ValueError(f"--areas applies to multi_area, not {args.model}")
+        kw["n_areas"] = args.areas
+    return kw
+
+
 def _build_model(args: argparse.Namespace):
     """The network ``args.model`` names, and its info (populations and their gid ranges)."""
-    from .models.microcircuit import microcircuit
-    record = args.record == "spikes"
-    return microcircuit(N_scaling=args.scale, K_scaling=args.scale, drive=args.drive,
-                        resolution_ms=args.resolution_ms, record_spikes=record)
+    from .models.registry import make_model
+    return make_model(args.model, args.scale, **_model_kwargs(args))
 
 
 def _rank_threads(requested: int | None, comm) -> int:
@@ -373,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .comm import abort_other_ranks
     parser = make_parser()
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        return plan_command(args)
     try:
         summary = run_microcircuit(args)
     except (RuntimeError, ValueError, NotImplementedError) as exc:
