@@ -319,7 +319,7 @@ class Simulation:
         return self._sampler.events(mm, self.h)
 
     def connections(self) -> dict[str, np.ndarray]:
-        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA), ``delay`` (ms)."""
+        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA; nS onto iaf_cond_exp), ``delay`` (ms)."""
         self.build()
         s = self.graph.layout.synapses(self.graph.neurons.gids)
         return {"source": s["source"], "target": s["target"], "weight": s["weight"],

@@ -29,7 +29,7 @@ from ..layout import run_bounds
 __all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "deliver", "drive", "update", "run_intervals",
            "FIXED_ONE"]
 
-#: One pA in the fixed-point accumulators.
+#: One weight unit (pA; nS for iaf_cond_exp) in the fixed-point accumulators.
 FIXED_ONE = 4294967296.0
 _INV_FIXED = 1.0 / FIXED_ONE
 _POISSON_STREAM = 5 << 24
