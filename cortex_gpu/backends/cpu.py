@@ -269,7 +269,8 @@ def update(t, lo, hi, N, spikes, n_spikes):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
     Reads and clears each neuron's accumulators (which only this worker
-    writes), integrates exactly, and appends spiking local indices, in
+    writes), integrates (exactly for the current-based models; iaf_cond_exp
+    with NEST's adaptive RKF45, ``_cond_exp_evolve``), and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
     inlined here the loop ran ~15x slower (register pressure).
     """
