@@ -64,8 +64,8 @@ class NeuronTable:
     prop: np.ndarray          # float64 (n, N_PROP)
     refr_steps: np.ndarray    # int32
     V_m: np.ndarray           # initial membrane potential, mV (absolute)
-    I_syn_ex: np.ndarray      # pA
-    I_syn_in: np.ndarray      # pA
+    I_syn_ex: np.ndarray      # model's second state slot: I_syn_ex (pA) or g_ex (nS), see NeuronModel.slots
+    I_syn_in: np.ndarray      # third slot: I_syn_in (pA) or g_in (nS)
 
 
 @dataclass
@@ -135,8 +135,8 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
         kind[sel] = model.kind
         prop[sel] = t
         refr[sel] = r
-        for k in state:
-            state[k][sel] = values[k]
+        for k, name in zip(state, model.slots):
+            state[k][sel] = values[name]
     return NeuronTable(local, kind, prop, refr, state["V_m"], state["I_syn_ex"], state["I_syn_in"])
 
 

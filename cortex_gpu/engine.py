@@ -20,9 +20,10 @@ from . import philox
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
+from .models import NEURON_MODELS
 from .network import Network
 from .partition import make_partition
-from .record import SpikeBuffer, StateSampler
+from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
 
 __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
 
@@ -132,7 +133,7 @@ class Simulation:
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(),
                               zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
-                              *self._accumulators(n), np.zeros(n, np.int64))
+                              *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
         n_slots = L.max_delay + 1
@@ -425,20 +426,23 @@ class Simulation:
         return self._sampler.events(mm, self.h)
 
     def connections(self) -> dict[str, np.ndarray]:
-        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA), ``delay`` (ms)."""
+        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA; nS onto iaf_cond_exp), ``delay`` (ms)."""
         self.build()
         s = self.graph.layout.synapses(self.graph.neurons.gids)
         return {"source": s["source"], "target": s["target"], "weight": s["weight"],
                 "delay": s["delay_steps"] * self.h}
 
     def state(self, name: str) -> np.ndarray:
-        """Current value of a state variable for every local neuron (V_m in mV, currents in pA)."""
+        """Current value of a state variable for every local neuron, in NEST units (V_m in mV,
+        currents in pA, conductances in nS); NaN for neurons whose model has no such variable."""
         self.build()
         N = self._N
         if name == "V_m":
             return N.V + N.prop[N.pset, cpu.EL]
-        if name == "I_syn_ex":
-            return N.I_ex.copy()
-        if name == "I_syn_in":
-            return N.I_in.copy()
-        raise KeyError(f"unknown state variable '{name}'")
+        owners = [m.kind for m in NEURON_MODELS.values() if name in m.slots]
+        if not owners:
+            raise KeyError(f"unknown state variable '{name}'")
+        out = (N.I_ex if RECORDABLE_CODES[name] == 1 else N.I_in).copy()
+        if len(owners) < len(NEURON_MODELS):
+            out[~np.isin(N.kind[N.pset], owners)] = np.nan
+        return out

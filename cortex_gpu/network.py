@@ -79,7 +79,7 @@ class Projection:
 
     For ``one_to_one``, ``pre[i]`` connects to ``post[i]`` (arrays of equal
     length, any order). For the other rules ``pre`` and ``post`` are sorted
-    unique gid arrays. ``weight`` is in pA, ``delay`` in ms: scalars,
+    unique gid arrays. ``weight`` is in pA (nS onto iaf_cond_exp), ``delay`` in ms: scalars,
     distributions, or arrays (one per connection for one_to_one; shape
     (len(post), len(pre)) for all_to_all).
     """
@@ -116,7 +116,7 @@ class DriveConnection:
     """One ``Connect(generator, targets)``: each target gets its own input.
 
     For a poisson_generator every (connection, target) pair receives an
-    independent Poisson train, as NEST delivers it; weight in pA, delay in ms.
+    independent Poisson train, as NEST delivers it; weight in pA (nS onto iaf_cond_exp), delay in ms.
     """
 
     id: int

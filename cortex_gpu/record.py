@@ -9,8 +9,9 @@ from .network import Multimeter, Network, SpikeRecorder
 
 __all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
 
-#: State variables the kernels can sample, by code.
-RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2}
+#: State variables the kernels can sample, by code: the index of the kernel array that holds
+#: them (0 ``V``, 1 ``I_ex``, 2 ``I_in``), i.e. their place in the model's ``NeuronModel.slots``.
+RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2, "g_ex": 1, "g_in": 2}
 
 
 @dataclass

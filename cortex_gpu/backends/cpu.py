@@ -36,7 +36,7 @@ from ..layout import run_bounds
 __all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "deliver", "drive", "update", "run_intervals",
            "deliver_window", "append_received", "finish_window", "FIXED_ONE"]
 
-#: One pA in the fixed-point accumulators.
+#: One weight unit (pA; nS for iaf_cond_exp) in the fixed-point accumulators.
 FIXED_ONE = 4294967296.0
 _INV_FIXED = 1.0 / FIXED_ONE
 _POISSON_STREAM = 5 << 24
@@ -44,9 +44,11 @@ _POISSON_STREAM = 5 << 24
 Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
 #: Per neuron: gid, pset (index of its parameter set), state, accumulators. Per parameter set:
 #: prop (propagator columns), kind (model id), refr_steps. Neurons share parameter sets so
-#: that a step streams ~90 bytes per neuron, not the 136-byte propagator row of each.
+#: that a step streams ~90 bytes per neuron, not the propagator row of each. ``I_ex``/``I_in``
+#: hold the synaptic currents (pA) of the current-based models and the conductances
+#: ``g_ex``/``g_in`` (nS) of iaf_cond_exp; ``h_ode`` is iaf_cond_exp's adaptive ODE step (ms).
 Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex dI_in i_0 i0_next refr acc_ex acc_in "
-                                 "n_spikes")
+                                 "n_spikes h_ode")
 #: Generator drive, grouped by connection (``Connect(generator, targets)``): per connection its
 #: generator, delay (steps), key and entry range; per entry (sorted by local index inside a
 #: connection) the target's local index and gid and the weight; per generator its kind,
@@ -58,7 +60,14 @@ Ring = namedtuple("Ring", "pre count")
 Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
-P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN = range(17)
+(P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
+ GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP) = range(24)
+
+# iaf_cond_exp's solver: GSL's Runge-Kutta-Fehlberg 4(5) and standard step control, as NEST
+# configures them (absolute tolerance 1e-3, relative 0); see models/iaf_cond_exp.py.
+_ODE_EPS_ABS = 1e-3
+_ODE_ORDER = 5.0
+_DBL_MIN = 2.2250738585072014e-308
 
 
 @numba.njit(inline="always")
@@ -167,12 +176,111 @@ def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
                 acc_in[i] += k * e_wfx[e]
 
 
+@numba.njit(inline="always")
+def _cond_exp_rhs(V, g_ex, g_in, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta):
+    """Derivatives of (V, g_ex, g_in) of iaf_cond_exp; V and reversal potentials relative to E_L.
+
+    Currents are taken at ``min(V, theta)`` and V does not move while refractory, as in NEST.
+    """
+    if refractory:
+        dV = 0.0
+    else:
+        v = min(V, theta)
+        dV = (-(g_L * v) + I_stim + I_e - g_ex * (v - E_ex) - g_in * (v - E_in)) / C_m
+    return dV, -g_ex / tau_ex, -g_in / tau_in
+
+
+@numba.njit(cache=True)
+def _cond_exp_evolve(p, V, g_ex, g_in, h_ode, refractory, I_stim):
+    """Integrate iaf_cond_exp over one step of ``p[HSTEP]`` ms; returns (V, g_ex, g_in, h_ode).
+
+    ``p`` is the neuron's column row. Fehlberg 4(5) steps advance the fifth-order
+    solution; ``h_ode``, the step size carried from step to step, is clipped to
+    the end of the step and rescaled after each Fehlberg step from the largest
+    error estimate ``rmax`` (in units of the tolerance): a step with
+    ``rmax > 1.1`` is redone shorter, ``rmax < 0.5`` lengthens the next one.
+    """
+    I_e, g_L, C_m, E_ex, E_in = p[IE], p[GL], p[CM], p[EEX], p[EIN]
+    tau_ex, tau_in, theta, t1 = p[TAUEX], p[TAUIN], p[THETA], p[HSTEP]
+    t = 0.0
+    while t < t1:
+        dt = t1 - t
+        k1V, k1e, k1i = _cond_exp_rhs(V, g_ex, g_in, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in,
+                                      tau_ex, tau_in, theta)
+        while True:
+            h = h_ode
+            final = h > dt
+            if final:
+                h = dt
+            a = 0.25 * h
+            k2V, k2e, k2i = _cond_exp_rhs(V + a * k1V, g_ex + a * k1e, g_in + a * k1i, refractory, I_stim, I_e,
+                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            b1, b2 = 3.0 / 32.0, 9.0 / 32.0
+            k3V, k3e, k3i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V), g_ex + h * (b1 * k1e + b2 * k2e),
+                                          g_in + h * (b1 * k1i + b2 * k2i), refractory, I_stim, I_e,
+                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            b1, b2, b3 = 1932.0 / 2197.0, -7200.0 / 2197.0, 7296.0 / 2197.0
+            k4V, k4e, k4i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V),
+                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e),
+                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i), refractory, I_stim, I_e,
+                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            b1, b2, b3, b4 = 8341.0 / 4104.0, -32832.0 / 4104.0, 29440.0 / 4104.0, -845.0 / 4104.0
+            k5V, k5e, k5i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V + b4 * k4V),
+                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e + b4 * k4e),
+                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i + b4 * k4i), refractory,
+                                          I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            b1, b2, b3 = -6080.0 / 20520.0, 41040.0 / 20520.0, -28352.0 / 20520.0
+            b4, b5 = 9295.0 / 20520.0, -5643.0 / 20520.0
+            k6V, k6e, k6i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V + b4 * k4V + b5 * k5V),
+                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e + b4 * k4e + b5 * k5e),
+                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i + b4 * k4i + b5 * k5i),
+                                          refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            # fifth-order solution
+            c1, c3, c4 = 902880.0 / 7618050.0, 3953664.0 / 7618050.0, 3855735.0 / 7618050.0
+            c5, c6 = -1371249.0 / 7618050.0, 277020.0 / 7618050.0
+            V5 = V + h * (c1 * k1V + c3 * k3V + c4 * k4V + c5 * k5V + c6 * k6V)
+            e5 = g_ex + h * (c1 * k1e + c3 * k3e + c4 * k4e + c5 * k5e + c6 * k6e)
+            i5 = g_in + h * (c1 * k1i + c3 * k3i + c4 * k4i + c5 * k5i + c6 * k6i)
+            # error estimate: fifth- minus fourth-order solution
+            d1, d3, d4, d5, d6 = 1.0 / 360.0, -128.0 / 4275.0, -2197.0 / 75240.0, 1.0 / 50.0, 2.0 / 55.0
+            errV = h * (d1 * k1V + d3 * k3V + d4 * k4V + d5 * k5V + d6 * k6V)
+            erre = h * (d1 * k1e + d3 * k3e + d4 * k4e + d5 * k5e + d6 * k6e)
+            erri = h * (d1 * k1i + d3 * k3i + d4 * k4i + d5 * k5i + d6 * k6i)
+            t_new = t1 if final else t + h
+            rmax = max(max(abs(errV), abs(erre)), abs(erri)) / _ODE_EPS_ABS
+            if rmax < _DBL_MIN:
+                rmax = _DBL_MIN
+            h_next = h
+            if rmax > 1.1:
+                r = 0.9 / rmax ** (1.0 / _ODE_ORDER)
+                if r < 0.2:
+                    r = 0.2
+                h_next = r * h
+                if h_next < h and t_new + h_next != t_new:
+                    h_ode = h_next
+                    continue      # redo the step from t with the shorter h
+                h_next = h
+            elif rmax < 0.5:
+                r = 0.9 / rmax ** (1.0 / (_ODE_ORDER + 1.0))
+                if r > 5.0:
+                    r = 5.0
+                if r < 1.0:
+                    r = 1.0
+                h_next = r * h
+            break
+        t = t_new
+        V, g_ex, g_in, h_ode = V5, e5, i5, h_next
+    return V, g_ex, g_in, h_ode
+
+
 @numba.njit(cache=True)
 def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
     Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
-    step's row, which only this worker writes), integrates exactly, and appends spiking local indices, in
+    step's row, which only this worker writes), integrates (exactly for the
+    current-based models; iaf_cond_exp with NEST's adaptive RKF45,
+    ``_cond_exp_evolve``), and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
     inlined here the loop ran ~15x slower (register pressure).
     """
@@ -203,6 +311,14 @@ def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
                 refr[i] -= 1
             I_ex[i] = I_ex[i] * prop[q, P11EX] + ex
             I_in[i] = I_in[i] * prop[q, P11IN] + inh
+        elif kind[q] == 2:  # iaf_cond_exp: NEST's order, see models/iaf_cond_exp.py
+            V, g_ex, g_in, N.h_ode[i] = _cond_exp_evolve(prop[q], V, I_ex[i], I_in[i], N.h_ode[i], refr[i] > 0,
+                                                         i_0[i])
+            I_ex[i] = g_ex + ex
+            I_in[i] = g_in - inh     # inhibitory weights are negative; g_in grows by their magnitude
+            if refr[i] > 0:
+                refr[i] -= 1
+                V = prop[q, VRESET]  # clamped; V_reset < V_th, so the threshold check below passes
         else:  # iaf_psc_alpha
             if refr[i] == 0:
                 V = (prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P31EX] * dI_ex[i]

@@ -21,9 +21,10 @@ class Param:
     doc: str
 
 
-#: Per-neuron float64 columns that the update kernels read. Both LIF models
-#: share the layout so that one kernel signature serves every backend; a
-#: model leaves the columns it does not use at 0.
+#: Per-neuron float64 columns that the update kernels read. Every model
+#: shares the layout so that one kernel signature serves every backend; a
+#: model leaves the columns it does not use at 0. New columns go at the end,
+#: so the indices the existing kernels read never move.
 PROP_COLUMNS = (
     "P22",      # membrane decay over one step, exp(-h/tau_m) (alpha: expm1(-h/tau_m))
     "P21ex",    # V from I_ex (exp) / P32ex (alpha)
@@ -42,6 +43,13 @@ PROP_COLUMNS = (
     "V_reset",  # V_reset - E_L, mV
     "E_L",      # mV
     "V_min",    # lower bound of V - E_L, mV (-inf: none)
+    "g_L",      # cond_exp: leak conductance, nS
+    "C_m",      # cond_exp: membrane capacitance, pF
+    "E_ex",     # cond_exp: E_ex - E_L, mV
+    "E_in",     # cond_exp: E_in - E_L, mV
+    "tau_syn_ex",  # cond_exp: ms
+    "tau_syn_in",  # cond_exp: ms
+    "h",        # cond_exp: the resolution, ms (the span its ODE solver covers per step)
 )
 N_PROP = len(PROP_COLUMNS)
 
@@ -59,7 +67,8 @@ class NeuronModel:
     state variables to ``(initial value, unit, meaning)``. ``prepare`` takes
     per-neuron float64 parameter arrays and the resolution ``h_ms`` and
     returns the ``(n, N_PROP)`` column table and the ``(n,)`` refractory
-    step counts.
+    step counts. ``slots`` names the state variables that the kernels keep
+    in their ``V`` (as ``V_m - E_L``), ``I_ex`` and ``I_in`` arrays.
     """
 
     name: str
@@ -68,6 +77,7 @@ class NeuronModel:
     state: dict[str, tuple[float, str, str]]
     prepare: object = field(repr=False)
     check: object = field(repr=False)
+    slots: tuple[str, str, str] = ("V_m", "I_syn_ex", "I_syn_in")
 
     @property
     def defaults(self) -> dict[str, float]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..models import ModelError
 from ..network import Generator, Multimeter, SpikeRecorder, delay_to_steps
+from ..record import RECORDABLE_CODES
 from .kernel import KERNEL
 from .models import DBL_MAX, defaults_of
 
@@ -215,9 +216,9 @@ class MultimeterDevice(_RecorderStatus):
             if key == "record_from":
                 value = [value] if isinstance(value, str) else list(value)
                 for name in value:
-                    if name not in ("V_m", "I_syn_ex", "I_syn_in"):
+                    if name not in RECORDABLE_CODES:
                         raise ValueError(f"{self.model}: cannot record '{name}' "
-                                         "(recordables: I_syn_ex, I_syn_in, V_m)")
+                                         f"(recordables: {', '.join(sorted(RECORDABLE_CODES))})")
             self.params[key] = value
 
     def events(self) -> dict[str, np.ndarray]:
