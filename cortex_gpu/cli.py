@@ -310,7 +310,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     from .comm import world
     from .engine import Simulation, peak_rss_mb
     from .io import write_rank_spikes, write_spikes_metadata
-    from .partition import expected_tile_synapses
+    from .planner import plan_memory
     from .plot import plot_raster, population_rates_hz
 
     _check_grid("--t-sim", args.t_sim_ms, args.resolution_ms)
@@ -330,11 +330,13 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
           f"{comm.size} rank(s) x {threads} thread(s), seed {args.seed}", file=err)
     part = sim.partition
-    if comm.size > 1:
-        syn = expected_tile_synapses(net, part.tile_start, part.tile_stop)
-        per_rank = np.bincount(part.tile_rank, weights=syn, minlength=comm.size)
-        print(f"cortex-gpu: partition {part.strategy}, exchange {comm.exchange}; expected synapses per rank: "
-              + ", ".join(f"{r}: {x:.3g}" for r, x in enumerate(per_rank)), file=err)
+    # the planner's prediction, before anything is allocated (every rank computes it; rank 0 prints)
+    predicted = plan_memory(net, comm.size, strategy=part.strategy, threads=threads,
+                            exchange=comm.exchange if comm.size > 1 else "neighbour").ranks
+    print(f"cortex-gpu: partition {part.strategy}" + (f", exchange {comm.exchange}" if comm.size > 1 else "")
+          + "; predicted peak memory per rank (MB): "
+          + ", ".join(f"{r.rank}: {r.total / 1e6:.0f}" for r in predicted[:16])
+          + (" ..." if len(predicted) > 16 else ""), file=err)
     report = sim.build()
     print(f"cortex-gpu: {report}" + (" (rank 0)" if comm.size > 1 else ""), file=err)
 
@@ -374,7 +376,8 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     ranks = comm.allgather({
         "rank": comm.rank, "n_neurons": int(report.n_neurons), "n_synapses": int(report.n_synapses),
         "layout_bytes": int(report.layout_bytes), "build_s": float(report.build_s), "sim_s": float(sim_s),
-        "peak_rss_mb": float(peak_rss_mb()), "remote_pre": int(getattr(sim, "_remote_pre", 0)),
+        "peak_rss_mb": float(peak_rss_mb()), "predicted_peak_mb": predicted[comm.rank].total / 1e6,
+        "remote_pre": int(getattr(sim, "_remote_pre", 0)),
         "exchange": window, "local_rank": comm.local_rank, "host": socket.gethostname()})
     if not lead:
         err.close()

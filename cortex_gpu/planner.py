@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -67,6 +69,12 @@ BASELINE_BYTES = 170_000_000
 #: Bytes per synapse of the delivery layout at full-scale PD14 with float32 weights, one rank
 #: (bench/results/pd14_full_poisson_vs_nest_10s_cpu2.json: 1,813,658,432 bytes / 298,880,968).
 MEASURED_BYTES_PER_SYNAPSE = 6.07
+
+#: MPI's own resident memory per process (shared-memory segments grow with the rank count):
+#: mpiexec -n 2 / -n 4 with the mpich wheel, a process importing numpy and numba with and
+#: without MPI initialised: +9.5 MB and +16.6 MB.
+_MPI_FIXED = 2_400_000
+_MPI_PER_RANK = 3_550_000
 
 #: Per local neuron, from the code: NeuronTable (gids 8, kind 1, prop 8 N_PROP, refr 4,
 #: V_m/I_syn_ex/I_syn_in 24) and LocalGraph.indegree (8).
@@ -296,7 +304,7 @@ def _spec_bytes(net: Network) -> int:
 
 
 def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weight_bytes: int,
-                 spec: int, baseline: int) -> RankMemory:
+                 spec: int, baseline: int, partition=None, exchange: str = "neighbour") -> RankMemory:
     n_local, n_nodes = int(local.size), int(net.n_nodes)
     n_sec = max(1, -(-n_local // SECTION_MAX))
     section = max(1, -(-n_local // n_sec))
@@ -371,10 +379,24 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     spike_buffers += 8 * 1000 * n_mm    # multimeter rows of one chunk of steps (CHUNK_STEPS)
     ring = 4 * (D + 1) * max(n_pre + srcs, 1) + 8 * (D + 1)
 
-    def phase(neurons=0, synapses=0, gid=0, ring_=0, spikes=0, transients=0):
+    # with other ranks: one accumulator row per step of a window, the send buffer, one receive
+    # buffer per rank this rank listens to (all ranks for the all-gather), MPI's own memory
+    comm, acc_rows, mpi = 0, 0, 0
+    n_ranks = partition.n_ranks if partition is not None else 1
+    if n_ranks > 1:
+        acc_rows = 16 * (min_delay - 1) * n_local
+        sizes = np.bincount(partition.tile_rank, weights=partition.tile_stop - partition.tile_start,
+                            minlength=n_ranks)
+        owners = partition.owner(np.flatnonzero(p_pre > 0.0))
+        sources = np.unique(owners[(owners >= 0) & (owners != rank)])
+        heard = sizes.sum() - sizes[rank] if exchange == "allgather" else sizes[sources].sum()
+        comm = 8 * min_delay * (n_local + heard) + 8 * (len(sources) + 2)
+        mpi = _MPI_FIXED + _MPI_PER_RANK * n_ranks
+
+    def phase(neurons=0, synapses=0, gid=0, ring_=0, spikes=0, transients=0, comm_=0):
         return {"neurons": int(neurons), "synapses": int(synapses), "gid_tables": int(spec + gid),
-                "ring_buffers": int(ring_), "spike_buffers": int(spikes), "comm_buffers": 0,
-                "build_transients": int(transients), "baseline": int(baseline)}
+                "ring_buffers": int(ring_), "spike_buffers": int(spikes), "comm_buffers": int(comm_),
+                "build_transients": int(transients), "baseline": int(baseline + mpi)}
 
     phases = {
         "neurons": phase(neurons_build + _NEURON_DRAW * n_local),
@@ -383,7 +405,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
                        transients=plan_live + 12 * n_chunks * n_pre),
         "sort": phase(neurons_build, synapses=layout, gid=pre_index,
                       transients=plan_live + key_bytes * n_syn + 16 * n_seg + 8 * n_chunks * n_bps + sort_tmp),
-        "run": phase(neurons_build + (_NEURON_RUN * n_local + _DRIVE_ENTRY * drive_entries), synapses=layout,
+        "run": phase(neurons_build + (_NEURON_RUN * n_local + _DRIVE_ENTRY * drive_entries) + acc_rows, comm_=comm,
+                     synapses=layout,
                      gid=pre_index + mask, ring_=ring, spikes=spike_buffers,
                      transients=_NEURON_SETUP * n_local),
     }
@@ -406,7 +429,8 @@ def _table(proj, net: Network):
 
 def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin", threads: int = 1,
                 weight_dtype: str = "float32", memory_per_rank_gb: float | None = None,
-                baseline_bytes: int | None = None, tile_size: int = DEFAULT_TILE_SIZE) -> MemoryPlan:
+                baseline_bytes: int | None = None, tile_size: int = DEFAULT_TILE_SIZE,
+                exchange: str = "neighbour") -> MemoryPlan:
     """Predict each rank's peak memory for building ``net`` on ``n_ranks`` ranks and running it.
 
     Parameters
@@ -415,6 +439,7 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
     n_ranks, strategy, tile_size : the decomposition, as :class:`cortex_gpu.engine.Simulation` makes it.
     threads : CPU workers of the build and the run (chunks, sort buffers and spike lists grow with it).
     weight_dtype : 'float32' or 'float64'.
+    exchange : the spike exchange between ranks, 'neighbour' or 'allgather' (its receive buffers).
     memory_per_rank_gb : memory of each rank in GB (10**9 bytes); sets each rank's ``fits``.
     baseline_bytes : the process baseline; default :data:`BASELINE_BYTES` (measured constant).
     """
@@ -433,7 +458,7 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
         baseline, how = int(baseline_bytes), f"{baseline_bytes / 1e6:.0f} MB, measured now (measure_baseline)"
     spec = _spec_bytes(net)
     wb = 4 if weight_dtype == "float32" else 8
-    ranks = [_rank_memory(net, partition.local_gids(r), r, int(threads), wb, spec, baseline)
+    ranks = [_rank_memory(net, partition.local_gids(r), r, int(threads), wb, spec, baseline, partition, exchange)
              for r in range(int(n_ranks))]
     limit = None if memory_per_rank_gb is None else int(memory_per_rank_gb * 1e9)
     for r in ranks:
@@ -441,7 +466,8 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
     notes = ["RSS counts touched pages: the ring and recording buffers are counted as allocated (a burst "
              "touches them all), so the run phase is an upper bound"]
     if n_ranks > 1:
-        notes.append("communication buffers are 0: ranks do not exchange spikes yet (each rank runs its share)")
+        notes.append(f"MPI ranks: the baseline includes MPI's own memory ({(_MPI_FIXED + _MPI_PER_RANK * n_ranks) / 1e6:.0f} "
+                     f"MB at {n_ranks} ranks, measured with the mpich wheel)")
     return MemoryPlan(int(n_ranks), strategy, int(threads), weight_dtype, how, ranks, limit, notes)
 
 
@@ -456,11 +482,12 @@ if a["model"] is None:
 else:
     from cortex_gpu.models.registry import make_network
     net = make_network(a["model"], a["scale"], **a["kwargs"])
-sim = Simulation(net, n_ranks=a["n_ranks"], rank=a["rank"], partition=a["strategy"], threads=a["threads"],
-                 weight_dtype=a["weight_dtype"])
+from cortex_gpu.comm import world
+comm = world()
+sim = Simulation(net, partition=a["strategy"], threads=a["threads"], weight_dtype=a["weight_dtype"], comm=comm)
 rep = sim.build()
 sim.run(a["t_ms"])
-print(json.dumps({"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+print(json.dumps({"rank": comm.rank, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "n_synapses": rep.n_synapses, "n_neurons": rep.n_neurons, "n_pre": sim.graph.layout.n_pre,
                   "min_delay": rep.min_delay_steps, "max_delay": rep.max_delay_steps}))
 """
@@ -488,6 +515,9 @@ def measure_peak_rss(model: str | None, scale: float = 1.0, *, n_ranks: int = 1,
                      t_ms: float = 10.0, timeout: float = 600, **model_kwargs) -> dict:
     """Build ``rank`` of ``n_ranks`` in a fresh process, run ``t_ms``; its peak RSS and sizes.
 
+    With several ranks, every rank runs (under ``mpiexec -n n_ranks``, each
+    in its own process, exchanging spikes) and ``rank``'s figures are returned.
+
     ``model`` is a name of :data:`cortex_gpu.models.registry.NETWORKS` (None: the
     baseline network). Returns ``peak_rss_bytes``, ``n_synapses``, ``n_neurons``,
     ``n_pre``, ``min_delay`` and ``max_delay`` of the built rank.
@@ -498,11 +528,18 @@ def measure_peak_rss(model: str | None, scale: float = 1.0, *, n_ranks: int = 1,
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["NUMBA_NUM_THREADS"] = str(max(int(threads), int(env.get("NUMBA_NUM_THREADS", "0") or 0), 1))
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(args)], capture_output=True, text=True,
-                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+    cmd = [sys.executable, "-c", _MEASURE, json.dumps(args)]
+    if n_ranks > 1:
+        mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+        if mpiexec is None:
+            raise RuntimeError("measuring several ranks needs mpiexec (pip install mpich mpi4py)")
+        cmd = [mpiexec, "-n", str(n_ranks), *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError(f"measurement process failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # ranks' lines may interleave on the launcher's stdout: take every flat JSON object
+    rows = [json.loads(obj) for obj in re.findall(r"\{[^{}]*\}", proc.stdout)]
+    return next(r for r in rows if r["rank"] == rank)
 
 
 def measure_baseline(threads: int = 1) -> int:

@@ -31,10 +31,11 @@ T_SIM = "100"
 ENV = {**os.environ, "NUMBA_NUM_THREADS": "1"}
 
 
-def _run(n_ranks: int, out: Path, *extra: str, timeout: float = 300, model_args=None) -> subprocess.CompletedProcess:
-    """``cortex-gpu run microcircuit`` on ``n_ranks`` ranks (no mpiexec for one rank)."""
+def _run(n_ranks: int, out: Path, *extra: str, timeout: float = 300, model_args=None,
+         model: str = "microcircuit") -> subprocess.CompletedProcess:
+    """``cortex-gpu run <model>`` on ``n_ranks`` ranks (no mpiexec for one rank)."""
     args = model_args or ["--scale", SCALE, "--t-sim", T_SIM, "--t-presim", "0"]
-    cmd = [sys.executable, "-m", "cortex_gpu.cli", "run", "microcircuit", *args, "--threads", "1",
+    cmd = [sys.executable, "-m", "cortex_gpu.cli", "run", model, *args, "--threads", "1",
            "--out", str(out), *extra]
     if n_ranks > 1:
         cmd = [MPIEXEC, "-n", str(n_ranks), *cmd]
@@ -58,7 +59,7 @@ def _same_spikes(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("n_ranks", [2, 4])
-@pytest.mark.parametrize("strategy", ["round_robin", "contiguous"])
+@pytest.mark.parametrize("strategy", ["round_robin", "contiguous", "area_processes"])
 def test_spikes_bit_identical_for_any_rank_count(one_rank, tmp_path, n_ranks, strategy):
     out = tmp_path / "run"
     _run(n_ranks, out, "--partition", strategy)
@@ -74,6 +75,32 @@ def test_spikes_bit_identical_for_any_rank_count(one_rank, tmp_path, n_ranks, st
     assert sum(r["n_neurons"] for r in s["ranks"]) == s1["n_neurons"]
     assert s["rates_hz"] == s1["rates_hz"]
     assert all(r["exchange"]["windows"] > 0 for r in s["ranks"])
+
+
+MULTI_AREA = ["--areas", "4", "--scale", "0.02", "--t-sim", T_SIM, "--t-presim", "0"]
+
+
+@pytest.fixture(scope="module")
+def multi_area_one_rank(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ma1")
+    _run(1, out, model="multi_area", model_args=MULTI_AREA)
+    return out
+
+
+@pytest.mark.parametrize("n_ranks", [2, 4])
+@pytest.mark.parametrize("strategy", ["round_robin", "area_processes"])
+def test_multi_area_bit_identical_for_any_rank_count(multi_area_one_rank, tmp_path, n_ranks, strategy):
+    """The multi-area model on 2 and 4 ranks; area_processes gives each rank fewer remote pres."""
+    out = tmp_path / "run"
+    _run(n_ranks, out, "--partition", strategy, model="multi_area", model_args=MULTI_AREA)
+    _same_spikes(multi_area_one_rank, out)
+    s = json.loads((out / "summary.json").read_text())
+    remote = [r["remote_pre"] for r in s["ranks"]]
+    print(f"{strategy}, {n_ranks} ranks: remote pres per rank {remote}")
+    if strategy == "area_processes":   # whole areas per rank: only inter-area pres (L23E, L5E) are remote
+        assert max(remote) < 0.3 * s["n_neurons"]
+    for r in s["ranks"]:   # the planner's prediction, printed before building, held
+        assert abs(r["predicted_peak_mb"] / r["peak_rss_mb"] - 1) < 0.10, r
 
 
 @pytest.mark.parametrize("variant", [("--exchange", "allgather"), ("--no-overlap",)])
