@@ -273,4 +273,12 @@ def world(mode: str = "auto", exchange: str = "neighbour", backend: str = "cpu")
         raise RuntimeError("this process was started by an MPI launcher but mpi4py is not installed "
                            "(pip install 'cortex_gpu[mpi]')") from exc
     comm = MPIComm(exchange=exchange)
+    if comm.size > 1 and sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _abort_on_uncaught   # any script: one rank's error must end the job
     return comm if comm.size > 1 else LocalComm()
+
+
+def _abort_on_uncaught(exc_type, exc, tb) -> None:
+    """An uncaught error on one rank ends every rank, naming this one (see ``abort_other_ranks``)."""
+    sys.__excepthook__(exc_type, exc, tb)
+    abort_other_ranks(f"{exc_type.__name__}: {exc}")

@@ -212,7 +212,8 @@ class Simulation:
         e_local, e_weight = [], []
         for d in net.drives:   # in connection order: dc currents are summed in this order
             pos = np.searchsorted(local, d.targets)
-            ok = (pos < local.size) & (local[np.minimum(pos, local.size - 1)] == d.targets)
+            ok = ((pos < local.size) & (local[np.minimum(pos, local.size - 1)] == d.targets) if local.size
+                  else np.zeros(d.targets.size, bool))   # a rank may own no neuron at all
             order = np.argsort(pos[ok], kind="stable")
             e_local.append(pos[ok][order])
             e_weight.append(d.weight[ok][order])

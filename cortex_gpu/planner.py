@@ -304,7 +304,8 @@ def _spec_bytes(net: Network) -> int:
 
 
 def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weight_bytes: int,
-                 spec: int, baseline: int, partition=None, exchange: str = "neighbour") -> RankMemory:
+                 spec: int, baseline: int, partition=None, exchange: str = "neighbour",
+                 add_mpi: bool = True) -> RankMemory:
     n_local, n_nodes = int(local.size), int(net.n_nodes)
     n_sec = max(1, -(-n_local // SECTION_MAX))
     section = max(1, -(-n_local // n_sec))
@@ -391,7 +392,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         sources = np.unique(owners[(owners >= 0) & (owners != rank)])
         heard = sizes.sum() - sizes[rank] if exchange == "allgather" else sizes[sources].sum()
         comm = 8 * min_delay * (n_local + heard) + 8 * (len(sources) + 2)
-        mpi = _MPI_FIXED + _MPI_PER_RANK * n_ranks
+        mpi = (_MPI_FIXED + _MPI_PER_RANK * n_ranks) if add_mpi else 0
 
     def phase(neurons=0, synapses=0, gid=0, ring_=0, spikes=0, transients=0, comm_=0):
         return {"neurons": int(neurons), "synapses": int(synapses), "gid_tables": int(spec + gid),
@@ -441,7 +442,9 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
     weight_dtype : 'float32' or 'float64'.
     exchange : the spike exchange between ranks, 'neighbour' or 'allgather' (its receive buffers).
     memory_per_rank_gb : memory of each rank in GB (10**9 bytes); sets each rank's ``fits``.
-    baseline_bytes : the process baseline; default :data:`BASELINE_BYTES` (measured constant).
+    baseline_bytes : the process baseline, measured with :func:`measure_baseline` for this rank count
+        (MPI's memory included); default :data:`BASELINE_BYTES` (a measured constant) plus MPI's
+        memory as measured with the mpich wheel.
     """
     if int(n_ranks) != n_ranks or n_ranks < 1:
         raise ValueError(f"n_ranks must be an integer >= 1, got {n_ranks}")
@@ -458,7 +461,8 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
         baseline, how = int(baseline_bytes), f"{baseline_bytes / 1e6:.0f} MB, measured now (measure_baseline)"
     spec = _spec_bytes(net)
     wb = 4 if weight_dtype == "float32" else 8
-    ranks = [_rank_memory(net, partition.local_gids(r), r, int(threads), wb, spec, baseline, partition, exchange)
+    ranks = [_rank_memory(net, partition.local_gids(r), r, int(threads), wb, spec, baseline, partition, exchange,
+                          add_mpi=baseline_bytes is None)
              for r in range(int(n_ranks))]
     limit = None if memory_per_rank_gb is None else int(memory_per_rank_gb * 1e9)
     for r in ranks:
@@ -542,9 +546,17 @@ def measure_peak_rss(model: str | None, scale: float = 1.0, *, n_ranks: int = 1,
     return next(r for r in rows if r["rank"] == rank)
 
 
-def measure_baseline(threads: int = 1) -> int:
-    """Peak RSS in bytes of a fresh process that builds and runs :func:`baseline_network` for 10 ms."""
-    return int(measure_peak_rss(None, threads=threads)["peak_rss_bytes"])
+def measure_baseline(threads: int = 1, n_ranks: int = 1) -> int:
+    """Peak RSS in bytes of a fresh process that builds and runs :func:`baseline_network` for 10 ms.
+
+    With ``n_ranks > 1`` it runs under ``mpiexec`` and the figure includes
+    MPI's own memory; pass it to :func:`plan_memory` for that many ranks.
+    The baseline depends on the machine's state as well as on the code: the
+    kernel maps shared-library pages already in the page cache around each
+    one touched, so the same install measured 170 MB in one venv and 222 MB
+    in a freshly installed one.
+    """
+    return int(measure_peak_rss(None, threads=threads, n_ranks=n_ranks)["peak_rss_bytes"])
 
 
 # ------------------------------------------------------------- cortex scale

@@ -400,16 +400,9 @@ def NumProcesses() -> int:
     return KERNEL.comm.size
 
 
-def _abort_on_uncaught(exc_type, exc, tb) -> None:
-    """Under MPI, an uncaught error in a script on one rank ends every rank (it names the rank)."""
-    sys.__excepthook__(exc_type, exc, tb)
-    from ..comm import abort_other_ranks
-    abort_other_ranks(f"{exc_type.__name__}: {exc}")
-
-
 def install(module: types.ModuleType) -> None:
     """Give ``module`` (the package) kernel-attribute access, as NEST's ``nest`` module has."""
     module.__class__ = PynestModule
-    from ..comm import launched_by_mpi
-    if launched_by_mpi():
+    from ..comm import _abort_on_uncaught, launched_by_mpi
+    if launched_by_mpi():   # before the kernel's communicator exists: a script may fail earlier
         sys.excepthook = _abort_on_uncaught
