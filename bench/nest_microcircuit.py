@@ -185,6 +185,18 @@ def describe_structure(model: NestMicrocircuit) -> dict:
 
 
 def _peak_rss_mb() -> float:
+    """VmHWM in MB: unlike ru_maxrss it is not inherited from the driver process across exec.
+
+    (cortex_gpu.engine.peak_rss_mb reads the same; importing it here would load Numba into
+    NEST's process and count it against NEST.)
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

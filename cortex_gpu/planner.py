@@ -477,7 +477,7 @@ def plan_memory(net: Network, n_ranks: int = 1, *, strategy: str = "round_robin"
 
 # ------------------------------------------------------------- measurement
 _MEASURE = """
-import json, resource, sys
+import json, sys
 a = json.loads(sys.argv[1])
 from cortex_gpu.engine import Simulation
 if a["model"] is None:
@@ -491,7 +491,8 @@ comm = world()
 sim = Simulation(net, partition=a["strategy"], threads=a["threads"], weight_dtype=a["weight_dtype"], comm=comm)
 rep = sim.build()
 sim.run(a["t_ms"])
-print(json.dumps({"rank": comm.rank, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+from cortex_gpu.engine import peak_rss_mb
+print(json.dumps({"rank": comm.rank, "peak_rss_bytes": int(peak_rss_mb() * 1024) * 1024,
                   "n_synapses": rep.n_synapses, "n_neurons": rep.n_neurons, "n_pre": sim.graph.layout.n_pre,
                   "min_delay": rep.min_delay_steps, "max_delay": rep.max_delay_steps}))
 """
