@@ -39,7 +39,7 @@ from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, spl
 from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
-from .network import Network, delay_to_steps
+from .network import Network, delay_to_steps, locate
 from .partition import Partition
 from .memory import empty_small_pages, prefetch_write
 
@@ -215,8 +215,7 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
                 max_cap = max(max_cap, int((hi - lo).max()))
         else:
             pre_parts.append(proj.pre)
-            pos = np.searchsorted(proj.post, local)
-            has = (pos < proj.post.size) & (proj.post[np.minimum(pos, proj.post.size - 1)] == local)
+            pos, has = locate(proj.post, local)
             idx = np.flatnonzero(has)
             e_local.append(idx)
             e_aux.append(pos[has])

@@ -20,7 +20,6 @@ window). Three communicators share one small protocol:
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 import time
@@ -28,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LocalComm", "MPIComm", "launched_by_mpi", "world", "COMM_MODES", "EXCHANGES",
-           "cuda_aware_supported", "abort_other_ranks"]
+__all__ = ["LocalComm", "MPIComm", "launched_by_mpi", "world", "COMM_MODES", "EXCHANGES", "abort_other_ranks"]
 
 COMM_MODES = ("auto", "host", "cuda-aware")
 EXCHANGES = ("neighbour", "allgather")
@@ -49,29 +47,6 @@ def launched_by_mpi() -> bool:
         return True
     # srun sets these; a batch script's own shell has them too, but with one task
     return all(v in os.environ for v in _SLURM_VARS) and os.environ.get("SLURM_STEP_ID") is not None
-
-
-def cuda_aware_supported() -> tuple[bool, str]:
-    """(supported, how it was found): whether the MPI library accepts device pointers.
-
-    Asks the library itself (``MPIX_Query_cuda_support`` of Open MPI and
-    MPICH); without that entry point the answer is no.
-    """
-    try:
-        from mpi4py import MPI  # noqa: F401
-    except ImportError as exc:
-        return False, f"mpi4py is not importable ({exc})"
-    lib = ctypes.CDLL(None)
-    for name in ("MPIX_Query_cuda_support", "MPIX_GPU_query_support"):
-        fn = getattr(lib, name, None)
-        if fn is None:
-            continue
-        if name == "MPIX_Query_cuda_support":
-            return bool(fn()), name
-        out = ctypes.c_int(0)
-        fn(ctypes.c_int(1), ctypes.byref(out))  # MPIX_GPU_SUPPORT_CUDA == 1
-        return bool(out.value), name
-    return False, "the MPI library has no MPIX_Query_cuda_support"
 
 
 class LocalComm:

@@ -21,7 +21,7 @@ from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
 from .models import NEURON_MODELS
-from .network import Network
+from .network import Network, locate
 from .partition import make_partition
 from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
 
@@ -224,9 +224,7 @@ class Simulation:
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
         e_local, e_weight = [], []
         for d in net.drives:   # in connection order: dc currents are summed in this order
-            pos = np.searchsorted(local, d.targets)
-            ok = ((pos < local.size) & (local[np.minimum(pos, local.size - 1)] == d.targets) if local.size
-                  else np.zeros(d.targets.size, bool))   # a rank may own no neuron at all
+            pos, ok = locate(local, d.targets)
             order = np.argsort(pos[ok], kind="stable")
             e_local.append(pos[ok][order])
             e_weight.append(d.weight[ok][order])

@@ -21,7 +21,7 @@ from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
 __all__ = [
     "Network", "Population", "Projection", "Generator", "DriveConnection",
     "SpikeRecorder", "Multimeter", "ParamValue", "RULES", "GENERATOR_KINDS",
-    "delay_to_steps",
+    "delay_to_steps", "locate",
 ]
 
 ParamValue = Union[float, np.ndarray, Distribution]
@@ -160,6 +160,20 @@ def _sorted_unique(gids: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]
     if np.any(s[1:] == s[:-1]):
         raise ModelError(f"{what} needs node collections without repeated ids")
     return s, order
+
+
+def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``ids`` sits in ``sorted_ids`` (sorted, repeat-free), and whether it is there.
+
+    Returns ``(pos, found)``: ``sorted_ids[pos[found]] == ids[found]``.
+    An empty ``sorted_ids`` (a rank owning no neuron) finds nothing.
+    """
+    ids = np.asarray(ids)
+    pos = np.searchsorted(sorted_ids, ids)
+    if sorted_ids.size == 0:
+        return pos, np.zeros(ids.shape, bool)
+    found = (pos < sorted_ids.size) & (sorted_ids[np.minimum(pos, sorted_ids.size - 1)] == ids)
+    return pos, found
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network
+from .network import Network, locate
 
 __all__ = ["Partition", "make_partition", "expected_tile_synapses", "estimated_tile_bytes",
            "rank_estimated_bytes", "remote_pre_counts", "STRATEGIES", "DEFAULT_TILE_SIZE",
@@ -102,9 +102,7 @@ def _shared_fraction(pre: np.ndarray, post: np.ndarray) -> float:
     """Fraction of ``post`` gids that are also in ``pre`` (both sorted, unique)."""
     if post.size == 0:
         return 0.0
-    i = np.searchsorted(pre, post)
-    hit = (i < pre.size) & (pre[np.minimum(i, max(pre.size - 1, 0))] == post) if pre.size else np.zeros(post.size, bool)
-    return float(hit.mean())
+    return float(locate(pre, post)[1].mean())
 
 
 def estimated_tile_bytes(net: Network, tile_start: np.ndarray, tile_stop: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .network import Multimeter, Network, SpikeRecorder
+from .network import Multimeter, Network, SpikeRecorder, locate
 
 __all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
 
@@ -63,8 +63,7 @@ class StateSampler:
         local, var, interval, owner = [], [], [], []
         for mm in net.multimeters:
             steps = int(round(mm.interval_ms / net.resolution_ms))
-            pos = np.searchsorted(local_gids, mm.gids)
-            ok = (pos < local_gids.size) & (local_gids[np.minimum(pos, local_gids.size - 1)] == mm.gids)
+            pos, ok = locate(local_gids, mm.gids)
             for name in mm.record_from:
                 for g, p in zip(mm.gids[ok], pos[ok]):
                     local.append(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import synapse_table
 
 from cortex_gpu.build import build_local
 from cortex_gpu.distributions import Normal, Redraw, Uniform
@@ -34,17 +35,6 @@ def _network() -> Network:
     return net
 
 
-def _syn_table(graphs) -> np.ndarray:
-    """All synapses of ``graphs`` as rows (source, target, delay_steps, weight), sorted."""
-    parts = []
-    for g in graphs:
-        s = g.layout.synapses(g.neurons.gids)
-        parts.append(np.column_stack([s["source"].astype(float), s["target"].astype(float),
-                                      s["delay_steps"].astype(float), s["weight"]]))
-    t = np.concatenate(parts) if parts else np.zeros((0, 4))
-    return t[np.lexsort(t.T[::-1])]
-
-
 @pytest.fixture(scope="module")
 def net():
     return _network()
@@ -54,7 +44,7 @@ def net():
 def reference(net):
     part = make_partition(net, 1)
     g = build_local(net, part, 0, seed=42)
-    return g, _syn_table([g])
+    return g, synapse_table([g])
 
 
 def test_reference_build_is_nontrivial(net, reference):
@@ -85,7 +75,7 @@ def test_partition_gives_same_synapses(net, reference, strategy, n_ranks, tile_s
     all_gids = np.sort(np.concatenate(all_gids))
     np.testing.assert_array_equal(all_gids, g1.neurons.gids)
     # union over ranks == the one-rank build, as a multiset
-    np.testing.assert_array_equal(_syn_table(graphs), table1)
+    np.testing.assert_array_equal(synapse_table(graphs), table1)
     # initial state is keyed by gid too
     v = np.concatenate([g.neurons.V_m for g in graphs])[np.argsort(np.concatenate([g.neurons.gids
                                                                                   for g in graphs]))]
@@ -102,7 +92,7 @@ def test_workers_and_sections_give_same_synapses(net, reference, n_workers, sect
         assert g.layout.section_size == section_size
         assert g.layout.n_sections == -(-g.neurons.gids.size // section_size)
     _check_layout(g)
-    np.testing.assert_array_equal(_syn_table([g]), table1)
+    np.testing.assert_array_equal(synapse_table([g]), table1)
 
 
 def test_sections_and_ranks_combined(net, reference):
@@ -111,13 +101,13 @@ def test_sections_and_ranks_combined(net, reference):
     graphs = [build_local(net, part, r, seed=42, n_workers=2, section_size=5) for r in range(3)]
     for g in graphs:
         _check_layout(g)
-    np.testing.assert_array_equal(_syn_table(graphs), table1)
+    np.testing.assert_array_equal(synapse_table(graphs), table1)
 
 
 def test_different_seed_gives_different_synapses(net, reference):
     _, table1 = reference
     g = build_local(net, make_partition(net, 1), 0, seed=43)
-    t = _syn_table([g])
+    t = synapse_table([g])
     assert t.shape != table1.shape or not np.array_equal(t, table1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import synapse_table
 
 from cortex_gpu.build import build_local
 from cortex_gpu.models import multi_area
@@ -156,20 +157,10 @@ def test_apportionment_helpers():
 
 
 # ---------------------------------------------------------------- same synapses
-def _syn_table(graphs) -> np.ndarray:
-    parts = []
-    for g in graphs:
-        s = g.layout.synapses(g.neurons.gids)
-        parts.append(np.column_stack([s["source"].astype(float), s["target"].astype(float),
-                                      s["delay_steps"].astype(float), s["weight"]]))
-    t = np.concatenate(parts)
-    return t[np.lexsort(t.T[::-1])]
-
-
 @pytest.fixture(scope="module")
 def two_areas():
     net, _ = multi_area(2, scale=0.02, record_spikes=False)
-    return net, _syn_table([build_local(net, make_partition(net, 1), 0, seed=5)])
+    return net, synapse_table([build_local(net, make_partition(net, 1), 0, seed=5)])
 
 
 @pytest.mark.parametrize("n_ranks", [3, 6])
@@ -180,7 +171,7 @@ def test_area_processes_gives_same_synapses(two_areas, n_ranks):
     for r, g in enumerate(graphs):
         np.testing.assert_array_equal(g.neurons.gids, part.local_gids(r))
         assert np.all(part.owner(g.layout.synapses(g.neurons.gids)["target"]) == r)
-    np.testing.assert_array_equal(_syn_table(graphs), table1)
+    np.testing.assert_array_equal(synapse_table(graphs), table1)
 
 
 # ---------------------------------------------------------------- partition quality

@@ -15,6 +15,7 @@ import numpy as np
 from .. import keys
 from ..distributions import as_row, draw
 from ..models import NEURON_MODELS, ModelError
+from ..network import locate
 from .devices import make_device
 from .kernel import KERNEL, Block
 from .models import ARRAY_PARAMS, DBL_MAX, defaults_of, element_type, role_of
@@ -270,9 +271,7 @@ def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     if key in m.state and sim is not None:
         gids = block.pop.first + off
         local = sim.graph.neurons.gids
-        pos = np.searchsorted(local, gids)
-        here = (pos < local.size) & (local[np.minimum(pos, max(local.size - 1, 0))] == gids) if local.size else \
-            np.zeros(gids.size, bool)
+        pos, here = locate(local, gids)
         if not here.all():
             far = int(np.flatnonzero(~here)[0])
             owner = int(sim.partition.owner(gids[far:far + 1])[0])
