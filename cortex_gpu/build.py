@@ -84,7 +84,7 @@ class LocalGraph:
 # ---------------------------------------------------------------- neurons
 def _param_values(net: Network, pop, model, local: np.ndarray, seed: int, pop_index: int) -> dict:
     """Per-neuron float64 values of every parameter and state variable for local gids of ``pop``."""
-    names = list(model.params) + list(model.state)
+    names = model.draw_order
     out = {}
     for i, name in enumerate(names):
         if name in pop.params:
@@ -132,6 +132,7 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
         values = _param_values(net, pop, model, local[sel], seed, int(pi))
         model.validate(f"population '{pop.name}'", values)
         t, r = model.prepare(values, h)
+        t[:, col("tau_minus")] = values["tau_minus"]
         kind[sel] = model.kind
         prop[sel] = t
         refr[sel] = r

@@ -449,12 +449,11 @@ class Simulation:
         currents in pA, conductances in nS); NaN for neurons whose model has no such variable."""
         self.build()
         N = self._N
-        if name == "V_m":
-            return N.V + N.prop[N.pset, cpu.EL]
         owners = [m.kind for m in NEURON_MODELS.values() if name in m.slots]
         if not owners:
             raise KeyError(f"unknown state variable '{name}'")
-        out = (N.I_ex if RECORDABLE_CODES[name] == 1 else N.I_in).copy()
+        code = RECORDABLE_CODES[name]
+        out = N.V + N.prop[N.pset, cpu.EL] if code == 0 else (N.I_ex if code == 1 else N.I_in).copy()
         if len(owners) < len(NEURON_MODELS):
             out[~np.isin(N.kind[N.pset], owners)] = np.nan
         return out

@@ -21,13 +21,21 @@ from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
 __all__ = [
     "Network", "Population", "Projection", "Generator", "DriveConnection",
     "SpikeRecorder", "Multimeter", "ParamValue", "RULES", "GENERATOR_KINDS",
-    "delay_to_steps", "locate",
+    "delay_to_steps", "locate", "SYNAPSE_MODELS", "PARROT_MODELS",
 ]
 
 ParamValue = Union[float, np.ndarray, Distribution]
 
 RULES = ("one_to_one", "all_to_all", "fixed_indegree", "fixed_total_number", "pairwise_bernoulli")
-SYNAPSE_MODELS = ("static_synapse",)
+#: Built-in synapse models and their NEST defaults. ``stdp_pl_synapse_hom`` is the
+#: power-law STDP of MODELS.md section 3 (Morrison et al. 2007): its parameters are
+#: common to every synapse of the model ("hom"); ``tau_minus`` belongs to the post neuron.
+SYNAPSE_MODELS: dict[str, dict[str, float]] = {
+    "static_synapse": {},
+    "stdp_pl_synapse_hom": {"tau_plus": 20.0, "lambda": 0.1, "alpha": 1.0, "mu": 0.4},
+}
+#: Neuron models that repeat their input spikes instead of integrating it.
+PARROT_MODELS = ("parrot_neuron",)
 #: Stimulation devices that act on their targets without being spike sources.
 GENERATOR_KINDS = {
     "poisson_generator": {"rate": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
@@ -97,6 +105,7 @@ class Projection:
     allow_multapses: bool = True
     synapse_model: str = "static_synapse"
     label: str = ""
+    receptor_type: int = 0
 
     def __str__(self) -> str:
         return self.label or f"projection {self.id} ({self.rule})"
@@ -209,6 +218,9 @@ class Network:
         self.resolution_ms = float(resolution_ms)
         self.populations: list[Population] = []
         self.projections: list[Projection] = []
+        #: synapse model name -> (built-in model it copies, its common parameters)
+        self.synapse_models: dict[str, tuple[str, dict[str, float]]] = {
+            k: (k, dict(v)) for k, v in SYNAPSE_MODELS.items()}
         self.generators: list[Generator] = []
         self.drives: list[DriveConnection] = []
         self.spike_recorders: list[SpikeRecorder] = []
@@ -313,23 +325,29 @@ class Network:
     def connect(self, pre, post, rule: str = "all_to_all", *, indegree: int | None = None,
                 N: int | None = None, p: float | None = None, allow_autapses: bool = True,
                 allow_multapses: bool = True, weight: ParamValue = 1.0, delay: ParamValue | None = None,
-                synapse_model: str = "static_synapse", label: str = "") -> Projection:
+                synapse_model: str = "static_synapse", label: str = "", receptor_type: int = 0) -> Projection:
         """Add a projection and check it can be built; returns it.
 
         ``delay`` defaults to one resolution step. See :class:`Projection`
-        for the shapes of array-valued weights and delays.
+        for the shapes of array-valued weights and delays. ``synapse_model``
+        is a built-in model or a copy made with :meth:`copy_synapse_model`.
+        ``receptor_type`` 1 is for plastic synapses onto ``parrot_neuron``s,
+        which then learn without making the parrot repeat their spikes
+        (NEST's STDP test set-up); every other projection uses 0.
         """
         pid = len(self.projections)
         where = label or f"Connect #{pid} ({rule})"
         if rule not in RULES:
             raise ModelError(f"{where}: unknown connection rule '{rule}' (supported: {', '.join(RULES)})")
-        if synapse_model not in SYNAPSE_MODELS:
-            raise ModelError(f"{where}: unsupported synapse model '{synapse_model}' "
-                             f"(supported: {', '.join(SYNAPSE_MODELS)})")
+        if synapse_model not in self.synapse_models:
+            raise ModelError(f"{where}: unknown synapse model '{synapse_model}' "
+                             f"(known: {', '.join(self.synapse_models)})")
         pre_g = _as_gids(pre, where)
         post_g = _as_gids(post, where)
         self.check_gids(pre_g, f"{where} pre")
         self.check_gids(post_g, f"{where} post", neurons_only=True)
+        plastic = self.is_plastic(synapse_model)
+        self._check_receptor(where, post_g, plastic, receptor_type)
         if rule == "one_to_one":
             if pre_g.size != post_g.size:
                 raise ModelError(f"{where}: one_to_one needs equal sizes, got {pre_g.size} and {post_g.size}")
@@ -372,10 +390,82 @@ class Network:
             weight, delay = (v[np.ix_(post_order, pre_order)] if isinstance(v, np.ndarray) else v
                              for v in (weight, delay))
         self._check_delay(where, delay)
+        if plastic:
+            self._check_plastic(where, synapse_model, weight)
         proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
-                          label=label, **kw)
+                          label=label, receptor_type=int(receptor_type), **kw)
         self.projections.append(proj)
         return proj
+
+    # ------------------------------------------------------------ synapse models
+    def copy_synapse_model(self, existing: str, new: str, params: dict[str, float] | None = None) -> None:
+        """Register ``new`` as a copy of synapse model ``existing`` with changed defaults (NEST's CopyModel)."""
+        if existing not in self.synapse_models:
+            raise ModelError(f"CopyModel: unknown synapse model '{existing}' (known: {', '.join(self.synapse_models)})")
+        if new in self.synapse_models or new in NEURON_MODELS or new in SOURCE_MODELS:
+            raise ModelError(f"CopyModel: a model named '{new}' exists already")
+        base, values = self.synapse_models[existing]
+        self.synapse_models[new] = (base, dict(values))
+        self.set_synapse_defaults(new, params or {})
+
+    def set_synapse_defaults(self, name: str, params: dict[str, float]) -> None:
+        """Change the common parameters of synapse model ``name`` (before any of its projections)."""
+        if name not in self.synapse_models:
+            raise ModelError(f"SetDefaults: unknown synapse model '{name}' (known: {', '.join(self.synapse_models)})")
+        base, values = self.synapse_models[name]
+        for key, v in params.items():
+            if key not in values:
+                raise ModelError(f"SetDefaults({name}): unknown parameter '{key}' "
+                                 f"(known: {', '.join(values) or 'none'})")
+            if not np.isfinite(float(v)):
+                raise ModelError(f"SetDefaults({name}): {key} must be finite, got {v}")
+        new = {**values, **{k: float(v) for k, v in params.items()}}
+        if base == "stdp_pl_synapse_hom" and new["tau_plus"] <= 0:
+            raise ModelError(f"SetDefaults({name}): tau_plus must be > 0, got {new['tau_plus']}")
+        if any(p.synapse_model == name for p in self.projections) and new != values:
+            raise ModelError(f"SetDefaults({name}): the model is in use by a projection; its common "
+                             "parameters are fixed from then on")
+        self.synapse_models[name] = (base, new)
+
+    def is_plastic(self, synapse_model: str) -> bool:
+        return self.synapse_models[synapse_model][0] != "static_synapse"
+
+    def plastic_model(self) -> tuple[str, dict[str, float]] | None:
+        """(name, parameters) of the one plastic synapse model the projections use, or None."""
+        used = sorted({p.synapse_model for p in self.projections if self.is_plastic(p.synapse_model)})
+        return (used[0], dict(self.synapse_models[used[0]][1])) if used else None
+
+    def _check_plastic(self, where: str, synapse_model: str, weight: ParamValue) -> None:
+        used = self.plastic_model()
+        if used is not None and used[0] != synapse_model:
+            raise NotImplementedError(
+                f"{where}: a network may use one plastic synapse model for now; '{used[0]}' is in use "
+                f"and '{synapse_model}' would be a second (parameter sets live per model)")
+        if isinstance(weight, Distribution):
+            row = as_row(weight)
+            low = row[3] if row[0] != 0 else row[1]
+            if not low >= 0:
+                raise ModelError(f"{where}: {synapse_model} weights must be >= 0 (excitatory); bound the "
+                                 f"distribution {weight} with redraw(..., min=0)")
+        elif np.any(np.asarray(weight, dtype=float) < 0):
+            raise ModelError(f"{where}: {synapse_model} weights must be >= 0 (excitatory), got "
+                             f"{np.min(weight)}")
+
+    def _check_receptor(self, where: str, post: np.ndarray, plastic: bool, receptor_type: int) -> None:
+        """Parrots repeat spikes that arrive on receptor 0; receptor 1 carries plastic synapses only."""
+        if receptor_type not in (0, 1):
+            raise ModelError(f"{where}: receptor_type must be 0 or 1, got {receptor_type}")
+        models = {self.populations[i].model for i in np.unique(self.population_of(post))} if post.size else set()
+        parrots = models & set(PARROT_MODELS)
+        if parrots and parrots != models:
+            raise NotImplementedError(f"{where}: a projection onto parrot_neurons and other neurons at once is "
+                                      "not supported; connect them separately")
+        if receptor_type == 1 and not (parrots and plastic):
+            raise ModelError(f"{where}: receptor_type 1 is supported only for plastic synapses onto "
+                             "parrot_neurons")
+        if parrots and plastic and receptor_type != 1:
+            raise NotImplementedError(f"{where}: plastic synapses onto parrot_neurons must use receptor_type 1 "
+                                      "(a parrot repeating a plastic synapse's spikes is not supported)")
 
     @staticmethod
     def _check_syn_value(where: str, what: str, value: ParamValue, rule: str, n_conn) -> ParamValue:

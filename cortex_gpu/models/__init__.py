@@ -5,12 +5,14 @@ from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
 from .iaf_cond_exp import model as iaf_cond_exp
 from .iaf_psc_alpha import model as iaf_psc_alpha
 from .iaf_psc_exp import model as iaf_psc_exp
+from .parrot_neuron import model as parrot_neuron
 
 __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronModel",
            "PROP_COLUMNS", "N_PROP", "col", "microcircuit", "multi_area"]
 
 #: Neuron models that integrate state and can be the target of projections.
-NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp)}
+NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp,
+                                                                parrot_neuron)}
 
 #: Models that only emit given spikes (NEST's spike_generator), one id each.
 SOURCE_MODELS = ("spike_generator",)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Param", "NeuronModel", "ModelError", "PROP_COLUMNS", "N_PROP", "col"]
+__all__ = ["Param", "NeuronModel", "ModelError", "PROP_COLUMNS", "N_PROP", "col", "ARCHIVING_PARAMS"]
 
 
 class ModelError(ValueError):
@@ -50,6 +50,7 @@ PROP_COLUMNS = (
     "tau_syn_ex",  # cond_exp: ms
     "tau_syn_in",  # cond_exp: ms
     "h",        # cond_exp: the resolution, ms (the span its ODE solver covers per step)
+    "tau_minus",  # every model: time constant of the post-synaptic STDP trace, ms
 )
 N_PROP = len(PROP_COLUMNS)
 
@@ -57,6 +58,11 @@ N_PROP = len(PROP_COLUMNS)
 def col(name: str) -> int:
     """Column index of ``name`` in the propagator table."""
     return PROP_COLUMNS.index(name)
+
+
+#: Parameters every neuron model has because plastic synapses may target it (NEST's
+#: ArchivingNode): the post-synaptic trace of stdp_pl_synapse_hom decays with tau_minus.
+ARCHIVING_PARAMS = {"tau_minus": Param(20.0, "ms", "time constant of the post-synaptic STDP trace")}
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,20 @@ class NeuronModel:
     state: dict[str, tuple[float, str, str]]
     prepare: object = field(repr=False)
     check: object = field(repr=False)
-    slots: tuple[str, str, str] = ("V_m", "I_syn_ex", "I_syn_in")
+    slots: tuple[str, ...] = ("V_m", "I_syn_ex", "I_syn_in")
+    #: archiving parameters the model file does not list itself; they are appended to
+    #: ``params`` and drawn after the state (so that adding them moved no random stream)
+    appended: tuple[str, ...] = field(default=(), init=False)
+
+    def __post_init__(self):
+        extra = tuple(k for k in ARCHIVING_PARAMS if k not in self.params)
+        object.__setattr__(self, "params", {**self.params, **{k: ARCHIVING_PARAMS[k] for k in extra}})
+        object.__setattr__(self, "appended", extra)
+
+    @property
+    def draw_order(self) -> list[str]:
+        """Parameter and state names in the order of their random streams (see build._param_values)."""
+        return [k for k in self.params if k not in self.appended] + list(self.state) + list(self.appended)
 
     @property
     def defaults(self) -> dict[str, float]:
@@ -100,6 +119,7 @@ class NeuronModel:
                 bad = a[~np.isfinite(a)][0]
                 raise ModelError(f"{where}: parameter {key} must be finite, got {bad}")
         if full:
+            positive(where, values, *(k for k in ARCHIVING_PARAMS if k in values))
             self.check(where, values)
 
 

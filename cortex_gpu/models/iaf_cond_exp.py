@@ -37,6 +37,7 @@ E_L           -70.0    mV     leak reversal potential
 tau_syn_ex    0.2      ms     decay time of the excitatory conductance
 tau_syn_in    2.0      ms     decay time of the inhibitory conductance
 I_e           0.0      pA     constant input current
+tau_minus     20.0     ms     time constant of the post-synaptic STDP trace
 ============  =======  =====  ==========================================
 
 State

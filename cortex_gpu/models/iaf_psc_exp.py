@@ -29,6 +29,7 @@ V_reset       -70.0    mV     reset potential
 tau_syn_ex    2.0      ms     excitatory synaptic time constant
 tau_syn_in    2.0      ms     inhibitory synaptic time constant
 I_e           0.0      pA     constant input current
+tau_minus     20.0     ms     time constant of the post-synaptic STDP trace
 ============  =======  =====  ==========================================
 
 State
