@@ -4,7 +4,8 @@ Each entry maps a name to ``factory(scale, **kwargs) -> (Network, info)``;
 a new model is one line in :data:`NETWORKS`. ``scale`` shrinks the model
 (neurons and indegrees together, as ``cortex-gpu run --scale`` does); the
 keyword arguments are the model's own (``drive``, ``resolution_ms``,
-``record_spikes``; ``n_areas`` for ``multi_area``). ``info`` holds at least
+``record_spikes``; ``n_areas`` for ``multi_area``; ``hpc_benchmark``
+takes scales above 1 too, 10 being 112,500 neurons). ``info`` holds at least
 ``populations`` and ``gid_ranges``.
 """
 from __future__ import annotations
@@ -21,6 +22,11 @@ def _microcircuit(scale: float = 1.0, **kwargs) -> tuple[Network, dict]:
     return microcircuit(N_scaling=scale, K_scaling=scale, **kwargs)
 
 
+def _hpc_benchmark(scale: float = 1.0, **kwargs) -> tuple[Network, dict]:
+    from .hpc_benchmark import hpc_benchmark
+    return hpc_benchmark(scale, **kwargs)
+
+
 def _multi_area(scale: float = 1.0, n_areas: int = 4, **kwargs) -> tuple[Network, dict]:
     from .multi_area import multi_area
     return multi_area(n_areas, scale=scale, **kwargs)
@@ -30,6 +36,7 @@ def _multi_area(scale: float = 1.0, n_areas: int = 4, **kwargs) -> tuple[Network
 NETWORKS: dict[str, Callable[..., tuple[Network, dict]]] = {
     "microcircuit": _microcircuit,
     "multi_area": _multi_area,
+    "hpc_benchmark": _hpc_benchmark,
 }
 
 
