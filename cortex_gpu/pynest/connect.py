@@ -3,7 +3,17 @@
 ``Connect`` follows NEST's direction conventions: neurons and spike
 generators to neurons become core projections, ``Connect(generator,
 neurons)`` core drives, ``Connect(neurons, spike_recorder)`` and
-``Connect(voltmeter, neurons)`` recorder subscriptions.
+``Connect(voltmeter, neurons)`` recorder subscriptions. A projection may use
+any synapse model of :func:`~.models.synapse_model_names`: plastic ones
+(``stdp_pl_synapse_hom`` and its copies) between neurons, static ones
+everywhere; ``receptor_type`` 1 puts plastic synapses onto a
+``parrot_neuron`` without making it repeat their spikes.
+
+The engine reports each core synapse's model as the plastic model's name or
+``static_synapse``; the name of a static copy (``syn_ex`` of NEST's
+hpc_benchmark) is recovered from the projection that made the synapse,
+which is unique unless two projections with different static models join
+the same source and target.
 """
 from __future__ import annotations
 
@@ -14,7 +24,7 @@ import numpy as np
 from ..network import RULES
 from .devices import GeneratorDevice
 from .kernel import KERNEL
-from .models import defaults_of
+from .models import SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, defaults_of, is_synapse_model, synapse_model_names
 from .nodes import NodeCollection
 from .random import Parameter
 
@@ -43,25 +53,49 @@ def _conn_spec(conn_spec: Any) -> dict[str, Any]:
 
 
 def _syn_spec(syn_spec: Any) -> dict[str, Any]:
+    """``synapse_model``, ``weight``, ``delay`` and ``receptor_type`` of one Connect call.
+
+    Weight and delay start from the model's defaults (``SetDefaults``,
+    ``CopyModel``); common parameters of a plastic model cannot be given
+    per connection, as in NEST.
+    """
     spec = {} if syn_spec is None else (
         {"synapse_model": syn_spec} if isinstance(syn_spec, str) else dict(syn_spec))
+    model = spec.get("synapse_model", "static_synapse")
+    if not is_synapse_model(model):
+        if model in _NEST_ONLY_SYNAPSES:
+            raise NotImplementedError(f"synapse model '{model}' is not supported by cortex_gpu.pynest "
+                                      f"(supported: {', '.join(synapse_model_names())})")
+        raise ValueError(f"unknown synapse model '{model}' (known: {', '.join(synapse_model_names())})")
+    defaults = defaults_of(model)
     for key in spec:
+        if key in defaults and key not in SYNAPSE_CONNECTION_KEYS:
+            raise ValueError(f"syn_spec: '{key}' is a common property of {model}, shared by all its "
+                             "connections; set it with SetDefaults or CopyModel")
         if key not in _SYN_KEYS:
             raise NotImplementedError(f"syn_spec key '{key}' is not supported by cortex_gpu.pynest "
                                       f"(supported: {', '.join(sorted(_SYN_KEYS))})")
-    model = spec.get("synapse_model", "static_synapse")
-    if model != "static_synapse":
-        raise NotImplementedError(f"synapse model '{model}' is not supported by cortex_gpu.pynest "
-                                  "(supported: static_synapse)")
-    if spec.get("receptor_type", 0) != 0:
-        raise NotImplementedError("receptor_type other than 0 is not supported by cortex_gpu.pynest")
-    out = dict(defaults_of("static_synapse"))
+    receptor = spec.get("receptor_type", 0)
+    if np.ndim(receptor) != 0 or int(receptor) != receptor or int(receptor) not in (0, 1):
+        raise NotImplementedError(f"receptor_type {receptor!r} is not supported by cortex_gpu.pynest "
+                                  "(0, or 1 for plastic synapses onto parrot_neurons)")
+    out = {"synapse_model": model, "receptor_type": int(receptor),
+           "weight": defaults["weight"], "delay": defaults["delay"]}
     for key in ("weight", "delay"):
         if key in spec:
             v = spec[key]
             out[key] = v.dist if isinstance(v, Parameter) else (
                 float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float))
     return out
+
+
+def _static_only(syn: dict, what: str) -> None:
+    """Devices connect through static synapses on receptor 0 only."""
+    if KERNEL.net.is_plastic(syn["synapse_model"]):
+        raise NotImplementedError(f"{what} through the plastic synapse model '{syn['synapse_model']}' "
+                                  "is not supported; use a static model")
+    if syn["receptor_type"] != 0:
+        raise NotImplementedError(f"{what} with receptor_type {syn['receptor_type']} is not supported")
 
 
 def _ids(x: Any, what: str, rule: str) -> np.ndarray:
@@ -113,7 +147,7 @@ def _per_pair(value: Any, what: str, n: int, rule: str) -> np.ndarray:
 
 def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
             return_synapsecollection: bool = False) -> "SynapseCollection | None":
-    """Connect ``pre`` to ``post`` with ``conn_spec`` (rule) and ``syn_spec`` (static_synapse weight/delay).
+    """Connect ``pre`` to ``post`` with ``conn_spec`` (rule) and ``syn_spec`` (model, weight, delay, receptor).
 
     Raises
     ------
@@ -134,13 +168,16 @@ def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
     if pre_roles <= core and post_roles == {"neuron"}:
         _connect_core(pre_ids, post_ids, spec, syn)
     elif pre_roles == {"generator"} and post_roles == {"neuron"}:
+        _static_only(syn, "Connect(generator, neurons)")
         _connect_generators(pre_ids, post_ids, rule, syn)
     elif pre_roles <= core and post_roles == {"spike_recorder"}:
+        _static_only(syn, "Connect(neurons, spike_recorder)")
         src, tgt = _pairs(pre_ids, post_ids, rule)
         for r in np.unique(tgt):
             _device(r).sources.append(KERNEL.gid_of_nest[src[tgt == r]])
         _remember(src, tgt, syn)
     elif pre_roles == {"multimeter"} and post_roles == {"neuron"}:
+        _static_only(syn, "Connect(multimeter, neurons)")
         src, tgt = _pairs(pre_ids, post_ids, rule)
         for m in np.unique(src):
             _device(m).targets.append(KERNEL.gid_of_nest[tgt[src == m]])
@@ -167,7 +204,8 @@ def _connect_core(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: di
           "allow_autapses": spec.get("allow_autapses", True),
           "allow_multapses": spec.get("allow_multapses", True)}
     KERNEL.net.connect(KERNEL.gid_of_nest[pre_ids], KERNEL.gid_of_nest[post_ids], rule,
-                       weight=syn["weight"], delay=syn["delay"], **kw)
+                       weight=syn["weight"], delay=syn["delay"], synapse_model=syn["synapse_model"],
+                       receptor_type=syn["receptor_type"], **kw)
 
 
 def _connect_generators(pre_ids: np.ndarray, post_ids: np.ndarray, rule: str, syn: dict) -> None:
@@ -193,16 +231,26 @@ def _remember(src: np.ndarray, tgt: np.ndarray, syn: dict, w: np.ndarray | None 
     n = src.size
     w = np.full(n, float(syn["weight"]) if np.ndim(syn["weight"]) == 0 else 1.0) if w is None else w
     d = np.full(n, float(syn["delay"]) if np.ndim(syn["delay"]) == 0 else 1.0) if d is None else d
-    KERNEL.device_conns.append((src.copy(), tgt.copy(), w.copy(), d.copy()))
+    KERNEL.device_conns.append((src.copy(), tgt.copy(), w.copy(), d.copy(), syn["synapse_model"]))
 
 
 class SynapseCollection:
-    """Connections as NEST's ``SynapseCollection``: ``get('weight')``, ``.source`` etc., in NEST node ids."""
+    """Connections as NEST's ``SynapseCollection``: ``get('weight')``, ``.source`` etc., in NEST node ids.
 
-    _FIELDS = ("source", "target", "weight", "delay")
+    ``synapse_model`` holds each connection's model name (``None`` where two
+    projections with different static models join the same pair, which the
+    engine's report cannot tell apart); ``receptor`` its receptor port.
+    """
 
-    def __init__(self, source: np.ndarray, target: np.ndarray, weight: np.ndarray, delay: np.ndarray):
-        self._data = {"source": source, "target": target, "weight": weight, "delay": delay}
+    _FIELDS = ("source", "target", "weight", "delay", "synapse_model", "receptor")
+
+    def __init__(self, source: np.ndarray, target: np.ndarray, weight: np.ndarray, delay: np.ndarray,
+                 synapse_model: np.ndarray | None = None, receptor: np.ndarray | None = None):
+        n = np.asarray(source).size
+        self._data = {"source": source, "target": target, "weight": weight, "delay": delay,
+                      "synapse_model": np.full(n, "static_synapse", object) if synapse_model is None
+                      else np.asarray(synapse_model, object),
+                      "receptor": np.zeros(n, np.int64) if receptor is None else np.asarray(receptor, np.int64)}
 
     def __len__(self) -> int:
         return int(self._data["source"].size)
@@ -224,12 +272,17 @@ class SynapseCollection:
         return f"SynapseCollection({len(self)} connections)"
 
     def _column(self, key: str) -> list[Any]:
+        if key == "synapse_model":
+            models = self._data[key]
+            if any(m is None for m in models):
+                raise NotImplementedError(
+                    "the synapse model of some connections is ambiguous: two Connect calls with different "
+                    "static synapse models join the same source and target")
+            return models.tolist()
         if key in self._data:
             return self._data[key].tolist()
         n = len(self)
-        if key == "synapse_model":
-            return ["static_synapse"] * n
-        if key in ("receptor", "port", "target_thread", "synapse_id"):
+        if key in ("port", "target_thread", "synapse_id"):
             return [0] * n
         raise ValueError(f"connections have no parameter '{key}' (known: source, target, weight, delay, "
                          "synapse_model, receptor, port, target_thread, synapse_id)")
@@ -242,8 +295,7 @@ class SynapseCollection:
         pick = (lambda col: col[0] if single else col)
         if isinstance(keys, str):
             return pick(self._column(keys))
-        names = list(keys) if keys is not None else [*self._FIELDS, "synapse_model", "receptor",
-                                                    "port", "target_thread", "synapse_id"]
+        names = list(keys) if keys is not None else [*self._FIELDS, "port", "target_thread", "synapse_id"]
         return {k: pick(self._column(k)) for k in names}
 
     def status(self, keys: str | list[str] | None = None) -> tuple:
@@ -260,10 +312,37 @@ class SynapseCollection:
         return self.get(name)
 
 
+def _projection_models(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Static synapse model name of each (source, target) core gid pair, from the projections.
+
+    ``None`` where projections of different static models contain the pair.
+    """
+    net = KERNEL.net
+    static = [p for p in net.projections if not net.is_plastic(p.synapse_model)]
+    names = {p.synapse_model for p in static}
+    if len(names) <= 1:
+        return np.full(source.size, names.pop() if names else "static_synapse", object)
+    out = np.full(source.size, None, object)
+    clash = np.zeros(source.size, bool)
+    for p in static:
+        if p.rule == "one_to_one":
+            pairs = np.unique(p.pre * net.n_nodes + p.post)
+            hit = np.isin(source * net.n_nodes + target, pairs)
+        else:
+            hit = np.isin(source, p.pre) & np.isin(target, p.post)
+        clash |= hit & (out != None) & (out != p.synapse_model)  # noqa: E711 (element-wise)
+        out[hit] = p.synapse_model
+    out[clash] = None
+    return out
+
+
 def _core_connections() -> dict[str, np.ndarray]:
     """Every core synapse in NEST ids, from the simulation or a build made for looking."""
-    empty = {k: np.zeros(0, np.int64 if k in ("source", "target") else float) for k in SynapseCollection._FIELDS}
-    if not KERNEL.net.projections:
+    empty = {k: np.zeros(0, np.int64 if k in ("source", "target", "receptor") else float)
+             for k in SynapseCollection._FIELDS}
+    empty["synapse_model"] = np.zeros(0, object)
+    net = KERNEL.net
+    if not net.projections:
         return empty
     sim = KERNEL.sim
     if sim is None:
@@ -272,26 +351,57 @@ def _core_connections() -> dict[str, np.ndarray]:
             KERNEL.probe = new_simulation()
         sim = KERNEL.probe
     c = sim.connections()
+    plastic_projections = [p for p in net.projections if net.is_plastic(p.synapse_model)]
+    if "synapse_model" in c:
+        reported = np.asarray(c["synapse_model"], object)
+    elif plastic_projections:
+        raise NotImplementedError("this engine does not simulate plastic synapses yet: "
+                                  "Simulation.connections reports no synapse model")
+    else:
+        reported = np.full(np.asarray(c["source"]).size, "static_synapse", object)
+    plastic = reported != "static_synapse"
+    models = reported.copy()
+    static = ~plastic
+    models[static] = _projection_models(np.asarray(c["source"])[static], np.asarray(c["target"])[static])
+    # plastic synapses onto parrots sit on receptor 1 (Network.connect requires it)
+    receptor = np.zeros(models.size, np.int64)
+    if plastic.any():
+        tgt = np.asarray(c["target"])[plastic]
+        pops = net.population_of(tgt)
+        parrot = np.array([net.populations[i].model == "parrot_neuron" for i in range(len(net.populations))])
+        receptor[plastic] = parrot[pops].astype(np.int64)
     return {"source": KERNEL.nest_of_gid[c["source"]], "target": KERNEL.nest_of_gid[c["target"]],
-            "weight": np.asarray(c["weight"], float), "delay": np.asarray(c["delay"], float)}
+            "weight": np.asarray(c["weight"], float), "delay": np.asarray(c["delay"], float),
+            "synapse_model": models, "receptor": receptor}
 
 
 def GetConnections(source: NodeCollection | None = None, target: NodeCollection | None = None,
                    synapse_model: str | None = None, synapse_label: int | None = None) -> SynapseCollection:
-    """Connections from ``source`` to ``target`` (all by default), sorted by source then target id."""
+    """Connections from ``source`` to ``target`` (all by default) of ``synapse_model`` (any by default),
+    sorted by source then target id; plastic weights are their current values."""
     if synapse_label is not None:
         raise NotImplementedError("GetConnections(synapse_label=...) is not supported yet")
-    if synapse_model not in (None, "static_synapse"):
-        raise NotImplementedError(f"synapse model '{synapse_model}' is not supported by cortex_gpu.pynest")
+    if synapse_model is not None and not is_synapse_model(synapse_model):
+        if synapse_model in _NEST_ONLY_SYNAPSES:
+            raise NotImplementedError(f"synapse model '{synapse_model}' is not supported by cortex_gpu.pynest")
+        raise ValueError(f"unknown synapse model '{synapse_model}' (known: {', '.join(synapse_model_names())})")
     parts = [_core_connections()]
-    for s, t, w, d in KERNEL.device_conns:
-        parts.append({"source": s, "target": t, "weight": w, "delay": d})
+    for s, t, w, d, m in KERNEL.device_conns:
+        parts.append({"source": s, "target": t, "weight": w, "delay": d,
+                      "synapse_model": np.full(s.size, m, object), "receptor": np.zeros(s.size, np.int64)})
     cols = {k: np.concatenate([p[k] for p in parts]) for k in SynapseCollection._FIELDS}
     keep = np.ones(cols["source"].size, bool)
     if source is not None:
         keep &= np.isin(cols["source"], _as_collection(source).ids)
     if target is not None:
         keep &= np.isin(cols["target"], _as_collection(target).ids)
+    if synapse_model is not None:
+        unknown = keep & np.equal(cols["synapse_model"], None)
+        if unknown.any():
+            raise NotImplementedError(
+                f"GetConnections(synapse_model={synapse_model!r}): the model of some connections is ambiguous "
+                "(two Connect calls with different static synapse models join the same source and target)")
+        keep &= cols["synapse_model"] == synapse_model
     cols = {k: v[keep] for k, v in cols.items()}
     order = np.lexsort((cols["target"], cols["source"]))
     return SynapseCollection(*(cols[k][order] for k in SynapseCollection._FIELDS))

@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..network import Network, Population
+from ..network import SYNAPSE_MODELS, Network, Population
 
 __all__ = [
     "KernelAttribute", "Kernel", "KERNEL", "Block", "VerbosityLevel", "NEST_DEFAULT_SEED",
     "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
-    "PynestModule", "install",
+    "PynestModule", "install", "HPC_TWINS",
 ]
 
 #: NEST 3's default ``rng_seed``.
@@ -42,6 +42,10 @@ spike_buffer_shrink_limit spike_buffer_shrink_spare stimulation_backends
 structural_plasticity_synapses structural_plasticity_update_interval tics_per_ms tics_per_step
 to_do update_time_limit use_compressed_spikes use_wfr wfr_comm_interval wfr_interpolation_order
 wfr_max_iterations wfr_tol""".split())
+
+#: NEST's built-in ``_hpc`` twins of synapse models (same dynamics, a leaner connection
+#: store in NEST), which NEST's hpc_benchmark.py uses; here they are copies of their base.
+HPC_TWINS = {"static_synapse_hpc": "static_synapse", "stdp_pl_synapse_hom_hpc": "stdp_pl_synapse_hom"}
 
 #: Public NEST functions and submodules this layer does not provide.
 UNSUPPORTED_API = frozenset("""
@@ -252,7 +256,7 @@ class Kernel:
         return node_model_names()
 
     def _get_synapse_models(self) -> list[str]:
-        return ["static_synapse"]
+        return sorted(self.synapse_registry)
 
     def _get_kernel_status(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in sorted(self.settings()) if k != "kernel_status"}
@@ -294,6 +298,13 @@ class Kernel:
         self._block_starts = np.zeros(0, np.int64)
         self.device_conns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.model_defaults: dict[str, dict[str, Any]] = {}
+        #: synapse model name -> (built-in model, common parameters); the core network
+        #: shares this dict, so copies made before the network exists are kept
+        self.synapse_registry: dict[str, tuple[str, dict[str, float]]] = {
+            k: (k, dict(v)) for k, v in SYNAPSE_MODELS.items()}
+        self.synapse_registry.update({k: (b, dict(SYNAPSE_MODELS[b])) for k, b in HPC_TWINS.items()})
+        #: copied node model name -> the built-in neuron model it stands for
+        self.node_copies: dict[str, str] = {}
         self.sim = None      # the Simulation, from the first Simulate on
         self.probe = None    # a built, not yet run Simulation (GetConnections before Simulate)
         # Generator changes made after Simulate, applied when they reach the targets:
@@ -306,6 +317,7 @@ class Kernel:
         """The core network description, created at the current resolution on first use."""
         if self._net is None:
             self._net = Network(self.resolution)
+            self._net.synapse_models = self.synapse_registry
         return self._net
 
     def changing_network(self, what: str) -> None:

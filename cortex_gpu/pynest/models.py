@@ -1,16 +1,30 @@
-"""Node and synapse models of the PyNEST layer: roles, defaults, ``Models``, ``GetDefaults``, ``SetDefaults``."""
+"""Node and synapse models of the PyNEST layer: roles, defaults, ``Models``, ``GetDefaults``, ``SetDefaults``, ``CopyModel``.
+
+Synapse models are the core network's (``static_synapse``,
+``stdp_pl_synapse_hom``), NEST's ``_hpc`` twins of them, and copies made
+with ``CopyModel``. Their defaults are of two kinds, as in NEST: ``weight``
+and ``delay`` are per-connection values that ``Connect`` starts from (kept
+here, in ``KERNEL.model_defaults``), while the plasticity parameters of a
+``_hom`` model (``tau_plus``, ``lambda``, ``alpha``, ``mu``) are common to
+all its connections and live in the core network's synapse-model table
+(:meth:`cortex_gpu.network.Network.set_synapse_defaults`). A copy of a
+neuron model is a name for the base model with its own defaults: its nodes
+are neurons of the base model, reported under the copy's name.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ..models import NEURON_MODELS
+from ..models import NEURON_MODELS, ModelError
+from ..network import SYNAPSE_MODELS
 from .kernel import KERNEL
 
 __all__ = [
     "DEVICE_DEFAULTS", "ARRAY_PARAMS", "DBL_MAX", "role_of", "node_model_names", "defaults_of",
-    "Models", "GetDefaults", "SetDefaults", "CopyModel",
+    "synapse_model_names", "is_synapse_model", "base_model", "Models", "GetDefaults", "SetDefaults", "CopyModel",
+    "SYNAPSE_CONNECTION_KEYS",
 ]
 
 #: NEST reports an open-ended ``stop`` as the largest double.
@@ -40,12 +54,37 @@ _ROLES = {"spike_generator": "spike_generator", "poisson_generator": "generator"
           "multimeter": "multimeter", "voltmeter": "multimeter"}
 _ELEMENT_TYPES = {"neuron": "neuron", "spike_generator": "stimulator", "generator": "stimulator",
                   "spike_recorder": "recorder", "multimeter": "recorder"}
+#: Per-connection defaults of every synapse model (pA, ms), as NEST's.
 _SYNAPSE_DEFAULTS = {"weight": 1.0, "delay": 1.0}
+#: Synapse-model defaults that are per connection (the rest are common to the model).
+SYNAPSE_CONNECTION_KEYS = frozenset(_SYNAPSE_DEFAULTS)
+#: NEST synapse models this layer does not provide (errors name them as unsupported, not unknown).
+_NEST_ONLY_SYNAPSES = frozenset("""
+bernoulli_synapse clopath_synapse cont_delay_synapse diffusion_connection gap_junction ht_synapse
+jonke_synapse quantal_stp_synapse rate_connection_delayed rate_connection_instantaneous
+static_synapse_hom_w stdp_dopamine_synapse stdp_facetshw_synapse_hom stdp_nn_pre_centered_synapse
+stdp_nn_restr_synapse stdp_nn_symm_synapse stdp_pl_synapse_hom_lbl stdp_synapse stdp_synapse_hom
+stdp_triplet_synapse tsodyks2_synapse tsodyks_synapse tsodyks_synapse_hom urbanczik_synapse
+vogels_sprekeler_synapse""".split())
 
 
 def node_model_names() -> list[str]:
-    """Every node model ``Create`` accepts, sorted."""
-    return sorted(list(NEURON_MODELS) + list(DEVICE_DEFAULTS))
+    """Every node model ``Create`` accepts (copies included), sorted."""
+    return sorted(list(NEURON_MODELS) + list(DEVICE_DEFAULTS) + list(KERNEL.node_copies))
+
+
+def synapse_model_names() -> list[str]:
+    """Every synapse model ``Connect`` accepts (built-in, ``_hpc`` twins, copies), sorted."""
+    return sorted(KERNEL.synapse_registry)
+
+
+def is_synapse_model(model: str) -> bool:
+    return isinstance(model, str) and model in KERNEL.synapse_registry
+
+
+def base_model(model: str) -> str:
+    """The built-in node model a (possibly copied) node model stands for."""
+    return KERNEL.node_copies.get(model, model)
 
 
 def role_of(model: str) -> str:
@@ -58,12 +97,15 @@ def role_of(model: str) -> str:
     """
     if not isinstance(model, str):
         raise TypeError(f"model name must be a string, got {type(model).__name__}")
+    model = base_model(model)
     if model in NEURON_MODELS:
         return "neuron"
     if model in _ROLES:
         return _ROLES[model]
+    if is_synapse_model(model):
+        raise ValueError(f"'{model}' is a synapse model, not a node model")
     raise NotImplementedError(f"model '{model}' is not supported by cortex_gpu.pynest "
-                              f"(supported: {', '.join(node_model_names())}, static_synapse)")
+                              f"(supported: {', '.join(node_model_names())}, {', '.join(synapse_model_names())})")
 
 
 def element_type(role: str) -> str:
@@ -71,13 +113,14 @@ def element_type(role: str) -> str:
 
 
 def defaults_of(model: str) -> dict[str, Any]:
-    """Current defaults of a node or synapse model, including ``SetDefaults`` changes."""
-    if model == "static_synapse":
-        base = dict(_SYNAPSE_DEFAULTS)
-    elif role_of(model) == "neuron":
-        m = NEURON_MODELS[model]
+    """Current defaults of a node or synapse model, including ``SetDefaults`` and ``CopyModel`` changes."""
+    if is_synapse_model(model):
+        return {**_SYNAPSE_DEFAULTS, **KERNEL.synapse_registry[model][1], **KERNEL.model_defaults.get(model, {})}
+    if role_of(model) == "neuron":
+        m = NEURON_MODELS[base_model(model)]
         base = {**m.defaults, **{k: v[0] for k, v in m.state.items()}}
-        base["V_m"] = base["E_L"]
+        if "V_m" in m.state:
+            base["V_m"] = base["E_L"]
     else:
         base = {k: (v.copy() if isinstance(v, np.ndarray) else list(v) if isinstance(v, list) else v)
                 for k, v in DEVICE_DEFAULTS[model].items()}
@@ -88,13 +131,13 @@ def defaults_of(model: str) -> dict[str, Any]:
 def _public(model: str, values: dict[str, Any]) -> dict[str, Any]:
     """Defaults as ``GetDefaults`` reports them (with NEST's bookkeeping keys)."""
     out = {k: (DBL_MAX if k == "stop" and v == np.inf else v) for k, v in values.items()}
-    if model == "static_synapse":
+    if is_synapse_model(model):
         out.update(synapse_model=model, element_type="synapse", has_delay=True, receptor_type=0)
-        return out
+        return dict(sorted(out.items()))
     role = role_of(model)
     out.update(model=model, element_type=element_type(role))
     if role == "neuron":
-        out["recordables"] = sorted(NEURON_MODELS[model].state)
+        out["recordables"] = sorted(NEURON_MODELS[base_model(model)].state)
     return dict(sorted(out.items()))
 
 
@@ -106,7 +149,7 @@ def Models(mtype: str = "all", sel: str | None = None) -> tuple[str, ...]:
     if mtype in ("all", "nodes"):
         names += node_model_names()
     if mtype in ("all", "synapses"):
-        names.append("static_synapse")
+        names += synapse_model_names()
     if sel is not None:
         names = [n for n in names if sel in n]
     return tuple(sorted(names))
@@ -128,38 +171,117 @@ def GetDefaults(model: str, keys: str | list[str] | None = None, output: str = "
 def SetDefaults(model: str, params: dict[str, Any] | str, val: Any = None) -> None:
     """Change the defaults of ``model`` for nodes and connections created afterwards.
 
-    Works for the neuron models, the devices and ``static_synapse``
-    (``weight``, ``delay``); values must be scalars (or lists for list-valued
-    device parameters such as ``record_from``).
+    Works for the neuron models (and their copies), the devices and the
+    synapse models: ``weight`` and ``delay`` of any synapse model, and the
+    common parameters of a plastic one (``tau_plus``, ``lambda``, ``alpha``,
+    ``mu`` of ``stdp_pl_synapse_hom``), which apply to all its connections
+    and are fixed once a connection uses them. Values must be scalars (or
+    lists for list-valued device parameters such as ``record_from``).
     """
     if isinstance(params, str):
         params = {params: val}
     KERNEL.changing_network(f"SetDefaults({model!r})")
+    if is_synapse_model(model):
+        _set_synapse_defaults(model, params)
+        return
     known = defaults_of(model)
     new = dict(KERNEL.model_defaults.get(model, {}))
     for key, value in params.items():
         if key not in known:
             raise ValueError(f"SetDefaults: unknown parameter '{key}' for model {model} "
                              f"(known: {', '.join(sorted(known))})")
-        if model == "static_synapse" or role_of(model) == "neuron":
-            if np.ndim(value) != 0 or not isinstance(value, (int, float, np.number)):
-                raise NotImplementedError(f"SetDefaults({model!r}): only numbers are supported for '{key}'")
-            value = float(value)
-            if not np.isfinite(value):
-                raise ValueError(f"SetDefaults({model!r}): {key} must be finite, got {value}")
+        if role_of(model) == "neuron":
+            value = _number(model, key, value)
         new[key] = value
-    if model in NEURON_MODELS:
-        m = NEURON_MODELS[model]
+    base = base_model(model)
+    if base in NEURON_MODELS:
+        m = NEURON_MODELS[base]
         merged = {**m.defaults, **{k: v for k, v in new.items() if k in m.params}}
         m.validate(f"SetDefaults({model!r})", {k: np.asarray(v, float) for k, v in merged.items()})
-    if model == "static_synapse" and "delay" in new:
-        h = KERNEL.resolution
-        if new["delay"] < 0.5 * h:
-            raise ValueError(f"SetDefaults('static_synapse'): delay {new['delay']} ms is below the "
-                             f"resolution {h} ms")
     KERNEL.model_defaults[model] = new
 
 
+def _number(model: str, key: str, value: Any) -> float:
+    """A finite float for a numeric default, or a clear error."""
+    if np.ndim(value) != 0 or not isinstance(value, (int, float, np.number)):
+        raise NotImplementedError(f"SetDefaults({model!r}): only numbers are supported for '{key}'")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"SetDefaults({model!r}): {key} must be finite, got {value}")
+    return value
+
+
+def _set_synapse_defaults(model: str, params: dict[str, Any]) -> None:
+    """``weight``/``delay`` into the layer's defaults; common parameters into the core network."""
+    known = defaults_of(model)
+    per_conn, common = {}, {}
+    for key, value in params.items():
+        if key not in known:
+            raise ValueError(f"SetDefaults: unknown parameter '{key}' for synapse model {model} "
+                             f"(known: {', '.join(sorted(known))})")
+        (per_conn if key in SYNAPSE_CONNECTION_KEYS else common)[key] = _number(model, key, value)
+    if "delay" in per_conn and per_conn["delay"] < 0.5 * KERNEL.resolution:
+        raise ValueError(f"SetDefaults({model!r}): delay {per_conn['delay']} ms is below the "
+                         f"resolution {KERNEL.resolution} ms")
+    if common:
+        try:
+            KERNEL.net.set_synapse_defaults(model, common)
+        except ModelError as e:
+            raise ValueError(str(e)) from None
+    if per_conn:
+        KERNEL.model_defaults[model] = {**KERNEL.model_defaults.get(model, {}), **per_conn}
+
+
 def CopyModel(existing: str, new: str, params: dict[str, Any] | None = None) -> None:
-    """Not supported: raises :class:`NotImplementedError`."""
-    raise NotImplementedError("CopyModel is not supported yet")
+    """Make ``new`` a copy of ``existing`` with the defaults of ``existing`` changed by ``params``.
+
+    For a neuron model, ``Create(new)`` then makes neurons of the base model
+    with these defaults; for a synapse model, ``Connect`` with
+    ``synapse_model=new`` uses the copy's weight, delay and (for a plastic
+    model) its own common parameters. Later changes to ``existing`` do not
+    reach the copy, as in NEST.
+
+    Raises
+    ------
+    ValueError
+        If ``new`` names a model that exists, or for a bad parameter.
+    NotImplementedError
+        For copies of device models, or of models this layer does not provide.
+    """
+    params = dict(params or {})
+    if not isinstance(new, str) or not new:
+        raise ValueError(f"CopyModel: the new model name must be a non-empty string, got {new!r}")
+    if new in node_model_names() or is_synapse_model(new) or new in _NEST_ONLY_SYNAPSES:
+        raise ValueError(f"CopyModel: a model named '{new}' exists already")
+    KERNEL.changing_network(f"CopyModel({existing!r}, {new!r})")
+    if is_synapse_model(existing):
+        known = defaults_of(existing)
+        for key in params:
+            if key not in known:
+                raise ValueError(f"CopyModel: unknown parameter '{key}' for synapse model {existing} "
+                                 f"(known: {', '.join(sorted(known))})")
+        KERNEL.net.copy_synapse_model(existing, new)
+        KERNEL.model_defaults[new] = dict(KERNEL.model_defaults.get(existing, {}))
+        try:
+            _set_synapse_defaults(new, params)
+        except Exception:
+            del KERNEL.synapse_registry[new]
+            KERNEL.model_defaults.pop(new, None)
+            raise
+        return
+    if existing in _NEST_ONLY_SYNAPSES:
+        raise NotImplementedError(f"CopyModel: synapse model '{existing}' is not supported by cortex_gpu.pynest "
+                                  f"(supported: {', '.join(synapse_model_names())})")
+    role = role_of(existing)
+    if role != "neuron":
+        raise NotImplementedError(f"CopyModel of device models ('{existing}') is not supported yet; "
+                                  "neuron and synapse models can be copied")
+    KERNEL.node_copies[new] = base_model(existing)
+    KERNEL.model_defaults[new] = dict(KERNEL.model_defaults.get(existing, {}))
+    try:
+        if params:
+            SetDefaults(new, params)
+    except Exception:
+        del KERNEL.node_copies[new]
+        KERNEL.model_defaults.pop(new, None)
+        raise

@@ -18,7 +18,7 @@ from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import make_device
 from .kernel import KERNEL, Block
-from .models import ARRAY_PARAMS, DBL_MAX, defaults_of, element_type, role_of
+from .models import ARRAY_PARAMS, DBL_MAX, base_model, defaults_of, element_type, role_of
 from .random import Parameter
 
 __all__ = ["NodeCollection", "Create", "GetStatus", "SetStatus", "draw_parameter"]
@@ -260,8 +260,18 @@ def _block_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     return out
 
 
+def _built_default(block: Block, key: str) -> float:
+    """The value the build gives a parameter the population does not set: the base model's own default.
+
+    Not the layer's current default: ``Create`` copied the ``SetDefaults`` changes of its
+    time into the population, and later ones must not change existing nodes.
+    """
+    m = NEURON_MODELS[block.pop.model]
+    return m.defaults[key] if key in m.params else m.state[key][0]
+
+
 def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
-    m = NEURON_MODELS[block.model]
+    m = NEURON_MODELS[block.pop.model]
     if key == "recordables":
         return [sorted(m.state) for _ in off]
     if key not in m.params and key not in m.state:
@@ -278,7 +288,7 @@ def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
             raise ValueError(f"{key} of node {block.first + int(off[far])} lives on MPI rank {owner}, not on this "
                              f"rank {sim.rank}; under MPI read the state of local nodes only")
         return sim.state(key)[pos].tolist()
-    v = block.pop.params.get(key, defaults_of(block.model)[key])
+    v = block.pop.params.get(key, _built_default(block, key))
     a = np.asarray(v, dtype=float)
     return (a[off] if a.ndim else np.full(off.size, float(a))).tolist()
 
@@ -287,13 +297,13 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
     """Apply per-node-resolved ``params`` to the nodes at offsets ``off`` of ``block``."""
     if block.role == "neuron":
         KERNEL.changing_network(f"setting {', '.join(params)} of {block.model}")
-        pop, m = block.pop, NEURON_MODELS[block.model]
+        pop, m = block.pop, NEURON_MODELS[block.pop.model]
         new = {}
         for key, value in params.items():
             if key not in m.params and key not in m.state:
                 raise ValueError(f"{block.model}: unknown parameter '{key}' "
                                  f"(known: {', '.join(sorted(list(m.params) + list(m.state)))})")
-            full = np.asarray(pop.params.get(key, defaults_of(block.model)[key]), dtype=float)
+            full = np.asarray(pop.params.get(key, _built_default(block, key)), dtype=float)
             full = np.broadcast_to(full, (pop.n,)).copy()
             full[off] = np.asarray(value, dtype=float)
             new[key] = full[0] if np.all(full == full[0]) else full
@@ -358,8 +368,11 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
     if role == "neuron":
         # V_m is stored absolute and given explicitly: NEST keeps the absolute V_m when
         # E_L is set without V_m, while the core would start a population at E_L.
+        defaults = defaults_of(model)
         try:
-            block.pop = KERNEL.net.add_population(model, n, {"V_m": defaults_of(model)["V_m"]})
+            # a copied model's nodes are neurons of its base model with the copy's defaults
+            block.pop = KERNEL.net.add_population(base_model(model), n,
+                                                  {"V_m": defaults["V_m"]} if "V_m" in defaults else {})
         except ModelError as e:
             raise ValueError(str(e)) from None
         block.pop.params.update({k: v for k, v in KERNEL.model_defaults.get(model, {}).items()})

@@ -135,8 +135,10 @@ def test_connect_errors(nest_ours):
         nest.Connect(a, b, {"rule": "fixed_outdegree", "outdegree": 2})
     with pytest.raises(NotImplementedError, match="stdp_synapse"):
         nest.Connect(a, b, syn_spec={"synapse_model": "stdp_synapse"})
-    with pytest.raises(NotImplementedError, match="receptor_type"):
+    with pytest.raises(ValueError, match="receptor_type 1"):     # iaf_psc_exp has receptor 0 only
         nest.Connect(a, b, syn_spec={"receptor_type": 1})
+    with pytest.raises(NotImplementedError, match="receptor_type"):
+        nest.Connect(a, b, syn_spec={"receptor_type": 2})
     with pytest.raises(NotImplementedError, match="mask"):
         nest.Connect(a, b, {"rule": "pairwise_bernoulli", "p": 0.1, "mask": {}})
     with pytest.raises(TypeError, match="one_to_one"):
