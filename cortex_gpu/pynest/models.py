@@ -132,11 +132,13 @@ def _public(model: str, values: dict[str, Any]) -> dict[str, Any]:
     """Defaults as ``GetDefaults`` reports them (with NEST's bookkeeping keys)."""
     out = {k: (DBL_MAX if k == "stop" and v == np.inf else v) for k, v in values.items()}
     if is_synapse_model(model):
+        # NEST keeps a delay as whole steps and reports steps * resolution (1.7 -> 1.7000000000000002)
+        out["delay"] = int(round(out["delay"] / KERNEL.resolution)) * KERNEL.resolution
         out.update(synapse_model=model, element_type="synapse", has_delay=True, receptor_type=0)
         return dict(sorted(out.items()))
     role = role_of(model)
     out.update(model=model, element_type=element_type(role))
-    if role == "neuron":
+    if role == "neuron" and NEURON_MODELS[base_model(model)].state:     # NEST lists none for parrots
         out["recordables"] = sorted(NEURON_MODELS[base_model(model)].state)
     return dict(sorted(out.items()))
 
