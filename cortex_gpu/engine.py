@@ -23,7 +23,7 @@ from .build import LocalGraph, build_local
 from .comm import LocalComm
 from .models import NEURON_MODELS, col
 from .network import Network, locate
-from .partition import make_partition
+from .partition import DEFAULT_TILE_SIZE, make_partition
 from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
 
 __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
@@ -95,7 +95,8 @@ class Simulation:
     seed : seed of every random draw (NEST's ``rng_seed``).
     threads : CPU workers; results do not depend on it.
     backend : 'auto', 'cpu' or 'cuda'.
-    n_ranks, rank, partition : the decomposition. With ``comm`` (a
+    n_ranks, rank, partition, tile_size : the decomposition (neurons per tile: the unit a
+        partition strategy places). With ``comm`` (a
         :mod:`cortex_gpu.comm` communicator) the rank count and rank come
         from it; without, ``n_ranks > 1`` can build one rank's part (for
         inspection and planning) but not run it.
@@ -113,7 +114,8 @@ class Simulation:
     def __init__(self, net: Network, *, seed: int = 12345, threads: int = 1, backend: str = "cpu",
                  n_ranks: int = 1, rank: int = 0, partition: str = "round_robin",
                  weight_dtype: str = "float32", section_size: int | None = None, comm=None,
-                 post_history: int = POST_HISTORY, check_ownership: bool | None = None):
+                 post_history: int = POST_HISTORY, check_ownership: bool | None = None,
+                 tile_size: int = DEFAULT_TILE_SIZE):
         if not 0 <= int(seed) < 2 ** 32:
             raise ValueError(f"seed must be in [0, 2**32), got {seed}")
         if threads < 1:
@@ -129,7 +131,7 @@ class Simulation:
         if not 0 <= rank < n_ranks:
             raise ValueError(f"rank {rank} outside 0..{n_ranks - 1}")
         self.comm = comm if comm is not None else (LocalComm() if n_ranks == 1 else None)
-        self.partition = make_partition(net, n_ranks, partition)
+        self.partition = make_partition(net, n_ranks, partition, tile_size=tile_size)
         self.rank = rank
         self.n_ranks = n_ranks
         self.overlap = True
