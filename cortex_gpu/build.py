@@ -24,6 +24,18 @@ its own that prefetches ahead of each bucket's write front.
 The peak memory is the final layout plus 2 bytes per synapse (the sort key:
 the pre's place in its bucket and the delay, 4 bytes where delays span more
 than 256 steps): no global synapse list and no full sort buffer exist.
+
+Synapses come in up to three *groups*, each with a layout of its own, built
+by the same passes over its projections alone (a synapse's draws are keyed
+by projection, post and place, so the split moves no random number):
+
+- ``static``: static synapses onto integrating neurons (weights in pA/nS);
+- ``count``: static synapses onto parrot_neurons, which count spikes;
+- ``plastic``: synapses of the plastic model (float64 weights, updated at
+  delivery by the post's owner).
+
+When there is more than one group, every layout is re-indexed to the union
+of their pre-synaptic gids, so that one ring entry (a pre index) serves all.
 """
 from __future__ import annotations
 
@@ -39,7 +51,7 @@ from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, spl
 from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
-from .network import Network, delay_to_steps, locate
+from .network import PARROT_MODELS, Network, delay_to_steps, locate
 from .partition import Partition
 from .memory import empty_small_pages, prefetch_write
 
@@ -79,6 +91,23 @@ class LocalGraph:
     indegree: np.ndarray      # int64 per local neuron: its incoming synapses (counted in pass 1)
     build_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    count_layout: DeliveryLayout | None = None     # static synapses onto parrot_neurons
+    plastic_layout: DeliveryLayout | None = None   # synapses of the plastic model (float64 weights)
+
+    @property
+    def layouts(self) -> list[DeliveryLayout]:
+        """Every non-empty group's layout: static, count, plastic (sharing one pre index)."""
+        return [lay for lay in (self.layout, self.count_layout, self.plastic_layout) if lay is not None]
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(lay.n_synapses for lay in self.layouts)
+
+    @property
+    def layout_bytes(self) -> int:
+        """Bytes of every group's delivery arrays; the shared pre index counted once."""
+        shared = self.layout.pre_index.nbytes + self.layout.pre_gids.nbytes
+        return sum(lay.nbytes for lay in self.layouts) - (len(self.layouts) - 1) * shared
 
 
 # ---------------------------------------------------------------- neurons
@@ -181,7 +210,8 @@ def _value_row(value, values: list, offset: list, order=None) -> np.ndarray:
     return as_row(value)
 
 
-def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
+def _plan(net: Network, local: np.ndarray, seed: int, projections: frozenset[int] | None = None) -> _Plan:
+    """The flat tables of every projection; only those in ``projections`` (all if None) get entries."""
     n_proj = len(net.projections)
     rule = np.zeros(n_proj, np.int64)
     pre_off = np.zeros(n_proj + 1, np.int64)
@@ -199,6 +229,10 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
     bounds = []
     for proj in net.projections:
         i = proj.id
+        if projections is not None and i not in projections:
+            pre_parts.append(np.zeros(0, np.int64))
+            pre_off[i + 1] = pre_off[i]
+            continue
         rule[i] = RULE_CODES[proj.rule]
         autapses[i], multapses[i] = proj.allow_autapses, proj.allow_multapses
         order = None
@@ -248,7 +282,7 @@ def _plan(net: Network, local: np.ndarray, seed: int) -> _Plan:
             d_tab_steps[i] = philox.guide_steps(tab[1], d_guides[-1])
         bounds.append(_delay_bounds(d_row[i], tab, proj.delay, net.resolution_ms))
         e_proj.append(np.full(e_local[-1].size, i, np.int64))
-    delay_lo = min((b[0] for b in bounds), default=1)
+    delay_lo = min((b[0] for b in bounds), default=1)   # noqa: E501 (only the group's projections)
     delay_hi = max((b[1] for b in bounds), default=1)
     cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
     el = cat(e_local, np.int64)
@@ -465,6 +499,20 @@ def _chunks(work: np.ndarray, section_size: int, n_workers: int):
     return lo, hi, lo // section_size
 
 
+def synapse_groups(net: Network) -> dict[str, frozenset[int]]:
+    """Projection ids of each synapse group (see the module docstring)."""
+    parrots = set(PARROT_MODELS)
+    groups: dict[str, set[int]] = {"static": set(), "count": set(), "plastic": set()}
+    for proj in net.projections:
+        if net.is_plastic(proj.synapse_model):
+            groups["plastic"].add(proj.id)
+        elif proj.post.size and net.populations[int(net.population_of(proj.post[:1])[0])].model in parrots:
+            groups["count"].add(proj.id)   # Network.connect keeps parrot and other posts apart
+        else:
+            groups["static"].add(proj.id)
+    return {k: frozenset(v) for k, v in groups.items()}
+
+
 def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
                 n_workers: int = 1, weight_dtype=np.float32, section_size: int | None = None) -> LocalGraph:
     """Build ``rank``'s neurons and incoming synapses.
@@ -475,7 +523,8 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     rank : which rank's sub-graph to build.
     seed : the simulation seed (NEST's ``rng_seed``).
     n_workers : threads for the two passes; the result does not depend on it.
-    weight_dtype : float32 (6 bytes per synapse) or float64 (10 bytes).
+    weight_dtype : float32 (6 bytes per synapse) or float64 (10 bytes) for
+        static synapses; plastic synapses always keep float64 weights.
     section_size : local posts per section, at most 65536; default: the
         fewest sections of at most 65536 posts, equally sized.
     """
@@ -491,26 +540,53 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     if not 1 <= section_size <= SECTION_MAX:
         raise ValueError(f"section_size must be in [1, {SECTION_MAX}], got {section_size}")
     n_sections = max(1, -(-n_local // section_size))
-    plan = _plan(net, local, seed)
-    work = np.bincount(np.repeat(np.arange(n_local), np.diff(plan.entry_ptr)), weights=plan.entry_count,
-                       minlength=n_local) + 1.0
-    lo, hi, sec = _chunks(work, section_size, n_workers)
-    n_nodes = net.n_nodes
-    counts = np.zeros((lo.size, n_nodes), np.int32)
+    groups = synapse_groups(net)
+    only_static = not groups["count"] and not groups["plastic"]
+    layouts: dict[str, DeliveryLayout | None] = {}
+    indegree = np.zeros(n_local, np.int64)
     previous_chunksize = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)   # chunks differ in work: hand them out one at a time
     try:
-        return _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sections, section_size,
-                             weight_dtype, timings, t0, partition, rank)
+        for name, ids in groups.items():
+            if name != "static" and not ids:
+                layouts[name] = None
+                continue
+            dtype = np.float64 if name == "plastic" else weight_dtype
+            layouts[name] = _build_group(net, local, seed, None if only_static else ids, n_workers, dtype,
+                                         section_size, n_sections, indegree, timings, t0, partition, rank)
     finally:
         numba.set_parallel_chunksize(previous_chunksize)
+    if not only_static:
+        present = [lay for lay in layouts.values() if lay is not None]
+        union = present[0].pre_gids
+        for lay in present[1:]:
+            union = np.union1d(union, lay.pre_gids)
+        union = union.astype(np.int64)
+        pre_index = np.full(net.n_nodes, -1, np.int32)
+        pre_index[union] = np.arange(union.size, dtype=np.int32)
+        layouts = {k: (lay.with_pre_gids(union, pre_index) if lay is not None else None)
+                   for k, lay in layouts.items()}
+    return LocalGraph(rank, partition.n_ranks, neurons, layouts["static"], indegree, time.perf_counter() - t0,
+                      timings, layouts["count"], layouts["plastic"])
 
 
-def _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sections, section_size,
-                  weight_dtype, timings, t0, partition, rank) -> LocalGraph:
-    """Passes 1 and 2 and the bucket sort of :func:`build_local`."""
+def _build_group(net, local, seed, projections, n_workers, weight_dtype, section_size, n_sections, indegree,
+                 timings, t0, partition, rank) -> DeliveryLayout:
+    """The layout of one synapse group (``projections``; all if None); adds its counts to ``indegree``."""
+    n_local = local.size
+    plan = _plan(net, local, seed, projections)
+    work = np.bincount(np.repeat(np.arange(n_local), np.diff(plan.entry_ptr)), weights=plan.entry_count,
+                       minlength=n_local) + 1.0
+    lo, hi, sec = _chunks(work, section_size, n_workers)
+    counts = np.zeros((lo.size, net.n_nodes), np.int32)
+    return _build_passes(net, local, seed, plan, lo, hi, sec, counts, n_sections, section_size,
+                         weight_dtype, timings, t0, indegree)
+
+
+def _build_passes(net, local, seed, plan, lo, hi, sec, counts, n_sections, section_size,
+                  weight_dtype, timings, t0, indegree) -> DeliveryLayout:
+    """Passes 1 and 2 and the bucket sort of :func:`build_local`, for one synapse group."""
     n_nodes = net.n_nodes
-    indegree = np.zeros(local.size, np.int64)
     _pass_count(lo, hi, local, plan.entry_ptr, plan.entry_proj, plan.entry_count, plan.entry_aux,
                 plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses, plan.multapses,
                 seed, plan.max_cap, plan.max_npre, counts, indegree)
@@ -570,9 +646,8 @@ def _build_passes(net, local, seed, neurons, plan, lo, hi, sec, counts, n_sectio
                   min_delay, max_delay, delay_off)
     del syn_key
     timings["sort"] = time.perf_counter() - t0
-    layout = DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
-                            seg_start, delay_off, syn_post, syn_weight)
-    return LocalGraph(rank, partition.n_ranks, neurons, layout, indegree, time.perf_counter() - t0, timings)
+    return DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
+                          seg_start, delay_off, syn_post, syn_weight)
 
 
 def _raise_build_error(net: Network, err: np.ndarray) -> None:

@@ -8,6 +8,7 @@ due anywhere (I7).
 """
 from __future__ import annotations
 
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -20,15 +21,36 @@ from . import philox
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
-from .models import NEURON_MODELS
+from .models import NEURON_MODELS, col
 from .network import Network, locate
-from .partition import make_partition
+from .partition import DEFAULT_TILE_SIZE, make_partition
 from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
 
 __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
 
 #: Steps per call into the kernels; bounds the latency of progress reports.
 CHUNK_STEPS = 1000
+#: Post spikes each neuron keeps for plastic synapses onto it (see Simulation's post_history).
+POST_HISTORY = 128
+#: NEST's default time base: tics per ms (Time's TICS_PER_MS); STDP times are computed from tics as NEST does.
+TICS_PER_MS = 1000
+#: Environment variable that turns the ownership check on (see Simulation's check_ownership).
+CHECK_OWNERSHIP_ENV = "CORTEX_GPU_CHECK_OWNERSHIP"
+
+
+class OwnershipError(RuntimeError):
+    """A kernel wrote to a post neuron or synapse that its worker does not own (ownership check mode)."""
+
+
+def _kernel_layout(L) -> cpu.Layout:
+    return cpu.Layout(L.seg_off, L.delay_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay, L.min_delay,
+                      L.section_size, L.n_sections)
+
+
+def _no_layout(weight_dtype) -> cpu.Layout:
+    """An empty group: the kernels return at once (same array types as a real one)."""
+    return cpu.Layout(np.zeros(1, np.int64), np.zeros(0, np.uint16), np.zeros(0, np.uint16),
+                      np.zeros(0, weight_dtype), 0, 1, 1, 1, 1)
 
 
 def peak_rss_mb() -> float:
@@ -73,16 +95,27 @@ class Simulation:
     seed : seed of every random draw (NEST's ``rng_seed``).
     threads : CPU workers; results do not depend on it.
     backend : 'auto', 'cpu' or 'cuda'.
-    n_ranks, rank, partition : the decomposition. With ``comm`` (a
+    n_ranks, rank, partition, tile_size : the decomposition (neurons per tile: the unit a
+        partition strategy places). With ``comm`` (a
         :mod:`cortex_gpu.comm` communicator) the rank count and rank come
         from it; without, ``n_ranks > 1`` can build one rank's part (for
         inspection and planning) but not run it.
-    weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights).
+    weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights)
+        for static synapses; plastic synapses always keep float64 weights.
+    post_history : post spikes each neuron keeps for the plastic synapses onto
+        it (12 bytes each). A pre silent while its post fired more often
+        than this makes the run stop with an error saying so.
+    check_ownership : check every write to a post neuron or synapse against
+        the ownership map (worker ranges inside a rank, the partition across
+        ranks) and abort naming the ids on a violation; default from the
+        environment variable CORTEX_GPU_CHECK_OWNERSHIP=1.
     """
 
     def __init__(self, net: Network, *, seed: int = 12345, threads: int = 1, backend: str = "cpu",
                  n_ranks: int = 1, rank: int = 0, partition: str = "round_robin",
-                 weight_dtype: str = "float32", section_size: int | None = None, comm=None):
+                 weight_dtype: str = "float32", section_size: int | None = None, comm=None,
+                 post_history: int = POST_HISTORY, check_ownership: bool | None = None,
+                 tile_size: int = DEFAULT_TILE_SIZE):
         if not 0 <= int(seed) < 2 ** 32:
             raise ValueError(f"seed must be in [0, 2**32), got {seed}")
         if threads < 1:
@@ -98,12 +131,18 @@ class Simulation:
         if not 0 <= rank < n_ranks:
             raise ValueError(f"rank {rank} outside 0..{n_ranks - 1}")
         self.comm = comm if comm is not None else (LocalComm() if n_ranks == 1 else None)
-        self.partition = make_partition(net, n_ranks, partition)
+        self.partition = make_partition(net, n_ranks, partition, tile_size=tile_size)
         self.rank = rank
         self.n_ranks = n_ranks
         self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
+        if int(post_history) < 1:
+            raise ValueError(f"post_history must be >= 1, got {post_history}")
+        self.post_history = int(post_history)
+        if check_ownership is None:
+            check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
+        self.check_ownership = bool(check_ownership)
         self.graph: LocalGraph | None = None
         self.step = 0
         self.sim_s = 0.0
@@ -130,9 +169,11 @@ class Simulation:
         L = g.layout
         nt = g.neurons
         n = nt.gids.size
-        self._L = cpu.Layout(L.seg_off, L.delay_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay,
-                             L.min_delay, L.section_size, L.n_sections)
-        self._m = self._window(L)
+        self._Y = cpu.Synapses(_kernel_layout(L),
+                               _kernel_layout(g.count_layout) if g.count_layout else _no_layout(self.weight_dtype),
+                               _kernel_layout(g.plastic_layout) if g.plastic_layout else _no_layout(np.float64))
+        self._L = self._Y.static
+        self._m = self._window(g.layouts)
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
         # neurons with equal model, propagators and refractory steps share one parameter set
@@ -149,13 +190,20 @@ class Simulation:
                               *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h))
         self._G = self._drives(nt.gids)
         self._sources = self._source_schedule()
-        n_slots = L.max_delay + 1
-        cap = L.n_pre + self._sources[3]
-        self._R = cpu.Ring(np.zeros((n_slots, max(cap, 1)), np.int32), np.zeros(n_slots, np.int64))
+        n_slots = max(lay.max_delay for lay in g.layouts) + 1
+        # room for every pre's spike, the spike sources' and the copies parrots repeat
+        parrot_pres = int(np.isin(self.net.population_of(L.pre_gids), self._parrot_populations()).sum())
+        cap = max(L.n_pre + self._sources[3] + (cpu.PARROT_MAX_COPIES - 1) * parrot_pres, 1)
+        plastic = g.plastic_layout is not None
+        self._R = cpu.Ring(np.zeros((n_slots, cap), np.int32), np.zeros(n_slots, np.int64),
+                           np.zeros((n_slots, cap) if plastic else (0, 0)),
+                           np.zeros((n_slots, cap) if plastic else (0, 0), np.int64))
         self._pre_of_local = L.pre_index[nt.gids].astype(np.int64)
         self._spikes = SpikeBuffer.for_network(self.net)
         self._sampler = StateSampler.for_network(self.net, nt.gids)
         self._lo, self._hi = self._worker_ranges()
+        self._S = self._stdp_state(plastic, L.n_pre, nt)
+        self._O = self._ownership()
         self._q0 = np.zeros(n_slots, np.int64)      # first ring entry to deliver, per slot
         self._q_all = np.zeros(n_slots, np.int64)   # every entry
         self._pending = None                        # (first step, steps) of the window in flight
@@ -163,17 +211,86 @@ class Simulation:
                         "exchange_post_s": 0.0, "windows": 0}
         self._setup_exchange()
         # the whole construction: synapses, neurons, drives, ring and recorders
-        self.report = BuildReport(n, L.n_synapses, L.bytes_per_synapse, L.nbytes, time.perf_counter() - t_start,
-                                  L.min_delay, L.max_delay)
+        n_syn = g.n_synapses
+        self.report = BuildReport(n, n_syn, g.layout_bytes / max(n_syn, 1), g.layout_bytes,
+                                  time.perf_counter() - t_start, self._m,
+                                  max(lay.max_delay for lay in g.layouts))
         return self.report
 
-    def _window(self, L) -> int:
+    def _parrot_populations(self) -> np.ndarray:
+        return np.array([i for i, p in enumerate(self.net.populations) if p.model == "parrot_neuron"], np.int64)
+
+    def _stdp_state(self, plastic: bool, n_pre: int, nt) -> cpu.Stdp:
+        """The plastic model's parameters and the pre and post traces (empty without plastic synapses)."""
+        n_workers = self._lo.size
+        err = np.zeros((n_workers, 4), np.int64)
+        if not plastic:
+            return cpu.Stdp(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, np.zeros(0), np.zeros(0, np.int64),
+                            np.zeros((0, 1), np.int32), np.zeros((0, 1)), np.zeros(0, np.int64), np.zeros(0), err)
+        _, par = self.net.plastic_model()
+        tics_per_step = int(round(self.h * TICS_PER_MS))
+        if abs(tics_per_step / TICS_PER_MS - self.h) > 1e-12 * self.h:
+            raise NotImplementedError(f"plastic synapses need a resolution that is a whole number of "
+                                      f"{1000 // TICS_PER_MS} us tics, got {self.h} ms")
+        n, H = nt.gids.size, self.post_history
+        return cpu.Stdp(par["lambda"], par["alpha"], par["mu"], 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
+                        tics_per_step, tics_per_step / TICS_PER_MS, np.zeros(n_pre), np.zeros(n_pre, np.int64),
+                        np.zeros((n, H), np.int32), np.zeros((n, H)), np.zeros(n, np.int64),
+                        1.0 / nt.prop[:, col("tau_minus")], err)
+
+    def _ownership(self) -> cpu.Own:
+        """The ownership map the check mode tests writes against (empty: no check).
+
+        Inside a rank, worker w owns the posts ``[lo[w], hi[w])``; across ranks,
+        the partition owns each gid: checked here once, for every local neuron
+        and every synapse's post, before any kernel runs.
+        """
+        n_workers = self._lo.size
+        err = np.zeros((n_workers, 4), np.int64)
+        if not self.check_ownership:
+            return cpu.Own(np.zeros(0, np.int32), err)
+        g = self.graph
+        local = g.neurons.gids
+        owner_rank = self.partition.owner(local)
+        if np.any(owner_rank != self.rank):
+            bad = local[owner_rank != self.rank][0]
+            raise OwnershipError(f"rank {self.rank} holds neuron {bad}, which the partition gives to rank "
+                                 f"{self.partition.owner(np.array([bad]))[0]}")
+        for lay in g.layouts:
+            posts = (np.repeat(np.arange(lay.seg_off.size - 1) // max(lay.n_pre, 1), np.diff(lay.seg_off))
+                     * lay.section_size + lay.syn_post)
+            if posts.size and posts.max() >= local.size:
+                k = int(np.argmax(posts >= local.size))
+                raise OwnershipError(f"rank {self.rank}: synapse {k} targets local index {posts[k]}, beyond its "
+                                     f"{local.size} neurons")
+        owner = np.full(local.size, -1, np.int32)
+        for w in range(n_workers):
+            owner[self._lo[w]:self._hi[w]] = w
+        return cpu.Own(owner, err)
+
+    def _check_errors(self) -> None:
+        """Raise for what the kernels recorded: an ownership violation or a lost post history."""
+        if not (self._O.err[:, 0].any() or self._S.err[:, 0].any()):
+            return
+        gids = self.graph.neurons.gids
+        for w, (flag, i, k, t) in enumerate(self._O.err):
+            if flag:
+                what = f"synapse {k} onto" if k >= 0 else "the state or input of"
+                raise OwnershipError(f"rank {self.rank}: worker {w} wrote {what} neuron {gids[i]} at step {t}, "
+                                     f"but neuron {gids[i]} belongs to worker {self._O.owner[i]}")
+        for w, (flag, i, stamp, _) in enumerate(self._S.err):
+            if flag:
+                raise RuntimeError(f"neuron {gids[i]} spiked more than post_history={self.post_history} times "
+                                   f"since the previous spike of one of its plastic synapses' pres (checked at "
+                                   f"{stamp * self.h:g} ms); the STDP update needs all of them: raise post_history")
+
+    def _window(self, layouts) -> int:
         """Steps per window: the smallest delay anywhere, so that no spike is due in its own window.
 
         With several ranks every rank must use the same window, so the
         global minimum is agreed on.
         """
-        m = L.min_delay if L.n_synapses else 10 ** 9
+        m = min((L.min_delay for L in layouts if L.n_synapses), default=10 ** 9)
         if self.comm is not None and self.comm.size > 1:
             m = min(self.comm.allgather(m))
         return m if m < 10 ** 9 else 10
@@ -191,9 +308,12 @@ class Simulation:
         L = self.graph.layout
         owners = self.partition.owner(L.pre_gids)
         in_ranks = np.unique(owners[(owners >= 0) & (owners != self.rank)])
-        n_local = self.graph.neurons.gids.size
-        self._send = np.zeros(max(n_local * self._m, 1), np.int64)
-        comm.setup(in_ranks, n_local * self._m)
+        nt = self.graph.neurons
+        n_local = nt.gids.size
+        n_parrots = int(np.count_nonzero(nt.kind == cpu.PARROT))
+        max_send = (n_local + (cpu.PARROT_MAX_COPIES - 1) * n_parrots) * self._m
+        self._send = np.zeros(max(max_send, 1), np.int64)
+        comm.setup(in_ranks, max_send)
         self._remote_pre = int(np.count_nonzero((owners >= 0) & (owners != self.rank)))
 
     def _set_threads(self) -> None:
@@ -223,11 +343,13 @@ class Simulation:
         self._update_generators(gens, value, start, stop)
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
         e_local, e_weight = [], []
+        parrot = self.graph.neurons.kind == cpu.PARROT
         for d in net.drives:   # in connection order: dc currents are summed in this order
             pos, ok = locate(local, d.targets)
             order = np.argsort(pos[ok], kind="stable")
             e_local.append(pos[ok][order])
-            e_weight.append(d.weight[ok][order])
+            # a parrot counts arriving spikes as -1.0 in acc_in, whatever their weight (NEST ignores it)
+            e_weight.append(np.where(parrot[pos[ok][order]], -1.0, d.weight[ok][order]))
             c_gen.append(d.generator.id)
             c_delay.append(int(np.floor(d.delay_ms / h + 0.5)))
             c_key.append(d.id)
@@ -317,6 +439,8 @@ class Simulation:
         self._set_threads()
         t_wall = time.perf_counter()
         end = self.step + n_steps
+        if self._S.hist_n.size and end >= 2 ** 31:
+            raise ValueError(f"plastic synapses keep post spike stamps in 32 bits: at most {2 ** 31 - 1} steps")
         m = self._m
         n_workers = self._lo.size
         wk_spikes = np.zeros((n_workers, m, max(int((self._hi - self._lo).max(initial=0)), 1)), np.int32)
@@ -342,11 +466,12 @@ class Simulation:
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
-                k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
-                                      self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
+                k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, *self._Y,
+                                      self._N, self._G, self._R, self._S, self._O, self._q_all, self._pre_of_local, sp,
                                       src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
                                       rec, wk_spikes, wk_count)
                 done += k
+                self._check_errors()
             if self._sampler.local.size:
                 self._sampler.collect(mm_buf, t0, span)
             self.step = t0 + span
@@ -367,23 +492,24 @@ class Simulation:
         cost.
         """
         T = self.timings
-        N, R, L = self._N, self._R, self._L
+        N, R, Y, S, O = self._N, self._R, self._Y, self._S, self._O
         clock = time.perf_counter
         n_local = N.V.size
         for j in range(n_windows):
             t_w = t0 + j * mm
             c0 = clock()
-            cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
+            cpu.deliver_window(t_w, mm, self._lo, self._hi, *Y, R, self._q_all, N.acc_ex, N.acc_in, S, O)
             c1 = clock()
             self._complete_exchange()
             c2 = clock()
             self._spikes.reserve(mm * (n_local + src_max + 1))
             rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
-            n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
+            n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, *Y, N, self._G, R, S, O, self._q0,
                                        self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
                                        wk_count, self.rank == 0, self._send)
             c3 = clock()
+            self._check_errors()
             self.comm.start(self._send[:n_send])
             self._pending = (t_w, mm)
             if not self.overlap:
@@ -407,7 +533,7 @@ class Simulation:
         t_prev, mm = self._pending
         words = self.comm.wait()
         self._pending = None
-        cpu.append_received(words, mm, t_prev, self.graph.layout.pre_index, R, self._q0)
+        cpu.append_received(words, mm, t_prev, self.graph.layout.pre_index, R, self._S, self._q0)
 
     # --------------------------------------------------------------- results
     def spike_events(self, rec) -> dict[str, np.ndarray]:
@@ -438,11 +564,23 @@ class Simulation:
         return self._sampler.events(mm, self.h)
 
     def connections(self) -> dict[str, np.ndarray]:
-        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA; nS onto iaf_cond_exp), ``delay`` (ms)."""
+        """Every local synapse: ``source``, ``target`` (gids), ``weight`` (pA; nS onto iaf_cond_exp; the
+        current weight of plastic synapses), ``delay`` (ms) and ``synapse_model`` (the plastic model's
+        name for plastic synapses, ``static_synapse`` for every other)."""
         self.build()
-        s = self.graph.layout.synapses(self.graph.neurons.gids)
-        return {"source": s["source"], "target": s["target"], "weight": s["weight"],
-                "delay": s["delay_steps"] * self.h}
+        g = self.graph
+        plastic = self.net.plastic_model()
+        parts = []
+        for lay, name in ((g.layout, "static_synapse"), (g.count_layout, "static_synapse"),
+                          (g.plastic_layout, plastic[0] if plastic else "")):
+            if lay is None:
+                continue
+            s = lay.synapses(g.neurons.gids)
+            s["synapse_model"] = np.full(s["source"].size, name, dtype=object)
+            parts.append(s)
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return {"source": out["source"], "target": out["target"], "weight": out["weight"],
+                "delay": out["delay_steps"] * self.h, "synapse_model": out["synapse_model"]}
 
     def state(self, name: str) -> np.ndarray:
         """Current value of a state variable for every local neuron, in NEST units (V_m in mV,

@@ -81,6 +81,26 @@ class DeliveryLayout:
     def bytes_per_synapse(self) -> float:
         return self.nbytes / max(self.n_synapses, 1)
 
+    def with_pre_gids(self, pre_gids: np.ndarray, pre_index: np.ndarray) -> "DeliveryLayout":
+        """The same synapses indexed by ``pre_gids``, a sorted superset of this layout's pres.
+
+        Pres without synapses here get empty segments, so that several
+        layouts share one pre index (and one ring entry per spike);
+        ``pre_index`` (int32 per gid) is that shared index. The synapse
+        arrays are shared, not copied.
+        """
+        pos = np.searchsorted(pre_gids, self.pre_gids)
+        if self.pre_gids.size and not np.array_equal(pre_gids[pos], self.pre_gids):
+            raise ValueError("pre_gids must contain every pre of the layout")
+        n_new, S, w = pre_gids.size, self.n_sections, self.max_delay - self.min_delay
+        lengths = np.zeros((S, n_new), np.int64)
+        lengths[:, pos] = np.diff(self.seg_off).reshape(S, self.n_pre)
+        seg_off = np.concatenate([[0], np.cumsum(lengths.ravel())]).astype(np.int64)
+        delay_off = np.zeros((S, n_new, w), self.delay_off.dtype)
+        delay_off[:, pos, :] = self.delay_off.reshape(S, self.n_pre, w)
+        return DeliveryLayout(pre_gids, pre_index, self.section_size, S, self.max_delay,
+                              self.min_delay, seg_off, delay_off.ravel(), self.syn_post, self.syn_weight)
+
     def run(self, section: int, pre: int, delay: int) -> tuple[int, int]:
         """``[start, stop)`` of the synapses of one (section, pre index, delay) run."""
         return run_bounds(self.seg_off, self.delay_off, section * self.n_pre + pre, delay,

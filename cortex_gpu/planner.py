@@ -50,7 +50,8 @@ import numpy as np
 from .build import BUCKET_SHIFT, CHUNKS_PER_WORKER, SECTION_MAX, _delay_bounds
 from .distributions import as_row, grid_cdf
 from .models import N_PROP
-from .network import Network, delay_to_steps
+from .engine import POST_HISTORY
+from .network import PARROT_MODELS, Network, delay_to_steps
 from .partition import DEFAULT_TILE_SIZE, expected_tile_synapses, make_partition
 
 __all__ = ["MemoryPlan", "RankMemory", "plan_memory", "cortex_scale_projection", "measure_baseline",
@@ -317,6 +318,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     log_none = np.zeros(n_nodes + 1)
     exact_pre = np.zeros(n_nodes, bool)
     n_syn_p, entries, sum_pre = [], 0, 0
+    n_plastic = 0.0          # synapses of the plastic model: float64 weights whatever weight_dtype says
+    groups = set()           # synapse groups with synapses here (build.synapse_groups)
     sec_lam = np.zeros((n_sec, n_nodes + 1))   # expected synapses of each source gid per section
     sec_bounds = [(local[s * section], local[min((s + 1) * section, n_local) - 1] + 1) for s in range(n_sec)] \
         if n_local else []
@@ -326,6 +329,10 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         n_syn = float(expected_tile_synapses(one, start, stop).sum())
         n_in = _posts_in(proj, start, stop)
         n_syn_p.append(n_syn)
+        if n_in:
+            group = _group(net, proj)
+            groups.add(group)
+            n_plastic += n_syn if group == "plastic" else 0.0
         entries += n_in
         sum_pre += proj.pre.size
         if proj.rule == "one_to_one":
@@ -368,7 +375,14 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     neurons_build = _NEURON_TABLE * n_local
     plan_live = _ENTRY_LIVE * entries + 8 * (n_local + 1) + 8 * sum_pre
     plan_peak = plan_live + (_ENTRY_PEAK - _ENTRY_LIVE) * entries + 5 * 8 * n_local
-    layout = (2 + weight_bytes) * n_syn + 8 * (n_seg + 1) + delay_off + 8 * n_pre
+    # every group has its own segment and run tables over the shared pre index
+    n_groups = max(len(groups), 1)
+    layout = ((2 + weight_bytes) * n_syn + (8 - weight_bytes) * n_plastic
+              + n_groups * (8 * (n_seg + 1) + delay_off) + 8 * n_pre)
+    # plastic synapses: per local post its spike history (stamp, Kminus), count and 1/tau_minus;
+    # per pre Kplus and its last stamp; per ring entry the pre's trace and last stamp
+    stdp_neurons = (12 * POST_HISTORY + 16) * n_local if n_plastic else 0
+    stdp_ring = (16 * n_pre + 16 * (D + 1) * max(n_pre + srcs, 1)) if n_plastic else 0
     pre_index = 4 * n_nodes
     counts = 4 * n_chunks * n_nodes
     mask = n_nodes   # SpikeBuffer.rec_mask, allocated whether or not anything is recorded
@@ -378,7 +392,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     spike_buffers = 16 * spk_size + 4 * threads * min_delay * max(-(-n_local // threads), 1)
     n_mm = sum(mm.gids.size * len(mm.record_from) for mm in net.multimeters)
     spike_buffers += 8 * 1000 * n_mm    # multimeter rows of one chunk of steps (CHUNK_STEPS)
-    ring = 4 * (D + 1) * max(n_pre + srcs, 1) + 8 * (D + 1)
+    ring = 4 * (D + 1) * max(n_pre + srcs, 1) + 8 * (D + 1) + stdp_ring
 
     # with other ranks: one accumulator row per step of a window, the send buffer, one receive
     # buffer per rank this rank listens to (all ranks for the all-gather), MPI's own memory
@@ -406,7 +420,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
                        transients=plan_live + 12 * n_chunks * n_pre),
         "sort": phase(neurons_build, synapses=layout, gid=pre_index,
                       transients=plan_live + key_bytes * n_syn + 16 * n_seg + 8 * n_chunks * n_bps + sort_tmp),
-        "run": phase(neurons_build + (_NEURON_RUN * n_local + _DRIVE_ENTRY * drive_entries) + acc_rows, comm_=comm,
+        "run": phase(neurons_build + (_NEURON_RUN * n_local + _DRIVE_ENTRY * drive_entries) + acc_rows
+                     + stdp_neurons, comm_=comm,
                      synapses=layout,
                      gid=pre_index + mask, ring_=ring, spikes=spike_buffers,
                      transients=_NEURON_SETUP * n_local),
@@ -416,6 +431,14 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     gid_tables = {"network_spec": int(spec), "pre_index": int(pre_index), "build_counts": int(counts),
                   "build_has": int(n_nodes), "spike_record_mask": int(mask)}
     return RankMemory(rank, n_local, n_syn, n_pre, n_sec, m, D, phases[peak], totals, peak, gid_tables)
+
+
+def _group(net: Network, proj) -> str:
+    """The synapse group of a projection, as build.synapse_groups decides it."""
+    if net.is_plastic(proj.synapse_model):
+        return "plastic"
+    first = net.populations[int(net.population_of(proj.post[:1])[0])] if proj.post.size else None
+    return "count" if first is not None and first.model in PARROT_MODELS else "static"
 
 
 def _row(delay):

@@ -223,3 +223,48 @@ def test_pynest_uncaught_error_on_one_rank_aborts_all(tmp_path):
     assert proc.returncode != 0
     assert time.monotonic() - t0 < 50
     assert "rank 1 of 2 failed: KeyError" in proc.stderr
+
+
+PLASTIC_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from helpers import plastic_network, weight_table
+    from cortex_gpu.comm import world
+    from cortex_gpu.engine import Simulation
+    out, strategy = sys.argv[1], sys.argv[2]
+    net, _, _ = plastic_network()
+    sim = Simulation(net, seed=21, partition=strategy, comm=world(), check_ownership=True, tile_size=16)
+    sim.run(250.0)
+    gids, steps = sim.all_spikes()
+    np.savez(f"{{out}}.{{sim.rank}}.npz", gids=gids, steps=steps, weights=weight_table(sim.connections()),
+             local=sim.local_gids)
+""")
+
+
+def _plastic_run(tmp_path: Path, n_ranks: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
+    script = tmp_path / "plastic.py"
+    script.write_text(PLASTIC_SCRIPT.format(tests=str(Path(__file__).parent)))
+    stem = tmp_path / f"{strategy}{n_ranks}"
+    cmd = [sys.executable, str(script), str(stem), strategy]
+    proc = subprocess.run(([MPIEXEC, "-n", str(n_ranks)] if n_ranks > 1 else []) + cmd, capture_output=True,
+                          text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parts = [np.load(f"{stem}.{r}.npz") for r in range(n_ranks)]
+    assert all(p["local"].size for p in parts) and all(p["weights"].size for p in parts if p["local"].min() < 160)
+    g = np.concatenate([p["gids"] for p in parts])
+    s = np.concatenate([p["steps"] for p in parts])
+    w = np.concatenate([p["weights"] for p in parts])
+    order = np.lexsort((g, s))
+    return np.column_stack([g[order], s[order]]), w[np.lexsort(w.T[::-1])]
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "contiguous"])
+def test_stdp_spikes_and_weights_bit_identical_for_any_rank_count(tmp_path, strategy):
+    """Plastic E->E synapses, parrots and Poisson drive; the ownership check on in every rank."""
+    spikes1, weights1 = _plastic_run(tmp_path, 1, strategy)
+    assert spikes1.shape[0] > 1000 and np.std(weights1[:, 3]) > 0.1
+    for n in (2, 4):
+        spikes, weights = _plastic_run(tmp_path, n, strategy)
+        np.testing.assert_array_equal(spikes, spikes1)
+        np.testing.assert_array_equal(weights, weights1)

@@ -22,6 +22,20 @@ one accumulator row per step of the window) while the last window's spikes
 travel, then ``append_received`` and ``finish_window`` (the received
 spikes, the drive, the update, the merge). Fixed-point sums make the result
 independent of that split, hence of the rank count.
+
+Plastic synapses (stdp_pl_synapse_hom) are updated where they are
+delivered, by the worker that owns their post, so a weight has exactly one
+writer (I1). The pre-synaptic trace ``Kplus`` depends on the pre's spike
+train alone: it is kept per pre and copied into each ring entry when the
+spike enters the ring (``_pre_spike``). The post-synaptic history (spike
+stamps and ``Kminus``) is kept per post (``_post_spike``) and only read
+during delivery: a spike delivered at step ``t`` through delay ``d`` needs
+post spikes up to step ``t - 2d < t - m``, all merged before the window.
+
+Ownership check mode (``Own.owner`` not empty): every write to a post's
+accumulators, state or synapse weights first checks that the writing worker
+owns the post; a violation is recorded in ``Own.err`` (worker, post, synapse,
+step), the write is skipped, and the engine aborts naming the ids.
 """
 from __future__ import annotations
 
@@ -33,12 +47,17 @@ import numpy as np
 from .. import philox
 from ..layout import run_bounds
 
-__all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "deliver", "drive", "update", "run_intervals",
-           "deliver_window", "append_received", "finish_window", "FIXED_ONE"]
+__all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "Synapses", "Stdp", "Own", "deliver", "drive",
+           "update", "run_intervals", "deliver_window", "append_received", "finish_window", "FIXED_ONE", "PARROT"]
 
 #: One weight unit (pA; nS for iaf_cond_exp) in the fixed-point accumulators.
 FIXED_ONE = 4294967296.0
 _INV_FIXED = 1.0 / FIXED_ONE
+_ONE_FX = np.int64(1) << 32
+#: Model id of parrot_neuron (models/parrot_neuron.py): it counts arriving spikes in ``acc_in``, -1.0 each.
+PARROT = 3
+#: Most copies of one spike a parrot repeats in a step (its multiplicity); the ring has room for them.
+PARROT_MAX_COPIES = 16
 _POISSON_STREAM = 5 << 24
 
 Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
@@ -56,7 +75,20 @@ Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex
 #: ``has_dc``: whether any dc_generator is connected.
 Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight e_weight_fx "
                               "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc")
-Ring = namedtuple("Ring", "pre count")
+#: Per slot (step % n_slots): the pre indices of its spikes; with plastic synapses also each
+#: entry's pre trace ``kplus`` and the pre's previous spike stamp ``tlast`` (empty otherwise).
+Ring = namedtuple("Ring", "pre count kplus tlast")
+#: The three synapse groups' layouts (build.py): static (weighted), count (onto parrots), plastic.
+Synapses = namedtuple("Synapses", "static count plastic")
+#: stdp_pl_synapse_hom's common parameters and the traces (empty arrays without plastic synapses):
+#: per pre ``kplus`` and ``tlast`` (stamp of its last spike); per local post its last ``H``
+#: spikes ``hist_t`` (stamps), ``hist_k`` (Kminus just after each), ``hist_n`` (spikes so far) and
+#: ``tau_minus_inv`` (1/ms); ``err[w]``: a post history that overflowed (1, post, stamp). Times in
+#: ms are NEST's: ``ms_per_tic * (stamp * tics_per_step)``, delays ``d * ms_per_step``.
+Stdp = namedtuple("Stdp", "lam alpha mu tau_plus_inv ms_per_tic tics_per_step ms_per_step kplus tlast "
+                          "hist_t hist_k hist_n tau_minus_inv err")
+#: Ownership check: ``owner`` (worker of each local post; empty: no check) and ``err[w]``.
+Own = namedtuple("Own", "owner err")
 Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
@@ -82,20 +114,36 @@ def _lower_bound(a, lo, hi, x):
 
 
 @numba.njit(cache=True)
-def deliver(t, lo, hi, L, R, q0, acc_ex, acc_in):
-    """Add every synapse due at step ``t`` onto posts ``[lo, hi)`` to ``acc_ex``/``acc_in``.
+def deliver(t, w, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
+    """Deliver the synapses due at step ``t`` onto worker ``w``'s posts ``[lo, hi)``: static (``Ls``),
+    onto parrots (``Lc``) and plastic (``Lp``). The groups travel as three arguments, not one
+    tuple: Numba's parallel loops do not take nested tuples."""
+    _deliver_layout(t, w, lo, hi, Ls, 0, R, q0, acc_ex, acc_in, S, O)
+    _deliver_layout(t, w, lo, hi, Lc, 1, R, q0, acc_ex, acc_in, S, O)
+    _deliver_layout(t, w, lo, hi, Lp, 2, R, q0, acc_ex, acc_in, S, O)
+
+
+@numba.njit(cache=True)
+def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O):
+    """Add the synapses of ``L`` due at step ``t`` onto posts ``[lo, hi)`` to ``acc_ex``/``acc_in``.
 
     A spike emitted at step ``t - d`` is due now through its runs of delay
     ``d`` (one per section); the runs are sorted by post, so the worker's
     share is found by two binary searches. Only ring entries
     ``[q0[slot], count[slot])`` are read: all of them in a plain step, the
     ones just received from other ranks when those arrive late (I7).
+    ``mode``: 0 weighted (weight in pA, sign picks the accumulator), 1 count
+    (each spike adds -1.0 to a parrot's ``acc_in``), 2 plastic (the weight
+    is updated first, ``_stdp_update``, then delivered; weights are >= 0).
     """
+    if L.syn_post.size == 0:
+        return
     D = L.max_delay
-    S = L.section_size
+    SS = L.section_size
     n_slots = R.count.size
-    s_first = lo // S
-    s_last = (hi - 1) // S
+    s_first = lo // SS
+    s_last = (hi - 1) // SS
+    checking = O.owner.size > 0
     for d in range(L.min_delay, D + 1):
         slot = (t - d) % n_slots
         for q in range(q0[slot], R.count[slot]):
@@ -104,30 +152,142 @@ def deliver(t, lo, hi, L, R, q0, acc_ex, acc_in):
                 k0, k1 = run_bounds(L.seg_off, L.delay_off, s * L.n_pre + p, d, L.min_delay, D)
                 if k0 == k1:
                     continue
-                base = s * S
+                base = s * SS
                 if lo > base:
                     k0 = _lower_bound(L.syn_post, k0, k1, lo - base)
-                if hi < base + S:
+                if hi < base + SS:
                     k1 = _lower_bound(L.syn_post, k0, k1, hi - base)
-                for k in range(k0, k1):
-                    w = np.float64(L.syn_weight[k])
-                    i = base + np.int64(L.syn_post[k])
-                    fx = np.int64(np.rint(w * FIXED_ONE))
-                    if w >= 0.0:
-                        acc_ex[i] += fx
-                    else:
-                        acc_in[i] += fx
+                if mode == 0:
+                    for k in range(k0, k1):
+                        wt = np.float64(L.syn_weight[k])
+                        i = base + np.int64(L.syn_post[k])
+                        if checking and not _owns(O, w, i, k, t):
+                            continue
+                        fx = np.int64(np.rint(wt * FIXED_ONE))
+                        if wt >= 0.0:
+                            acc_ex[i] += fx
+                        else:
+                            acc_in[i] += fx
+                elif mode == 1:
+                    for k in range(k0, k1):
+                        i = base + np.int64(L.syn_post[k])
+                        if checking and not _owns(O, w, i, k, t):
+                            continue
+                        acc_in[i] -= _ONE_FX
+                else:
+                    kplus, tlast = R.kplus[slot, q], R.tlast[slot, q]
+                    for k in range(k0, k1):
+                        i = base + np.int64(L.syn_post[k])
+                        if checking and not _owns(O, w, i, k, t):
+                            continue
+                        wt = _stdp_update(L.syn_weight[k], i, kplus, tlast, t - d + 1, d, S, w)
+                        L.syn_weight[k] = wt
+                        acc_ex[i] += np.int64(np.rint(wt * FIXED_ONE))
+
+
+@numba.njit(inline="always")
+def _owns(O, w, i, k, t):
+    """Whether worker ``w`` owns local post ``i``; records the first violation of ``w`` otherwise."""
+    if O.owner[i] == w:
+        return True
+    if O.err[w, 0] == 0:
+        O.err[w, 0], O.err[w, 1], O.err[w, 2], O.err[w, 3] = 1, i, k, t
+    return False
+
+
+@numba.njit(inline="always")
+def _ms(S, stamp):
+    """NEST's time in ms of a step stamp: tics times ms per tic (Time::get_ms)."""
+    return S.ms_per_tic * np.float64(np.int64(stamp) * S.tics_per_step)
 
 
 @numba.njit(cache=True)
-def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
+def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
+    """stdp_pl_synapse_hom's update of weight ``wt`` (pA) for a pre spike stamped ``stamp``.
+
+    MODELS.md section 3, in NEST's operations and order: facilitation by
+    each post spike ``u`` with ``tlast - d < u <= stamp - d`` (stamps; the
+    delay is dendritic), oldest first, then depression by the post trace
+    just before ``stamp - d``, clipped at 0. ``kplus``/``tlast``: the pre's
+    trace after, and stamp of, its previous spike. Post ``i``'s history
+    keeps its last ``H`` spikes; if an entry the rule needs was overwritten,
+    ``S.err[w]`` records it and the engine raises.
+    """
+    H = S.hist_t.shape[1]
+    n = S.hist_n[i]
+    oldest = max(n - H, 0)
+    lim_hi = stamp - d
+    j = n - 1
+    while j >= oldest and S.hist_t[i, j % H] > lim_hi:
+        j -= 1
+    last = j
+    if kplus != 0.0:   # before the pre's first spike Kplus is 0: facilitation adds exactly 0
+        lim_lo = tlast - d
+        while j >= oldest and S.hist_t[i, j % H] > lim_lo:
+            j -= 1
+        if j < oldest and oldest > 0:
+            _history_lost(S, w, i, stamp)
+        t_last = _ms(S, tlast)
+        dd = d * S.ms_per_step
+        for jj in range(j + 1, last + 1):
+            minus_dt = t_last - (_ms(S, S.hist_t[i, jj % H]) + dd)
+            wt = wt + S.lam * wt ** S.mu * (kplus * np.exp(minus_dt * S.tau_plus_inv))
+    jk = last
+    if jk >= oldest and S.hist_t[i, jk % H] == lim_hi:
+        jk -= 1      # the trace is taken just before stamp - d
+    kminus = 0.0
+    if jk >= oldest:
+        t_k = _ms(S, stamp) - d * S.ms_per_step
+        kminus = S.hist_k[i, jk % H] * np.exp((_ms(S, S.hist_t[i, jk % H]) - t_k) * S.tau_minus_inv[i])
+    elif jk >= 0:
+        _history_lost(S, w, i, stamp)
+    new_w = wt - S.lam * S.alpha * wt * kminus
+    return new_w if new_w > 0.0 else 0.0
+
+
+@numba.njit(inline="always")
+def _history_lost(S, w, i, stamp):
+    if S.err[w, 0] == 0:
+        S.err[w, 0], S.err[w, 1], S.err[w, 2] = 1, i, stamp
+
+
+@numba.njit(inline="always")
+def _pre_spike(S, R, slot, n, p, stamp):
+    """A spike of pre ``p`` enters ring entry ``(slot, n)``: copy its trace there, then advance it.
+
+    NEST: ``Kplus = Kplus * exp((t_last - t) / tau_plus) + 1; t_last = t``,
+    after the synapses have used the old values (they read the entry).
+    """
+    R.kplus[slot, n] = S.kplus[p]
+    R.tlast[slot, n] = S.tlast[p]
+    S.kplus[p] = S.kplus[p] * np.exp((_ms(S, S.tlast[p]) - _ms(S, stamp)) * S.tau_plus_inv) + 1.0
+    S.tlast[p] = stamp
+
+
+@numba.njit(inline="always")
+def _post_spike(S, i, stamp):
+    """Local post ``i`` spiked at ``stamp``: append (stamp, Kminus) to its history (NEST's set_spiketime)."""
+    H = S.hist_t.shape[1]
+    n = S.hist_n[i]
+    km = 1.0     # NEST starts from Kminus = 0: 0 * exp(...) + 1
+    if n > 0:
+        j = (n - 1) % H
+        km = S.hist_k[i, j] * np.exp((_ms(S, S.hist_t[i, j]) - _ms(S, stamp)) * S.tau_minus_inv[i]) + 1.0
+    S.hist_t[i, n % H] = stamp
+    S.hist_k[i, n % H] = km
+    S.hist_n[i] = n + 1
+
+
+@numba.njit(cache=True)
+def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
     """Add the generators' input at step ``t`` for neurons ``[lo, hi)``.
 
     Poisson counts go into the same fixed-point accumulators as synaptic
     input (integer sums: order does not matter); dc_generator current goes
     to ``i0_next`` (summed in connection order, as before any reordering),
     which ``update`` applies from the next step on. Ownership: only the
-    worker owning ``[lo, hi)`` writes these entries.
+    worker ``w`` owning ``[lo, hi)`` writes these entries (checked in the
+    ownership check mode).
 
     A generator's output emitted at step ``s`` reaches its target at
     ``s + delay``. The Poisson count of (connection ``key``, target ``gid``,
@@ -141,6 +301,7 @@ def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
     e_local, e_gid, e_w, e_wfx = G.e_local, G.e_gid, G.e_weight, G.e_weight_fx
     g_kind, g_value, g_start, g_stop = G.g_kind, G.g_value, G.g_start, G.g_stop
     cdf = G.cdf
+    checking = O.owner.size > 0
     if G.has_dc:
         for i in range(lo, hi):
             i0_next[i] = 0.0
@@ -155,6 +316,8 @@ def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
         if g_kind[g] == 1:
             amp = g_value[g]
             for e in range(a, b):
+                if checking and not _owns(O, w, e_local[e], -1, t):
+                    continue
                 i0_next[e_local[e]] += e_w[e] * amp
             continue
         if g_value[g] == 0.0:
@@ -170,6 +333,8 @@ def drive(t, lo, hi, seed, G, acc_ex, acc_in, i0_next):
                 last_entity = entity
             k = philox.invert_cdf_u32(cdf, t_lo, G.guide, g0, words[gid & 3])
             i = e_local[e]
+            if checking and not _owns(O, w, i, -1, t):
+                continue
             if e_w[e] >= 0.0:
                 acc_ex[i] += k * e_wfx[e]
             else:
@@ -274,7 +439,7 @@ def _cond_exp_evolve(p, V, g_ex, g_in, h_ode, refractory, I_stim):
 
 
 @numba.njit(cache=True)
-def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
+def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, n_spikes, O):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
     Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
@@ -282,8 +447,11 @@ def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
     current-based models; iaf_cond_exp with NEST's adaptive RKF45,
     ``_cond_exp_evolve``), and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
-    inlined here the loop ran ~15x slower (register pressure).
+    inlined here the loop ran ~15x slower (register pressure). A parrot
+    spikes when spikes arrived (its ``acc_in`` counts them, -1.0 each) and
+    leaves their number, its multiplicity, in ``refr`` for ``merge_step``.
     """
+    checking = O.owner.size > 0
     prop = N.prop
     V_arr = N.V
     I_ex = N.I_ex
@@ -297,11 +465,19 @@ def update(t, lo, hi, N, acc_ex, acc_in, spikes, n_spikes):
     pset = N.pset
     refr_steps = N.refr_steps
     for i in range(lo, hi):
+        if checking and not _owns(O, w, i, -1, t):
+            continue
         q = pset[i]
         ex = acc_ex[i] * _INV_FIXED
         inh = acc_in[i] * _INV_FIXED
         acc_ex[i] = 0
         acc_in[i] = 0
+        if kind[q] == PARROT:  # no state; spikes arrived on receptor 0 are repeated in this step
+            if inh < 0.0:
+                refr[i] = np.int32(-inh)
+                spikes[n_spikes] = i
+                n_spikes += 1
+            continue
         V = V_arr[i]
         if kind[q] == 0:  # iaf_psc_exp
             if refr[i] == 0:
@@ -360,15 +536,17 @@ def _sample(t, t0, lo, hi, N, Rec):
 
 
 @numba.njit(parallel=True, cache=True)
-def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, q0, pre_of_local,
+def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local,
                   src_ptr, src_pre, src_gid, Rec, wk_spikes, wk_count):
     """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
 
     Returns the number of intervals done: fewer than asked when the spike
-    recording buffer could overflow in the next one (the caller grows it).
-    ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the spike-source emissions
-    of step ``t`` (pre indices ``src_pre``, gids ``src_gid``). ``q0`` is all
-    zeros: every ring entry is delivered. Each step uses accumulator row 0.
+    recording buffer could overflow in the next one (the caller grows it),
+    or when the ownership check or a post history recorded an error (the
+    caller raises). ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the
+    spike-source emissions of step ``t`` (pre indices ``src_pre``, gids
+    ``src_gid``). ``q0`` is all zeros: every ring entry is delivered. Each
+    step uses accumulator row 0.
     """
     n_workers = lo.size
     cap = Rec.spk_gid.size
@@ -376,64 +554,82 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, L, N, G, R, q0, pre_of_local
     acc_ex = N.acc_ex[0]
     acc_in = N.acc_in[0]
     for iv in range(n_intervals):
-        if Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap and iv > 0:
+        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap or _failed(S, O)):
             return iv
         t_iv = t0 + iv * m
         for w in numba.prange(n_workers):
             for k in range(m):
                 t = t_iv + k
-                deliver(t, lo[w], hi[w], L, R, q0, acc_ex, acc_in)
-                drive(t, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next)
-                wk_count[w, k] = update(t, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], 0)
+                deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O)
+                drive(t, w, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next, O)
+                wk_count[w, k] = update(t, w, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], 0, O)
                 if Rec.mm_local.size > 0:
                     _sample(t, t0, lo[w], hi[w], N, Rec)
         for k in range(m):
             t = t_iv + k
-            merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
+            merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
                        True, no_send, 0, m)
     return n_intervals
 
 
+@numba.njit(inline="always")
+def _failed(S, O):
+    """Whether any worker recorded a lost post history or an ownership violation."""
+    for w in range(S.err.shape[0]):
+        if S.err[w, 0] != 0:
+            return True
+    for w in range(O.err.shape[0]):
+        if O.err[w, 0] != 0:
+            return True
+    return False
+
+
 @numba.njit(parallel=True, cache=True)
-def deliver_window(t_w, m, lo, hi, L, R, q0, acc_ex, acc_in):
+def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
     """Deliver ring entries ``[q0[slot], count[slot])`` due at steps ``t_w .. t_w + m - 1``.
 
     Step ``t_w + k`` goes to accumulator row ``k``. With ``q0`` all zeros
     this is the part of a window's delivery that needs no spike from the
     exchange still in flight (every spike emitted before the last window,
     and the last window's local spikes): it runs while the exchange proceeds
-    (I7). Ownership as in ``deliver``.
+    (I7). Ownership as in ``deliver``. A plastic synapse sees its spikes in
+    order: those delivered here were emitted before any received later.
     """
     for w in numba.prange(lo.size):
         for k in range(m):
-            deliver(t_w + k, lo[w], hi[w], L, R, q0, acc_ex[k], acc_in[k])
+            deliver(t_w + k, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex[k], acc_in[k], S, O)
 
 
 @numba.njit(cache=True)
-def append_received(words, m, t_prev, pre_index, R, q0):
+def append_received(words, m, t_prev, pre_index, R, S, q0):
     """Put the spike words of window ``t_prev`` received from other ranks into its ring slots.
 
     A word is ``gid * m + k``: ``gid`` spiked at step ``t_prev + k``. Spikes
     of neurons without synapses here are dropped. ``q0`` gets each slot's
     count before the additions, so that ``deliver_window`` can deliver the
-    new entries alone.
+    new entries alone. A pre's spikes arrive in time order (one sender, in
+    step order), which its trace ``Kplus`` needs.
     """
     n_slots = R.count.size
     for s in range(n_slots):
         q0[s] = R.count[s]
+    plastic = S.kplus.size > 0
     for j in range(words.size):
         gid = words[j] // m
         p = pre_index[gid]
         if p < 0:
             continue
-        slot = (t_prev + words[j] % m) % n_slots
+        step = t_prev + words[j] % m
+        slot = step % n_slots
+        if plastic:
+            _pre_spike(S, R, slot, R.count[slot], p, step + 1)
         R.pre[slot, R.count[slot]] = p
         R.count[slot] += 1
 
 
 @numba.njit(parallel=True, cache=True)
-def finish_window(t_w, m, seed, lo, hi, L, N, G, R, q0, pre_of_local, src_ptr, src_pre, src_gid, Rec, rec_t0,
-                  wk_spikes, wk_count, record_sources, send):
+def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local, src_ptr, src_pre, src_gid, Rec,
+                  rec_t0, wk_spikes, wk_count, record_sources, send):
     """Complete window ``t_w`` once the last window's remote spikes are in the ring; returns the
     number of spike words of this window in ``send``.
 
@@ -446,20 +642,20 @@ def finish_window(t_w, m, seed, lo, hi, L, N, G, R, q0, pre_of_local, src_ptr, s
     for w in numba.prange(lo.size):
         for k in range(m):
             t = t_w + k
-            deliver(t, lo[w], hi[w], L, R, q0, N.acc_ex[k], N.acc_in[k])
-            drive(t, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next)
-            wk_count[w, k] = update(t, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], 0)
+            deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, N.acc_ex[k], N.acc_in[k], S, O)
+            drive(t, w, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next, O)
+            wk_count[w, k] = update(t, w, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], 0, O)
             if Rec.mm_local.size > 0:
                 _sample(t, rec_t0, lo[w], hi[w], N, Rec)
     n_send = 0
     for k in range(m):
-        n_send = merge_step(t_w + k, rec_t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre,
+        n_send = merge_step(t_w + k, rec_t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre,
                             src_gid, Rec, record_sources, send, n_send, m)
     return n_send
 
 
 @numba.njit(cache=True)
-def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
+def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
                record_sources, send, n_send, m):
     """Put step ``t``'s spikes in ring slot ``t % n_slots``, count and record them; returns ``n_send``.
 
@@ -467,22 +663,39 @@ def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_p
     slot holds local spikes in gid order, then spike-source emissions. With
     other ranks (``send`` not empty), every local spike is also appended to
     ``send`` as ``gid * m + k``. Spike sources run on every rank; only the
-    rank with ``record_sources`` records them.
+    rank with ``record_sources`` records them. A parrot's spike of
+    multiplicity ``c`` (left in ``refr`` by ``update``) enters the ring and
+    ``send`` ``c`` times. With plastic synapses each entry gets its pre's
+    trace and each local spike joins its neuron's post history.
     """
     slot = t % R.count.size
+    stamp = t + 1
+    plastic = S.kplus.size > 0
     n = 0
     for w in range(wk_count.shape[0]):
         for q in range(wk_count[w, k]):
             i = wk_spikes[w, k, q]
             N.n_spikes[i] += 1
+            copies = 1
+            if N.kind[N.pset[i]] == PARROT:
+                copies = N.refr[i]
+                N.refr[i] = 0
+                if copies > PARROT_MAX_COPIES:
+                    raise ValueError("a parrot_neuron received more spikes in one step than it can repeat "
+                                     "(cortex_gpu.backends.cpu.PARROT_MAX_COPIES)")
+            if plastic:
+                _post_spike(S, i, stamp)
             p = pre_of_local[i]
-            if p >= 0:
-                R.pre[slot, n] = p
-                n += 1
             g = N.gid[i]
-            if send.size > 0:
-                send[n_send] = g * m + k
-                n_send += 1
+            for _ in range(copies):
+                if p >= 0:
+                    if plastic:
+                        _pre_spike(S, R, slot, n, p, stamp)
+                    R.pre[slot, n] = p
+                    n += 1
+                if send.size > 0:
+                    send[n_send] = g * m + k
+                    n_send += 1
             if Rec.rec_mask[g]:
                 j = Rec.spk_n[0]
                 Rec.spk_gid[j] = g
@@ -490,6 +703,8 @@ def merge_step(t, t0, N, R, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_p
                 Rec.spk_n[0] = j + 1
     for e in range(src_ptr[t - t0], src_ptr[t - t0 + 1]):
         if src_pre[e] >= 0:
+            if plastic:
+                _pre_spike(S, R, slot, n, src_pre[e], stamp)
             R.pre[slot, n] = src_pre[e]
             n += 1
         g = src_gid[e]
