@@ -2,16 +2,17 @@
 
 Usage::
 
-    cortex-gpu run microcircuit [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
+    cortex-gpu run microcircuit|multi_area|hpc_benchmark [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
                                 [--seed N] [--backend auto|cpu|cuda] [--threads N]
                                 [--record spikes|none] [--resolution MS] [--out DIR]
                                 [--partition round_robin|contiguous|area_processes]
                                 [--comm auto|host|cuda-aware] [--exchange neighbour|allgather]
     mpiexec -n 4 cortex-gpu run microcircuit ...     (one rank per process; srun likewise)
 
-Writes ``DIR/summary.json`` (timings, sizes, rates), the spikes in the
-format of :mod:`cortex_gpu.io` (one file per rank, unless ``--record
-none``) and ``DIR/raster.png``. Exit status: 0 on success, 2 for bad
+Writes ``DIR/summary.json`` (timings, sizes, rates; for models with
+plastic synapses, the mean and std of their weights at the end), the
+spikes in the format of :mod:`cortex_gpu.io` (one file per rank, unless
+``--record none``) and ``DIR/raster.png``. Exit status: 0 on success, 2 for bad
 arguments, 1 when the model or the backend cannot run (the message says
 why). Under MPI, a rank that fails prints its rank and error and aborts the
 whole job, so no rank waits forever for it.
@@ -34,7 +35,12 @@ import numpy as np
 
 __all__ = ["main", "make_parser", "plan_command", "ProgressBar"]
 
-MODELS = ("microcircuit", "multi_area")
+MODELS = ("microcircuit", "multi_area", "hpc_benchmark")
+#: Largest --scale of each model (None: any positive scale). PD14-based models shrink
+#: from full scale; hpc_benchmark grows (NE = 9000 * scale, indegrees fixed).
+MAX_SCALE = {"microcircuit": 1.0, "multi_area": 1.0, "hpc_benchmark": None}
+#: Default --t-presim (ms) per model: the PD14 recipe discards 500 ms, NEST's hpc_benchmark 100 ms.
+DEFAULT_PRESIM_MS = {"microcircuit": 500.0, "multi_area": 500.0, "hpc_benchmark": 100.0}
 # mirrored here so that --help needs no numba import; tests check they agree
 STRATEGIES = ("round_robin", "contiguous", "area_processes")
 COMM_MODES = ("auto", "host", "cuda-aware")
@@ -71,10 +77,15 @@ def _non_negative_float(text: str) -> float:
 
 
 def _scale(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
+    """A positive scale; the model's own upper bound is checked by :func:`_check_scale`."""
+    return _positive_float(text)
+
+
+def _check_scale(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 (as for any bad argument) when ``--scale`` is above the model's largest."""
+    high = MAX_SCALE.get(args.model)
+    if high is not None and args.scale > high:
+        parser.error(f"argument --scale: must be in (0, {high:g}] for {args.model}, got {args.scale:g}")
 
 
 def _int(text: str) -> int:
@@ -111,12 +122,14 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--areas", type=_threads, default=None, metavar="A",
                      help="multi_area: number of areas (default 4)")
     run.add_argument("--scale", type=_scale, default=1.0, metavar="S",
-                     help="scale neurons and indegrees together, 0 < S <= 1 (weights are compensated "
-                          "as in the model; default 1.0 = full scale)")
+                     help="microcircuit, multi_area: scale neurons and indegrees together, 0 < S <= 1 (weights "
+                          "are compensated as in the model; default 1.0 = full scale); hpc_benchmark: "
+                          "9000 S excitatory and 2250 S inhibitory neurons, indegrees fixed, any S > 0")
     run.add_argument("--t-sim", dest="t_sim_ms", type=_positive_float, default=1000.0, metavar="MS",
                      help="simulated time that is measured, in ms (default 1000)")
-    run.add_argument("--t-presim", dest="t_presim_ms", type=_non_negative_float, default=500.0, metavar="MS",
-                     help="time simulated first and left out of rates and timing, in ms (default 500)")
+    run.add_argument("--t-presim", dest="t_presim_ms", type=_non_negative_float, default=None, metavar="MS",
+                     help="time simulated first and left out of rates and timing, in ms (default 500; "
+                          "100 for hpc_benchmark, as NEST's example)")
     run.add_argument("--drive", choices=("poisson", "dc"), default="poisson",
                      help="external input: Poisson spike trains or the equivalent DC (default poisson)")
     run.add_argument("--seed", type=_seed, default=12345, metavar="N", help="random seed (default 12345)")
@@ -128,8 +141,8 @@ def make_parser() -> argparse.ArgumentParser:
                      help="'none' records nothing (for timing): no spike file, no raster; rates come from spike counters")
     run.add_argument("--resolution", dest="resolution_ms", type=_positive_float, default=0.1, metavar="MS",
                      help="simulation step in ms (default 0.1)")
-    run.add_argument("--out", type=Path, default=Path("out/microcircuit"), metavar="DIR",
-                     help="output directory (default out/microcircuit)")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="output directory (default out/MODEL)")
     run.add_argument("--partition", choices=STRATEGIES, default="round_robin",
                      help="how post-synaptic tiles are dealt to MPI ranks (default round_robin)")
     run.add_argument("--comm", choices=COMM_MODES, default="auto",
@@ -156,7 +169,8 @@ def _add_plan_parser(sub) -> None:
     plan.add_argument("--ranks", type=_threads, default=1, metavar="N", help="ranks (default 1)")
     plan.add_argument("--memory-per-rank", dest="memory_gb", type=_positive_float, default=None, metavar="GB",
                       help="memory of each rank in GB (10**9 bytes); says whether the model fits")
-    plan.add_argument("--scale", type=_scale, default=1.0, metavar="S", help="model scale, 0 < S <= 1 (default 1)")
+    plan.add_argument("--scale", type=_scale, default=1.0, metavar="S",
+                      help="model scale, 0 < S <= 1 (any S > 0 for hpc_benchmark; default 1)")
     plan.add_argument("--areas", type=_threads, default=None, metavar="A", help="multi_area: number of areas")
     plan.add_argument("--strategy", choices=STRATEGIES, default="round_robin", help="partition (default round_robin)")
     plan.add_argument("--threads", type=_threads, default=None, metavar="T",
@@ -301,11 +315,39 @@ def _rank_threads(requested: int | None, comm) -> int:
     return max(1, _default_threads() // max(comm.local_size, 1))
 
 
+def _model_defaults(args: argparse.Namespace) -> None:
+    """Fill the options whose default depends on the model (``--t-presim``, ``--out``)."""
+    if getattr(args, "t_presim_ms", None) is None:
+        args.t_presim_ms = DEFAULT_PRESIM_MS.get(args.model, 500.0)
+    if getattr(args, "out", None) is None:
+        args.out = Path("out") / args.model
+
+
+def _plastic_weights(sim, net, info: dict, comm) -> dict | None:
+    """Mean and std (pA) of every plastic weight now, over all ranks; None without plastic synapses.
+
+    Each rank sums its own weights (read in place, no copy) and the sums are
+    reduced, so no rank gathers the weights.
+    """
+    used = net.plastic_model()
+    if used is None:
+        return None
+    from .models.hpc_benchmark import plastic_weight_moments, weight_stats
+    shift = float(info["params"].JE_pA) if hasattr(info.get("params"), "JE_pA") else 0.0
+    n, total, sum_sq = plastic_weight_moments(sim, shift=shift)
+    n_all, total_all, sum_sq_all = comm.allreduce_sum(np.array([n, total, sum_sq], float))
+    mean, std = weight_stats(int(n_all), total_all, sum_sq_all, shift)
+    return {"synapse_model": used[0], "n_synapses": int(n_all), "mean_pA": mean, "std_pA": std,
+            "initial_pA": shift if shift else None}
+
+
 def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     """Build and run the model as ``args`` say, on every rank of ``comm``; write the results.
 
-    Returns the summary on rank 0 and None on the other ranks.
+    Returns the summary on rank 0 and None on the other ranks. (Named for
+    its first model; it runs every model of :data:`MODELS`.)
     """
+    _model_defaults(args)
     from . import __version__
     from .comm import world
     from .engine import Simulation, peak_rss_mb
@@ -364,6 +406,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     pop_counts = np.array([counted[(gids_local >= a) & (gids_local < b)].sum() for a, b in info["gid_ranges"]],
                           np.int64)
     pop_counts = comm.allreduce_sum(pop_counts)
+    plastic = _plastic_weights(sim, net, info, comm)
     t_s = (t_stop_ms - t_start_ms) * 1e-3
     rates = {name: float(c / ((b - a) * t_s)) for name, c, (a, b) in zip(info["populations"], pop_counts,
                                                                           info["gid_ranges"])}
@@ -413,7 +456,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
         "build_s": max(r["build_s"] for r in ranks), "presim_s": float(presim_s),
         "sim_s": max(r["sim_s"] for r in ranks), "rtf": max(r["sim_s"] for r in ranks) / (args.t_sim_ms * 1e-3),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in ranks),
-        "record": args.record, "n_spikes": n_spikes, "rates_hz": rates,
+        "record": args.record, "n_spikes": n_spikes, "rates_hz": rates, "plastic_weights": plastic,
         "rates_window_ms": [t_start_ms, t_stop_ms],
         "spikes": {"format": "cortex_gpu.spikes", "metadata": "spikes.json"} if record else None,
         "ranks": ranks if comm.size > 1 else None,
@@ -436,6 +479,11 @@ def _print_summary(summary: dict, stream: TextIO) -> None:
     print(f"rates over ({lo:g}, {hi:g}] ms, spikes/s:", file=stream)
     for name, r in rates.items():
         print(f"  {name:<6} {r:8.3f}", file=stream)
+    pw = summary.get("plastic_weights")
+    if pw:
+        print(f"plastic weights ({pw['synapse_model']}, {pw['n_synapses']} synapses) at {hi:g} ms: "
+              f"mean {pw['mean_pA']:.4f} pA, std {pw['std_pA']:.4f} pA"
+              + (f" (initial {pw['initial_pA']:.4f} pA)" if pw.get("initial_pA") else ""), file=stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -447,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .comm import abort_other_ranks
     parser = make_parser()
     args = parser.parse_args(argv)
+    _check_scale(parser, args)
     if args.command == "plan":
         return plan_command(args)
     try:

@@ -180,3 +180,53 @@ def test_console_script_is_installed():
         pytest.skip("cortex-gpu is not installed in this environment (pip install -e .)")
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("cortex_gpu ")
+
+
+HPC = ["--scale", "0.05", "--t-presim", "50", "--t-sim", "60", "--threads", "1", "--seed", "3"]
+
+
+def test_hpc_benchmark_reports_rates_and_plastic_weights(tmp_path):
+    """``run hpc_benchmark``: E and I rates and the learned weights' mean and std, as an in-process run has them."""
+    from cortex_gpu import Simulation
+    from cortex_gpu.models.hpc_benchmark import hpc_benchmark, hpc_parameters
+    out = tmp_path / "hpc"
+    proc = run_cli("run", "hpc_benchmark", *HPC, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    p = hpc_parameters(0.05)
+    assert (s["model"], s["n_neurons"], s["n_synapses"]) == ("hpc_benchmark", p.n_neurons, p.n_synapses)
+    assert s["t_presim_ms"] == 50.0 and list(s["rates_hz"]) == ["E", "I"]
+    pw = s["plastic_weights"]
+    assert (pw["synapse_model"], pw["n_synapses"]) == ("stdp_pl_synapse_hom_hpc", p.n_plastic)
+    assert pw["initial_pA"] == p.JE_pA and pw["std_pA"] > 0
+    assert f"mean {pw['mean_pA']:.4f} pA, std {pw['std_pA']:.4f} pA" in proc.stdout
+    net, info = hpc_benchmark(0.05, record_spikes=False)
+    sim = Simulation(net, seed=3, threads=1)
+    sim.run(50.0)
+    before = sim.spike_counts()
+    sim.run(60.0)
+    counts, gids = sim.spike_counts() - before, sim.local_gids
+    for name, (a, b) in zip(("E", "I"), info["gid_ranges"]):
+        rate = counts[(gids >= a) & (gids < b)].sum() / ((b - a) * 0.06)
+        assert s["rates_hz"][name] == pytest.approx(rate, rel=1e-12, abs=1e-12)
+        assert f"{rate:.3f}" in proc.stdout
+    c = sim.connections()
+    w = c["weight"][c["synapse_model"] == "stdp_pl_synapse_hom_hpc"]
+    assert pw["mean_pA"] == pytest.approx(w.mean(), rel=1e-12) and pw["std_pA"] == pytest.approx(w.std(), rel=1e-8)
+    assert s["rates_hz"]["E"] > 0
+
+
+def test_hpc_benchmark_scales_beyond_one_and_rejects_bad_ones(tmp_path):
+    proc = run_cli("plan", "hpc_benchmark", "--scale", "10", "--ranks", "1", "--threads", "2", "--record", "none",
+                   "--memory-per-rank", "24", "--json", str(tmp_path / "plan.json"))
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    total_gb = plan["ranks"][0]["total_bytes"] / 1e9
+    # 8.1e8 plastic synapses at 10 bytes and 4.6e8 static ones at 6, plus the build's transients
+    assert 10.8 < total_gb < 20 and plan["fits"], total_gb
+    proc = run_cli("run", "hpc_benchmark", "--scale", "0")
+    assert proc.returncode == 2 and "--scale: must be > 0" in proc.stderr
+    proc = run_cli("run", "microcircuit", "--scale", "10")
+    assert proc.returncode == 2 and "must be in (0, 1] for microcircuit" in proc.stderr
+    proc = run_cli("run", "hpc_benchmark", *HPC, "--drive", "dc", "--out", str(tmp_path / "dc"))
+    assert proc.returncode == 1 and "Poisson drive only" in proc.stderr and "Traceback" not in proc.stderr

@@ -122,7 +122,7 @@ from ..network import Network
 
 __all__ = [
     "hpc_benchmark", "hpc_parameters", "HpcParameters", "lambert_w", "psc_over_psp_alpha",
-    "plastic_weight_moments", "NEURON_PARAMS", "STDP_PARAMS", "SYNAPSE_MODEL", "POPULATIONS",
+    "plastic_weight_moments", "weight_stats", "NEURON_PARAMS", "STDP_PARAMS", "SYNAPSE_MODEL", "POPULATIONS",
     "TAU_SYN", "PSP_E", "G", "DELAY", "ETA", "CE", "CI", "V0_MEAN", "V0_STD",
 ]
 
@@ -330,24 +330,44 @@ def hpc_benchmark(scale: float = 1.0, resolution_ms: float = 0.1, record_spikes:
     return net, info
 
 
-def plastic_weight_moments(sim, synapse_model: str | None = None) -> tuple[int, float, float]:
-    """(count, sum, sum of squares) of this rank's plastic weights (pA), for rank-aware statistics.
+def plastic_weight_moments(sim, sources: tuple[int, int] | None = None,
+                           shift: float = 0.0) -> tuple[int, float, float]:
+    """(count, sum, sum of squares) of this rank's plastic weights minus ``shift`` (pA).
 
     Summing these over ranks gives the mean and std of every plastic weight
-    without gathering the weights. ``synapse_model`` restricts them to one
-    model (default: every plastic synapse).
-
-    Raises
-    ------
-    NotImplementedError
-        When the engine does not report per-synapse models (plastic
-        synapses not built by this engine version).
+    without gathering the weights (:func:`weight_stats`); a ``shift`` near
+    the mean (the initial weight JE) keeps the variance from cancelling
+    against the squared mean. ``sources = (first, stop)`` keeps the synapses
+    whose pre gid is in that range. The weights are read in place from the
+    plastic layout, where the synapses of a run of pres are one slice per
+    section (see :mod:`cortex_gpu.layout`), so nothing is copied whole.
     """
-    c = sim.connections()
-    if "synapse_model" not in c:
-        raise NotImplementedError("this engine does not simulate plastic synapses yet (Simulation.connections "
-                                  "reports no synapse_model)")
-    models = np.asarray(c["synapse_model"])
-    keep = models != "static_synapse" if synapse_model is None else models == synapse_model
-    w = np.asarray(c["weight"], float)[keep]
-    return int(w.size), float(w.sum()), float(np.dot(w, w))
+    sim.build()
+    lay = sim.graph.plastic_layout
+    if lay is None:
+        return 0, 0.0, 0.0
+    w = lay.syn_weight
+    if sources is None:
+        slices = [(0, w.size)]
+    else:
+        j0, j1 = np.searchsorted(lay.pre_gids, [sources[0], sources[1]])
+        n_pre = lay.n_pre
+        slices = [(int(lay.seg_off[s * n_pre + j0]), int(lay.seg_off[s * n_pre + j1]))
+                  for s in range(lay.n_sections)]
+    count, total, sum_sq = 0, 0.0, 0.0
+    piece = 1 << 22        # a shifted copy of 1e9 weights at once would be 8 GB
+    for a, b in slices:
+        for i in range(a, b, piece):
+            d = w[i:min(i + piece, b)] - shift
+            total += float(d.sum())
+            sum_sq += float(np.dot(d, d))
+        count += b - a
+    return count, total, sum_sq
+
+
+def weight_stats(count: int, total: float, sum_sq: float, shift: float = 0.0) -> tuple[float, float]:
+    """Mean and (population) std (pA) from :func:`plastic_weight_moments` summed over ranks; NaN for none."""
+    if count == 0:
+        return float("nan"), float("nan")
+    m = total / count
+    return shift + m, math.sqrt(max(sum_sq / count - m * m, 0.0))
