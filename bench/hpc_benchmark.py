@@ -49,7 +49,7 @@ if __package__ in (None, ""):
 
 from bench.report import RunResult  # noqa: E402
 
-__all__ = ["run_cortex_hpc", "run_peer", "benchmark", "ratios", "main", "E_RATE_LIMIT_HZ"]
+__all__ = ["run_cortex_hpc", "run_peer", "benchmark", "ratios", "memory_probe", "main", "E_RATE_LIMIT_HZ"]
 
 REPO = Path(__file__).resolve().parents[1]
 #: Mean E rate (spikes/s) the benchmark must stay under at scale >= 10 (NEST's example, MODELS.md 4).
@@ -180,6 +180,46 @@ def benchmark(*, scale: float, t_presim_ms: float = 100.0, t_sim_ms: float = 100
     return result
 
 
+def memory_probe(scales: list[float], *, threads: int | None = None, memory_gb: float | None = None,
+                 timeout_s: float | None = None) -> dict:
+    """Peak RSS of both simulators at small ``scales`` (10 ms simulated), a linear fit per simulator
+    (MB = base + bytes_per_synapse * synapses) and the largest scale each fits into ``memory_gb``.
+
+    The synapse count grows linearly with the scale (11,250 per neuron), so
+    the fit extrapolates; default ``memory_gb``: the machine's memory less 2 GB.
+    """
+    import numpy as np
+    from bench.microcircuit import _meminfo_total_gb, git_commit, machine_info
+    from bench.nest_microcircuit import nest_threads_for
+    from cortex_gpu.models.hpc_benchmark import hpc_parameters
+    cores = os.cpu_count() or 1
+    threads = threads or cores
+    memory_gb = memory_gb or ((_meminfo_total_gb() or 0) * 1.073741824 - 2.0)
+    out = {"benchmark": "hpc_benchmark memory probe", "date": _dt.datetime.now(_dt.timezone.utc).isoformat(
+        timespec="seconds"), "git": git_commit(), "machine": machine_info(), "memory_gb": memory_gb,
+           "runs": {}, "fit": {}}
+    for sim in ("cortex_gpu", "nest"):
+        rows = []
+        for scale in scales:
+            n_syn = hpc_parameters(scale).n_synapses
+            t = threads if sim == "cortex_gpu" else nest_threads_for(n_syn, threads, cores)
+            r = run_peer(sim, scale=scale, t_presim_ms=0.0, t_sim_ms=10.0, seed=1, threads=t, timeout_s=timeout_s,
+                         weights=False)
+            rows.append({"scale": scale, "n_synapses": n_syn, "peak_rss_mb": r.get("peak_rss_mb"),
+                         "build_s": r.get("build_s"), "error": r.get("error")})
+        out["runs"][sim] = rows
+        ok = [x for x in rows if x["peak_rss_mb"]]
+        if len(ok) >= 2:
+            syn = np.array([x["n_synapses"] for x in ok], float)
+            mb = np.array([x["peak_rss_mb"] for x in ok]) * 2 ** 20      # VmHWM MB are MiB
+            slope, base = np.polyfit(syn, mb, 1)
+            per_scale = hpc_parameters(1.0).n_synapses * slope
+            out["fit"][sim] = {"bytes_per_synapse": float(slope), "base_mb": float(base / 1e6),
+                               "largest_scale": float((memory_gb * 1e9 - base) / per_scale),
+                               "predicted_gb_at_scale_10": float((base + 10 * per_scale) / 1e9)}
+    return out
+
+
 def _summary(result: dict) -> str:
     lines = []
     for sim in ("cortex_gpu", "nest"):
@@ -219,6 +259,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="do not read NEST's E->E weights at the end (~13 us and ~2.8 kB per synapse)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds allowed per simulator run")
     ap.add_argument("--out", type=Path, default=None, help="directory for the JSON result")
+    ap.add_argument("--memory-probe", type=str, default=None, metavar="S1,S2,...",
+                    help="measure both simulators' peak memory at these small scales, fit bytes per synapse and "
+                         "predict the largest scale each fits (see --memory-gb); nothing else runs")
+    ap.add_argument("--memory-gb", type=float, default=None,
+                    help="memory the probe's prediction may use, GB (default: the machine's less 2 GB)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)   # one cortex_gpu run, JSON out
     return ap
 
@@ -229,6 +274,22 @@ def main(argv: list[str] | None = None) -> int:
         r = run_cortex_hpc(a.scale, t_presim_ms=a.t_presim, t_sim_ms=a.t_sim, seed=a.seed,
                            threads=a.threads or os.cpu_count() or 1, weight_sources=WEIGHT_SOURCES)
         print(json.dumps(r.to_dict()))
+        return 0
+    if a.memory_probe:
+        result = memory_probe([float(x) for x in a.memory_probe.split(",")], threads=a.threads,
+                              memory_gb=a.memory_gb, timeout_s=a.timeout)
+        text = json.dumps(result, indent=1)
+        print("\n".join(f"{k}: {v['bytes_per_synapse']:.1f} bytes/synapse + {v['base_mb']:.0f} MB; fits up to "
+                        f"scale {v['largest_scale']:.2f} in {result['memory_gb']:.1f} GB; scale 10 needs "
+                        f"{v['predicted_gb_at_scale_10']:.1f} GB" for k, v in result["fit"].items()), file=sys.stderr)
+        if a.out is not None:
+            a.out.mkdir(parents=True, exist_ok=True)
+            commit = (result["git"]["commit"] or "nogit")[:8]
+            path = a.out / f"hpc_benchmark_memory_probe_{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}_{commit}.json"
+            path.write_text(text + "\n")
+            print(f"[bench] wrote {path}", file=sys.stderr)
+        else:
+            print(text)
         return 0
     result = benchmark(scale=a.scale, t_presim_ms=a.t_presim, t_sim_ms=a.t_sim, seed=a.seed, threads=a.threads,
                        nest_threads=a.nest_threads, peer=a.peer, timeout_s=a.timeout,
