@@ -151,6 +151,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--exchange", choices=EXCHANGES, default="neighbour",
                      help="'neighbour': point to point to the ranks that need a rank's spikes; 'allgather': "
                           "every rank gets every spike (baseline) (default neighbour)")
+    run.add_argument("--post-history", type=_threads, default=None, metavar="N",
+                     help="post spikes each neuron keeps for the STDP updates of plastic synapses (default "
+                          "the engine's, 128; the run stops and says so when a neuron needs more)")
     run.add_argument("--no-overlap", dest="overlap", action="store_false",
                      help="complete each spike exchange as soon as it is posted (measures its full cost)")
     _add_plan_parser(sub)
@@ -366,8 +369,9 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     err = sys.stderr if lead else open(os.devnull, "w")
 
     net, info = _build_model(args)
+    extra = {} if getattr(args, "post_history", None) is None else {"post_history": args.post_history}
     sim = Simulation(net, seed=args.seed, threads=threads, backend=backend, comm=comm,
-                     partition=args.partition)
+                     partition=args.partition, **extra)
     sim.overlap = args.overlap
     print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
           f"{comm.size} rank(s) x {threads} thread(s), seed {args.seed}", file=err)

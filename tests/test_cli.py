@@ -230,3 +230,5 @@ def test_hpc_benchmark_scales_beyond_one_and_rejects_bad_ones(tmp_path):
     assert proc.returncode == 2 and "must be in (0, 1] for microcircuit" in proc.stderr
     proc = run_cli("run", "hpc_benchmark", *HPC, "--drive", "dc", "--out", str(tmp_path / "dc"))
     assert proc.returncode == 1 and "Poisson drive only" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("run", "hpc_benchmark", *HPC, "--post-history", "2", "--out", str(tmp_path / "ph"))
+    assert proc.returncode == 1 and "raise post_history" in proc.stderr and "Traceback" not in proc.stderr
