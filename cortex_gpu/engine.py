@@ -32,6 +32,8 @@ __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
 CHUNK_STEPS = 1000
 #: Post spikes each neuron keeps for plastic synapses onto it (see Simulation's post_history).
 POST_HISTORY = 128
+#: Post spikes kept in the short ring that serves nearly every STDP update (a power of two).
+SHORT_HISTORY = 8
 #: NEST's default time base: tics per ms (Time's TICS_PER_MS); STDP times are computed from tics as NEST does.
 TICS_PER_MS = 1000
 #: Environment variable that turns the ownership check on (see Simulation's check_ownership).
@@ -103,7 +105,7 @@ class Simulation:
     weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights)
         for static synapses; plastic synapses always keep float64 weights.
     post_history : post spikes each neuron keeps for the plastic synapses onto
-        it (12 bytes each). A pre silent while its post fired more often
+        it (12 bytes each; a power of two). A pre silent while its post fired more often
         than this makes the run stop with an error saying so.
     check_ownership : check every write to a post neuron or synapse against
         the ownership map (worker ranges inside a rank, the partition across
@@ -137,8 +139,8 @@ class Simulation:
         self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
-        if int(post_history) < 1:
-            raise ValueError(f"post_history must be >= 1, got {post_history}")
+        if int(post_history) < 2 or int(post_history) & (int(post_history) - 1):
+            raise ValueError(f"post_history must be a power of two >= 2, got {post_history}")
         self.post_history = int(post_history)
         if check_ownership is None:
             check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
@@ -226,17 +228,19 @@ class Simulation:
         err = np.zeros((n_workers, 4), np.int64)
         if not plastic:
             return cpu.Stdp(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, np.zeros(0), np.zeros(0, np.int64),
-                            np.zeros((0, 1), np.int32), np.zeros((0, 1)), np.zeros(0, np.int64), np.zeros(0), err)
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0, np.int64),
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err)
         _, par = self.net.plastic_model()
         tics_per_step = int(round(self.h * TICS_PER_MS))
         if abs(tics_per_step / TICS_PER_MS - self.h) > 1e-12 * self.h:
             raise NotImplementedError(f"plastic synapses need a resolution that is a whole number of "
                                       f"{1000 // TICS_PER_MS} us tics, got {self.h} ms")
         n, H = nt.gids.size, self.post_history
+        K = min(SHORT_HISTORY, H)
         return cpu.Stdp(par["lambda"], par["alpha"], par["mu"], 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
                         tics_per_step, tics_per_step / TICS_PER_MS, np.zeros(n_pre), np.zeros(n_pre, np.int64),
                         np.zeros((n, H), np.int32), np.zeros((n, H)), np.zeros(n, np.int64),
-                        1.0 / nt.prop[:, col("tau_minus")], err)
+                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err)
 
     def _ownership(self) -> cpu.Own:
         """The ownership map the check mode tests writes against (empty: no check).
