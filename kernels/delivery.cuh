@@ -104,6 +104,20 @@ CG_FN void cg_flat_synapse(const int *off, const cg_i64 *k0s, int f, const cg_u1
     *fx_in = w >= 0.0 ? 0 : fx;
 }
 
+/* Last j in [0, n) with a[j] <= x, for a non-decreasing a with a[0] <= x: the
+ * list that holds flat position x when a[j] are the lists' start offsets
+ * (empty lists share their successor's offset and are never chosen). */
+CG_FN int cg_last_le(const int *a, int n, cg_i64 x)
+{
+    int lo = 0, hi = n;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) >> 1;
+        if (a[mid] <= x) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* ((t - d) mod n) in [0, n), as Python's % gives it for a negative t - d. */
 CG_FN int cg_slot(cg_i64 t, int d, int n)
 {

@@ -168,4 +168,14 @@ CG_FN int cg_step_neuron(cg_i64 i, cg_i64 t, cg_u32 seed, const cg_neurons *N, c
     return spiked;
 }
 
+/* A multimeter sample of neuron i (cpu._sample): variable v of
+ * record.RECORDABLE_CODES, 0: V_m (absolute, mV), 1: I_ex (pA) or g_ex (nS),
+ * 2: I_in or g_in. */
+CG_FN double cg_state_value(int v, cg_i64 i, const double *V, const double *I_ex, const double *I_in,
+                            const int *pset, const double *prop)
+{
+    if (v == 0) return V[i] + prop[(cg_i64)pset[i] * CG_N_PROP + CG_EL];
+    return v == 1 ? I_ex[i] : I_in[i];
+}
+
 #endif /* CORTEX_GPU_NEURON_CUH */

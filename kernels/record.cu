@@ -15,7 +15,7 @@
  *   mm_buf  float64[steps, n_cols], row t - t0 written (V_m in mV, absolute)
  * Launch: one thread per column, any block size. Caller: backends/cuda.py.
  */
-#include "neuron.cuh" /* CG_EL, CG_N_PROP */
+#include "neuron.cuh" /* cg_state_value */
 
 extern "C" __global__ void sample_state(const cg_i64 *clock, int n_cols, const cg_i64 *mm_local, const int *mm_var,
                                         const double *V, const double *I_ex, const double *I_in, const int *pset,
@@ -24,8 +24,5 @@ extern "C" __global__ void sample_state(const cg_i64 *clock, int n_cols, const c
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= n_cols) return;
     const cg_i64 row = clock[0] - clock[1];
-    const cg_i64 i = mm_local[c];
-    const int v = mm_var[c];
-    const double x = v == 0 ? V[i] + prop[(cg_i64)pset[i] * CG_N_PROP + CG_EL] : v == 1 ? I_ex[i] : I_in[i];
-    mm_buf[row * n_cols + c] = x;
+    mm_buf[row * n_cols + c] = cg_state_value(mm_var[c], mm_local[c], V, I_ex, I_in, pset, prop);
 }

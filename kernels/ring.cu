@@ -22,24 +22,12 @@
  * Caller: cortex_gpu/backends/cuda.py: gather_due first and merge_step last
  * in each step, both with one block of CG_RING_THREADS threads.
  */
-#include "delivery.cuh" /* cg_slot */
+#include "delivery.cuh" /* cg_slot, cg_last_le */
 #include "scan.cuh"
 
 #ifndef CG_RING_THREADS
 #define CG_RING_THREADS 1024
 #endif
-
-/* Last j in [0, n) with a[j] <= x, for a non-decreasing a with a[0] <= x. */
-__device__ __forceinline__ int cg_last_le(const int *a, int n, int x)
-{
-    int lo = 0, hi = n;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) >> 1;
-        if (a[mid] <= x) lo = mid;
-        else hi = mid;
-    }
-    return lo;
-}
 
 /* The ring entries due at t = clock[0] as a flat list: due_pre[f] (pre index)
  * and due_d[f] (delay), delays m .. D in turn, each slot's entries in ring
@@ -112,7 +100,7 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
         int pre = -1, rec = 0;
         cg_i64 g = 0;
         if (f < n_local) {
-            const int k = cg_last_le(blk_off, n_ublocks, (int)f);
+            const int k = cg_last_le(blk_off, n_ublocks, f);
             const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
             n_spikes[i] += 1;
             pre = pre_of_local[i];
