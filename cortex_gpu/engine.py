@@ -9,6 +9,7 @@ due anywhere (I7).
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -16,7 +17,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from . import philox
+from . import philox, profiling
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
@@ -101,6 +102,8 @@ class Simulation:
         self.partition = make_partition(net, n_ranks, partition)
         self.rank = rank
         self.n_ranks = n_ranks
+        if self.backend == "cuda":
+            self._check_cuda_supported(backend)
         self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
@@ -117,12 +120,30 @@ class Simulation:
         """Model time reached, in ms."""
         return self.step * self.h
 
+    def _check_cuda_supported(self, requested: str) -> None:
+        """Models the cuda backend cannot run raise; with backend 'auto' they run on the CPU instead."""
+        from .backends.cuda import unsupported_reason
+        why = unsupported_reason(self.net, self.n_ranks)
+        if why is None:
+            return
+        if requested != "auto":
+            raise NotImplementedError(why)
+        print(f"cortex-gpu: note: {why}; running on the CPU", file=sys.stderr)
+        self.backend = "cpu"
+
     # ------------------------------------------------------------------ build
     def build(self) -> BuildReport:
         """Draw this rank's synapses and set up state, drives and recorders."""
         if self.graph is not None:
             return self.report
+        with profiling.range("build"):
+            return self._build()
+
+    def _build(self) -> BuildReport:
         t_start = time.perf_counter()
+        if self.backend == "cuda":   # a model too large for the GPU fails here, before anything is drawn (I8)
+            from .backends.cuda import precheck_device_memory
+            precheck_device_memory(self.net, self.weight_dtype)
         self._set_threads()
         g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
                         weight_dtype=self.weight_dtype, section_size=self.section_size)
@@ -162,6 +183,11 @@ class Simulation:
         self.timings = {"deliver_ring_s": 0.0, "exchange_wait_s": 0.0, "update_s": 0.0,
                         "exchange_post_s": 0.0, "windows": 0}
         self._setup_exchange()
+        if self.backend == "cuda":
+            from .backends.cuda import CudaRunner
+            print("cortex-gpu: cuda backend: synapses drawn on the host (CPU builder), layout copied to the GPU; "
+                  "construction on the GPU is not built", file=sys.stderr)
+            self._cuda = CudaRunner(self)
         # the whole construction: synapses, neurons, drives, ring and recorders
         self.report = BuildReport(n, L.n_synapses, L.bytes_per_synapse, L.nbytes, time.perf_counter() - t_start,
                                   L.min_delay, L.max_delay)
@@ -314,6 +340,9 @@ class Simulation:
         if self.comm is None:
             raise RuntimeError(f"rank {self.rank} of {self.n_ranks} was built without a communicator and can "
                                "only be inspected; run it under mpiexec with comm=cortex_gpu.comm.world()")
+        if self.backend == "cuda":
+            self._cuda.run(n_steps, progress)   # advances self.step and self.sim_s
+            return
         self._set_threads()
         t_wall = time.perf_counter()
         end = self.step + n_steps
@@ -342,13 +371,15 @@ class Simulation:
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
-                k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
-                                      self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
-                                      src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
-                                      rec, wk_spikes, wk_count)
+                with profiling.range("deliver+update"):
+                    k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
+                                          self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
+                                          src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
+                                          rec, wk_spikes, wk_count)
                 done += k
             if self._sampler.local.size:
-                self._sampler.collect(mm_buf, t0, span)
+                with profiling.range("record"):
+                    self._sampler.collect(mm_buf, t0, span)
             self.step = t0 + span
             if progress is not None:
                 progress(self.t_ms, time.perf_counter() - t_wall)
@@ -373,16 +404,19 @@ class Simulation:
         for j in range(n_windows):
             t_w = t0 + j * mm
             c0 = clock()
-            cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
+            with profiling.range("deliver"):
+                cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
             c1 = clock()
-            self._complete_exchange()
+            with profiling.range("exchange"):
+                self._complete_exchange()
             c2 = clock()
             self._spikes.reserve(mm * (n_local + src_max + 1))
             rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
-            n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
-                                       self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
-                                       wk_count, self.rank == 0, self._send)
+            with profiling.range("update"):
+                n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
+                                           self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
+                                           wk_count, self.rank == 0, self._send)
             c3 = clock()
             self.comm.start(self._send[:n_send])
             self._pending = (t_w, mm)
