@@ -16,6 +16,7 @@ behaviour and NVRTC. Those are for the tests marked ``gpu``.
 from __future__ import annotations
 
 import ctypes
+import time
 import types
 from pathlib import Path
 
@@ -167,8 +168,10 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
                 raise RuntimeError("synchronize while capturing (cudaErrorStreamCaptureUnsupported)")
 
     class Event:
+        t = 0.0
+
         def record(self, stream=None):
-            pass
+            self.t = time.perf_counter()   # the emulator runs synchronously: host time is kernel time
 
         def synchronize(self):
             pass
@@ -181,7 +184,7 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
 
     cuda = types.ModuleType("cupy.cuda")
     cuda.Stream, cuda.Event, cuda.Device = Stream, Event, Device
-    cuda.get_elapsed_time = lambda a, b: 0.0
+    cuda.get_elapsed_time = lambda a, b: (b.t - a.t) * 1e3
     cuda.runtime = types.SimpleNamespace(memGetInfo=lambda: (env.free_bytes, 2 * env.free_bytes),
                                          getDeviceCount=lambda: 1)
     cp.cuda = cuda
