@@ -282,8 +282,11 @@ class CudaRunner:
         dev = cupy.cuda.Device()
         n = int(sim._N.V.size)
         self.posts_per_warp = posts_per_warp or default_posts_per_warp(n, dev.attributes["MultiProcessorCount"])
+        clock = time.perf_counter
+        c0 = clock()
         with profiling.range("upload"):
             t = device_tables(sim, self.posts_per_warp)
+            c1 = clock()
             self.tables = t
             s = t.scalars
             self.n_ublocks = -(-n // UPDATE_THREADS)
@@ -305,6 +308,8 @@ class CudaRunner:
                 for k, (size, dtype) in work.items():
                     self.d[k] = cupy.zeros(max(size, 1), dtype)
             self.device_bytes = int(sum(x.nbytes for x in self.d.values()))
+            self.stream.synchronize()
+            c2 = clock()
             self._k = {}
             for f in KERNEL_FILES:
                 mod = _module(f)
@@ -312,9 +317,11 @@ class CudaRunner:
                     self._k[name] = mod.get_function(name)
         self._graphs: dict[int, object] = {}
         self._spk_cap = 0
-        self._src_cap = -1
-        self._mm_rows = 0
-        self.stream.synchronize()
+        self._events = (cupy.cuda.Event(), cupy.cuda.Event())
+        #: Seconds of the set-up (host tables, upload, kernel compilation or cache load) and, summed
+        #: over runs, the GPU time of the graph replays (CUDA events around each) and their steps.
+        self.timings = {"tables_s": c1 - c0, "upload_s": c2 - c1, "compile_s": clock() - c2,
+                        "graph_gpu_s": 0.0, "graph_steps": 0, "capture_s": 0.0, "flush_s": 0.0}
 
     # -------------------------------------------------------------- set-up
     def _kernel_names(self, f: str) -> tuple[str, ...]:
@@ -417,6 +424,7 @@ class CudaRunner:
         """The captured graph of ``L`` steps (captured on first use; dropped when a buffer moves)."""
         g = self._graphs.get(L)
         if g is None:
+            c0 = time.perf_counter()
             with self.stream:
                 self.stream.begin_capture()
                 try:
@@ -425,6 +433,7 @@ class CudaRunner:
                 finally:
                     g = self.stream.end_capture()
             self._graphs[L] = g
+            self.timings["capture_s"] += time.perf_counter() - c0
         return g
 
     # -------------------------------------------------------------- the run
@@ -461,10 +470,18 @@ class CudaRunner:
             if timed_steps and t0 == chunks[0][0]:
                 split = self._timed_chunk(L)
             else:
+                graph = self._graph(L)
                 with profiling.range("graph"):
-                    self._graph(L).launch(self.stream)
+                    self._events[0].record(self.stream)
+                    graph.launch(self.stream)
+                    self._events[1].record(self.stream)
+            c0 = time.perf_counter()
             with profiling.range("record"):
                 self._flush(t0, L)
+            self.timings["flush_s"] += time.perf_counter() - c0
+            if not (timed_steps and t0 == chunks[0][0]):
+                self.timings["graph_gpu_s"] += self.cp.cuda.get_elapsed_time(*self._events) * 1e-3
+                self.timings["graph_steps"] += L
             sim.step = t0 + L
             if progress is not None:
                 progress(sim.t_ms, time.perf_counter() - t_wall)
@@ -497,16 +514,24 @@ class CudaRunner:
             self.d["src_gid"][:b - a].set(src_g[a:b].astype(np.int64), stream=self.stream)
 
     def _timed_chunk(self, L: int) -> dict[str, float]:
-        """Run ``L`` steps kernel by kernel with CUDA events between the kernels; summed times in ms."""
+        """Run ``L`` steps kernel by kernel with CUDA events between the kernels; summed times in ms.
+
+        Every step's launches and events are queued before the first wait,
+        so that the GPU runs ahead of the host where the kernels are longer
+        than their launches; where they are shorter, an event's time also
+        holds the GPU's wait for the next launch.
+        """
         cp = self.cp
-        ev = [cp.cuda.Event() for _ in range(5)]
         tot = np.zeros(4)
+        batch = 256                               # steps queued between two waits (5 events each)
         with self.stream:
-            for _ in range(L):
-                with profiling.range("step"):
+            for a in range(0, L, batch):
+                evs = [[cp.cuda.Event() for _ in range(5)] for _ in range(min(batch, L - a))]
+                for ev in evs:
                     self._launch_step(ev)
-                ev[4].synchronize()
-                tot += [cp.cuda.get_elapsed_time(ev[j], ev[j + 1]) for j in range(4)]
+                evs[-1][4].synchronize()
+                for ev in evs:
+                    tot += [cp.cuda.get_elapsed_time(ev[j], ev[j + 1]) for j in range(4)]
         return {"steps": L, "gather_ms": tot[0], "deliver_ms": tot[1], "update_ms": tot[2], "merge_ms": tot[3]}
 
     def _flush(self, t0: int, L: int) -> None:

@@ -126,6 +126,7 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
     """A module with the CuPy names the CUDA backend uses, backed by the emulator library ``emulator``."""
     env = _Env(emulator, free_bytes)
     cp = types.ModuleType("cupy")
+    cp.__version__ = "emulated"
     cp._env = env
     cp.ndarray = FakeArray
     cp.asarray = lambda a: FakeArray(np.array(a, copy=True), env)
@@ -178,6 +179,8 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
 
     class Device:
         attributes = {"MultiProcessorCount": n_sm}
+        pci_bus_id = "0000:00:00.0"
+        compute_capability = "emulated"
 
         def __init__(self, i: int = 0):
             self.id = i
@@ -185,8 +188,10 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
     cuda = types.ModuleType("cupy.cuda")
     cuda.Stream, cuda.Event, cuda.Device = Stream, Event, Device
     cuda.get_elapsed_time = lambda a, b: (b.t - a.t) * 1e3
+    props = {"name": b"CPU emulation", "totalGlobalMem": 2 * free_bytes, "multiProcessorCount": n_sm}
     cuda.runtime = types.SimpleNamespace(memGetInfo=lambda: (env.free_bytes, 2 * env.free_bytes),
-                                         getDeviceCount=lambda: 1)
+                                         getDeviceCount=lambda: 1, getDeviceProperties=lambda i: props,
+                                         driverGetVersion=lambda: 0, runtimeGetVersion=lambda: 0)
     cp.cuda = cuda
     cp.RawModule = RawModule
     return cp
