@@ -30,7 +30,7 @@ def test_philox_header_on_the_gpu():
     from cortex_gpu.backends import cuda
     from test_philox import selftest_reference
     want = selftest_reference()
-    mod = cupy.RawModule(code=(cuda.KERNEL_DIR / "philox_selftest.cu").read_text(), options=cuda.nvrtc_options())
+    mod = cupy.RawModule(code=cuda.kernel_source("philox_selftest.cu"), options=cuda.nvrtc_options())
     out = cupy.zeros(len(want), cupy.uint64)
     mod.get_function("cg_philox_selftest")((1,), (1,), (out,))
     assert [int(x) for x in out.get()] == want

@@ -39,7 +39,8 @@ def _nvcc_archs() -> list[int]:
 def _nvcc_options() -> list[str]:
     # nvcc takes NVRTC's options as they are; -Werror so that warnings are read, except nvcc's
     # notice that old architectures are deprecated (CUDA 12.8+ says so for sm_70)
-    return [*cuda.nvrtc_options(), "-Werror", "all-warnings", "-Wno-deprecated-gpu-targets"]
+    return [*cuda.nvrtc_options(), f"-I{cuda.KERNEL_DIR}", "-Werror", "all-warnings",
+            "-Wno-deprecated-gpu-targets"]
 
 
 def _compile(src: Path, arch: int, out: Path, extra=()) -> subprocess.CompletedProcess:
@@ -80,12 +81,12 @@ def test_update_has_no_fma_with_the_backend_options(tmp_path):
     nvcc contracts them, so the check is not vacuous."""
     src = cuda.KERNEL_DIR / "update.cu"
     ptx = tmp_path / "update.ptx"
-    r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), "-ptx", str(src), "-o", str(ptx)],
-                       capture_output=True, text=True)
+    r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), f"-I{cuda.KERNEL_DIR}", "-ptx", str(src),
+                        "-o", str(ptx)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     text = ptx.read_text()
     assert "fma.rn.f64" not in text and "mul.rn.f64" in text
-    opts = [o for o in cuda.nvrtc_options() if o != "--fmad=false"]
+    opts = [o for o in cuda.nvrtc_options() if o != "--fmad=false"] + [f"-I{cuda.KERNEL_DIR}"]
     r = subprocess.run([NVCC, "-arch=sm_90", *opts, "-ptx", str(src), "-o", str(ptx)], capture_output=True, text=True)
     assert r.returncode == 0 and "fma.rn.f64" in ptx.read_text()
 
@@ -95,10 +96,30 @@ def test_delivery_ptx_has_no_atomic_instruction(tmp_path):
     """No atom./red. instruction in the step kernels' PTX, whatever the source calls them."""
     for name in ("deliver.cu", "update.cu", "ring.cu"):
         ptx = tmp_path / f"{name}.ptx"
-        r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), "-ptx", str(cuda.KERNEL_DIR / name),
-                            "-o", str(ptx)], capture_output=True, text=True)
+        r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), f"-I{cuda.KERNEL_DIR}", "-ptx",
+                            str(cuda.KERNEL_DIR / name), "-o", str(ptx)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert not re.search(r"^\s*(atom|red)\.", ptx.read_text(), flags=re.M), name
+
+
+def test_kernel_source_pastes_headers_in():
+    """The backend hands NVRTC one text per file, headers included, so that CuPy's cache (keyed by
+    the text) sees a header change."""
+    src = cuda.kernel_source("deliver.cu")
+    assert not re.search(r'#include\s+"', src)
+    for header in ("philox.cuh", "delivery.cuh", "scan.cuh"):
+        assert f'#line 1 "{header}"' in src and src.count(f"#line 1 \"{header}\"") == 1
+    assert "CORTEX_GPU_DELIVERY_CUH" in src and "cg_block_run" in src
+
+
+@needs_nvcc
+def test_pasted_source_compiles(tmp_path):
+    for name in cuda.KERNEL_FILES:
+        f = tmp_path / name
+        f.write_text(cuda.kernel_source(name))
+        r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), "-Werror", "all-warnings", "-c", str(f),
+                            "-o", str(tmp_path / (name + ".o"))], capture_output=True, text=True)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
 
 
 # --------------------------------------------------------------------------- NVRTC
@@ -117,9 +138,9 @@ def _find_nvrtc() -> str | None:
     return None
 
 
-def _nvrtc_compile(lib, src: Path, options) -> tuple[int, str]:
+def _nvrtc_compile(lib, source: str, name: str, options) -> tuple[int, str]:
     prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), src.read_bytes(), src.name.encode(), 0, None, None) == 0
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(), 0, None, None) == 0
     opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
     status = lib.nvrtcCompileProgram(prog, len(options), opts)
     size = ctypes.c_size_t()
@@ -140,7 +161,7 @@ def test_nvrtc_compiles_the_backend_kernels():
     except OSError as exc:
         pytest.skip(f"libnvrtc at {path} does not load: {exc}")
     for name in (*cuda.KERNEL_FILES, "philox_selftest.cu"):
-        status, log = _nvrtc_compile(lib, cuda.KERNEL_DIR / name,
+        status, log = _nvrtc_compile(lib, cuda.kernel_source(name), name,
                                      ["--gpu-architecture=compute_90", *cuda.nvrtc_options()])
         if "libnvrtc-builtins" in log:
             pytest.skip(f"libnvrtc at {path} cannot find its builtins library: {log.strip()}")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ from .. import profiling
 
 __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "delivery_blocks", "drive_tables",
            "unsupported_reason", "check_device_memory", "estimate_device_bytes", "precheck_device_memory",
-           "nvrtc_options", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES"]
+           "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES"]
 
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
@@ -81,9 +82,10 @@ class DeviceMemoryError(RuntimeError):
 
 
 def nvrtc_options() -> tuple[str, ...]:
-    """Every option the kernels are compiled with (tests compile with the same ones through nvcc)."""
+    """Every option the kernels are compiled with (tests compile with the same ones through nvcc; the
+    headers need no -I: :func:`kernel_source` pastes them in)."""
     return NVRTC_OPTIONS + (f"-DCG_UPDATE_THREADS={UPDATE_THREADS}", f"-DCG_DELIVER_WARPS={DELIVER_WARPS}",
-                            f"-DCG_RING_THREADS={RING_THREADS}", f"-I{KERNEL_DIR}")
+                            f"-DCG_RING_THREADS={RING_THREADS}")
 
 
 def unsupported_reason(net, n_ranks: int) -> str | None:
@@ -256,11 +258,37 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
 
 
 # ------------------------------------------------------------------ the runner (CuPy)
+def kernel_source(name: str) -> str:
+    """Kernel file ``name`` with its ``#include "..."`` headers pasted in, once each.
+
+    CuPy keys its on-disk cache of compiled kernels by the source text and
+    the options, not by the headers an #include pulls in: a changed header
+    under an unchanged .cu file would load a stale binary. ``#line`` marks
+    keep NVRTC's messages pointing at the right file and line.
+    """
+    done: set[str] = set()
+
+    def expand(fname: str) -> list[str]:
+        done.add(fname)
+        out = [f'#line 1 "{fname}"']
+        for n, line in enumerate((KERNEL_DIR / fname).read_text().splitlines(), 1):
+            m = re.match(r'\s*#include\s+"([^"]+)"', line)
+            if m is None:
+                out.append(line)
+                continue
+            if m.group(1) not in done:
+                out += expand(m.group(1))
+            out.append(f'#line {n + 1} "{fname}"')
+        return out
+
+    return "\n".join(expand(name)) + "\n"
+
+
 @functools.lru_cache(maxsize=None)
 def _module(name: str):
     """The compiled kernel file ``name`` (cached per process; CuPy also caches the binary on disk)."""
     import cupy
-    return cupy.RawModule(code=(KERNEL_DIR / name).read_text(), options=nvrtc_options())
+    return cupy.RawModule(code=kernel_source(name), options=nvrtc_options())
 
 
 class CudaRunner:

@@ -134,6 +134,7 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
 
     class RawModule:
         def __init__(self, code: str, options=()):
+            self.code = code
             self.options = tuple(options)
             self.signatures = source_signatures(code)
             env.modules.append(self)
