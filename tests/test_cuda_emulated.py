@@ -127,7 +127,7 @@ def test_launch_options_and_interface(fake_cupy):
 
 def test_device_memory_refused_before_build(fake_cupy):
     """A model whose planner estimate exceeds the free memory fails before any synapse is drawn (I8)."""
-    fake_cupy._env.free_bytes = 10 << 20
+    fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000     # room for 1000 bytes beyond the reserve
     sim = Simulation(small_network(), backend="cuda")
     with pytest.raises(cuda.DeviceMemoryError, match=r"needs [\d,]+ bytes of GPU memory .* but [\d,]+ bytes are free"):
         sim.build()
