@@ -58,7 +58,8 @@ KERNEL_FILES = ("ring.cu", "deliver.cu", "update.cu", "record.cu")
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
 DELIVERY_KERNEL_FILES = ("deliver.cu", "delivery.cuh", "ring.cu", "update.cu", "neuron.cuh", "scan.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
-NVRTC_OPTIONS = ("--fmad=false", "--std=c++17")
+#: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
+NVRTC_OPTIONS = ("--fmad=false",)
 #: Threads per block, passed to the kernels as -D defines (their #ifndef defaults are the same).
 UPDATE_THREADS = 256
 DELIVER_WARPS = 8
