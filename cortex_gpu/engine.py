@@ -371,15 +371,17 @@ class Simulation:
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
-                with profiling.range("deliver+update"):
-                    k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
-                                          self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
-                                          src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
-                                          rec, wk_spikes, wk_count)
+                profiling.push("deliver+update")
+                k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, self._L,
+                                      self._N, self._G, self._R, self._q_all, self._pre_of_local, sp,
+                                      src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
+                                      rec, wk_spikes, wk_count)
+                profiling.pop()
                 done += k
             if self._sampler.local.size:
-                with profiling.range("record"):
-                    self._sampler.collect(mm_buf, t0, span)
+                profiling.push("record")
+                self._sampler.collect(mm_buf, t0, span)
+                profiling.pop()
             self.step = t0 + span
             if progress is not None:
                 progress(self.t_ms, time.perf_counter() - t_wall)
@@ -404,19 +406,20 @@ class Simulation:
         for j in range(n_windows):
             t_w = t0 + j * mm
             c0 = clock()
-            with profiling.range("deliver"):
-                cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
+            profiling.push("deliver")
+            cpu.deliver_window(t_w, mm, self._lo, self._hi, L, R, self._q_all, N.acc_ex, N.acc_in)
             c1 = clock()
-            with profiling.range("exchange"):
-                self._complete_exchange()
+            profiling.swap("exchange")
+            self._complete_exchange()
             c2 = clock()
             self._spikes.reserve(mm * (n_local + src_max + 1))
             rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
-            with profiling.range("update"):
-                n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
-                                           self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
-                                           wk_count, self.rank == 0, self._send)
+            profiling.swap("update")
+            n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, L, N, self._G, R, self._q0,
+                                       self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
+                                       wk_count, self.rank == 0, self._send)
+            profiling.pop()
             c3 = clock()
             self.comm.start(self._send[:n_send])
             self._pending = (t_w, mm)

@@ -6,8 +6,10 @@ importable (``pip install 'cortex_gpu[nvtx]'``); otherwise :func:`range`
 returns one shared no-op context manager, so a range costs a function call.
 
 Phases named by the engine: ``build``, ``deliver``, ``update``,
-``exchange``, ``record``; the CUDA backend adds ``upload`` and ``graph``
-(a captured chunk of steps, whose kernels Nsight shows by name).
+``exchange``, ``record`` (``deliver+update`` for one rank, where both run in
+one parallel region); the CUDA backend adds ``upload``, ``graph`` (a
+captured chunk of steps, whose kernels Nsight shows by name) and ``step``
+(kernel by kernel, when timed).
 
 Example::
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["range", "enabled", "ENV_VAR", "DOMAIN"]
+__all__ = ["range", "push", "pop", "swap", "enabled", "ENV_VAR", "DOMAIN"]
 
 ENV_VAR = "CORTEX_GPU_NVTX"
 DOMAIN = "cortex_gpu"
@@ -48,3 +50,22 @@ def range(name: str):  # noqa: A001 (shadows the builtin on purpose: profiling.r
     if _NVTX is None:
         return _OFF
     return _NVTX.annotate(name, domain=DOMAIN)
+
+
+def push(name: str) -> None:
+    """Open range ``name`` until the matching :func:`pop` (a line before and after a call, where a
+    ``with`` block would re-indent code that others are editing)."""
+    if _NVTX is not None:
+        _NVTX.push_range(name, domain=DOMAIN)
+
+
+def pop() -> None:
+    """Close the range opened last by :func:`push`."""
+    if _NVTX is not None:
+        _NVTX.pop_range(domain=DOMAIN)
+
+
+def swap(name: str) -> None:
+    """Close the current range and open ``name`` (one phase follows another)."""
+    pop()
+    push(name)

@@ -21,12 +21,16 @@ def test_off_by_default_is_one_shared_no_op():
     assert a is b                      # nothing allocated per range
     with a:
         pass
+    profiling.push("deliver")
+    profiling.swap("update")
+    profiling.pop()
 
 
 def _run(env_value: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{profiling.ENV_VAR: env_value})
     code = ("from cortex_gpu import profiling\n"
             "with profiling.range('build'):\n    pass\n"
+            "profiling.push('deliver'); profiling.swap('exchange'); profiling.pop()\n"
             "print(profiling.enabled(), type(profiling.range('x')).__name__)\n")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
 
