@@ -39,8 +39,8 @@
 #endif
 
 template <typename W, typename DOFF>
-__device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *due_d,
-                                              const int *n_due_p, const cg_i64 *seg_off, const DOFF *delay_off,
+__device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *due_d, const int *n_due_p,
+                                              const cg_i64 *seg_off, const DOFF *delay_off,
                                               const cg_u16 *syn_post, const W *syn_weight, cg_i64 n_pre, int m,
                                               int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
                                               cg_i64 *acc_ex, cg_i64 *acc_in)
@@ -93,14 +93,14 @@ __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *
     }
 }
 
-#define CG_DELIVER_KERNEL(NAME, W, DOFF)                                                                       \
-    extern "C" __global__ void __launch_bounds__(32 * CG_DELIVER_WARPS) NAME(                                  \
-        const int *due_pre, const cg_u16 *due_d, const int *n_due, const cg_i64 *seg_off, \
-        const DOFF *delay_off, const cg_u16 *syn_post, const W *syn_weight, cg_i64 n_pre, int m, int D, int S, \
-        const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in)                       \
-    {                                                                                                          \
-        deliver_block<W, DOFF>(due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre,  \
-                               m, D, S, blk_lo, blk_hi, n_blk, acc_ex, acc_in);                                \
+#define CG_DELIVER_KERNEL(NAME, W, DOFF)                                                                         \
+    extern "C" __global__ void __launch_bounds__(32 * CG_DELIVER_WARPS) NAME(                                    \
+        const int *due_pre, const cg_u16 *due_d, const int *n_due, const cg_i64 *seg_off, const DOFF *delay_off, \
+        const cg_u16 *syn_post, const W *syn_weight, cg_i64 n_pre, int m, int D, int S, const int *blk_lo,       \
+        const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in)                                            \
+    {                                                                                                            \
+        deliver_block<W, DOFF>(due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre, m, D, S,  \
+                               blk_lo, blk_hi, n_blk, acc_ex, acc_in);                                           \
     }
 
 CG_DELIVER_KERNEL(deliver_f32_u16, float, unsigned short)
