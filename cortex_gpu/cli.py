@@ -324,8 +324,10 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     err = sys.stderr if lead else open(os.devnull, "w")
 
     net, info = _build_model(args)
-    sim = Simulation(net, seed=args.seed, threads=threads, backend=backend, comm=comm,
-                     partition=args.partition)
+    # 'auto' goes to Simulation as is: a model the cuda backend cannot run then runs on the CPU
+    sim = Simulation(net, seed=args.seed, threads=threads, backend="auto" if args.backend == "auto" else backend,
+                     comm=comm, partition=args.partition)
+    backend = sim.backend
     sim.overlap = args.overlap
     print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
           f"{comm.size} rank(s) x {threads} thread(s), seed {args.seed}", file=err)
