@@ -152,7 +152,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="'neighbour': point to point to the ranks that need a rank's spikes; 'allgather': "
                           "every rank gets every spike (baseline) (default neighbour)")
     run.add_argument("--post-history", type=_threads, default=None, metavar="N",
-                     help="post spikes each neuron keeps for the STDP updates of plastic synapses (default "
+                     help="post spikes each neuron keeps for the STDP updates of plastic synapses, a power of two (default "
                           "the engine's, 128; the run stops and says so when a neuron needs more)")
     run.add_argument("--no-overlap", dest="overlap", action="store_false",
                      help="complete each spike exchange as soon as it is posted (measures its full cost)")
@@ -370,8 +370,10 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
 
     net, info = _build_model(args)
     extra = {} if getattr(args, "post_history", None) is None else {"post_history": args.post_history}
-    sim = Simulation(net, seed=args.seed, threads=threads, backend=backend, comm=comm,
-                     partition=args.partition, **extra)
+    # 'auto' goes to Simulation as is: a model the cuda backend cannot run then runs on the CPU
+    sim = Simulation(net, seed=args.seed, threads=threads, backend="auto" if args.backend == "auto" else backend,
+                     comm=comm, partition=args.partition, **extra)
+    backend = sim.backend
     sim.overlap = args.overlap
     print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
           f"{comm.size} rank(s) x {threads} thread(s), seed {args.seed}", file=err)

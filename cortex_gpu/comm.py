@@ -238,8 +238,8 @@ def world(mode: str = "auto", exchange: str = "neighbour", backend: str = "cpu")
         if backend != "cuda":
             raise ValueError("--comm cuda-aware hands device buffers to MPI and needs the cuda backend; "
                              f"this run uses the {backend} backend (use --comm host or auto)")
-        raise NotImplementedError("--comm cuda-aware is not built yet: it waits for the CUDA backend "
-                                  "(CUDA backend issue); use --comm host")
+        raise NotImplementedError("--comm cuda-aware is not built yet: the cuda backend runs one rank so far "
+                                  "(no spike exchange between GPUs); use --comm host with --backend cpu")
     if not launched_by_mpi():
         return LocalComm()
     try:

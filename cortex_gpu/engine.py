@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -17,7 +18,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from . import philox
+from . import philox, profiling
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
@@ -32,6 +33,8 @@ __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
 CHUNK_STEPS = 1000
 #: Post spikes each neuron keeps for plastic synapses onto it (see Simulation's post_history).
 POST_HISTORY = 128
+#: Post spikes kept in the short ring that serves nearly every STDP update (a power of two).
+SHORT_HISTORY = 8
 #: NEST's default time base: tics per ms (Time's TICS_PER_MS); STDP times are computed from tics as NEST does.
 TICS_PER_MS = 1000
 #: Environment variable that turns the ownership check on (see Simulation's check_ownership).
@@ -103,7 +106,7 @@ class Simulation:
     weight_dtype : 'float32' (6 bytes per synapse) or 'float64' (exact weights)
         for static synapses; plastic synapses always keep float64 weights.
     post_history : post spikes each neuron keeps for the plastic synapses onto
-        it (12 bytes each). A pre silent while its post fired more often
+        it (12 bytes each; a power of two). A pre silent while its post fired more often
         than this makes the run stop with an error saying so.
     check_ownership : check every write to a post neuron or synapse against
         the ownership map (worker ranges inside a rank, the partition across
@@ -134,11 +137,13 @@ class Simulation:
         self.partition = make_partition(net, n_ranks, partition, tile_size=tile_size)
         self.rank = rank
         self.n_ranks = n_ranks
+        if self.backend == "cuda":
+            self._check_cuda_supported(backend)
         self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
-        if int(post_history) < 1:
-            raise ValueError(f"post_history must be >= 1, got {post_history}")
+        if int(post_history) < 2 or int(post_history) & (int(post_history) - 1):
+            raise ValueError(f"post_history must be a power of two >= 2, got {post_history}")
         self.post_history = int(post_history)
         if check_ownership is None:
             check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
@@ -156,12 +161,30 @@ class Simulation:
         """Model time reached, in ms."""
         return self.step * self.h
 
+    def _check_cuda_supported(self, requested: str) -> None:
+        """Models the cuda backend cannot run raise; with backend 'auto' they run on the CPU instead."""
+        from .backends.cuda import unsupported_reason
+        why = unsupported_reason(self.net, self.n_ranks)
+        if why is None:
+            return
+        if requested != "auto":
+            raise NotImplementedError(why)
+        print(f"cortex-gpu: note: {why}; running on the CPU", file=sys.stderr)
+        self.backend = "cpu"
+
     # ------------------------------------------------------------------ build
     def build(self) -> BuildReport:
         """Draw this rank's synapses and set up state, drives and recorders."""
         if self.graph is not None:
             return self.report
+        with profiling.range("build"):
+            return self._build()
+
+    def _build(self) -> BuildReport:
         t_start = time.perf_counter()
+        if self.backend == "cuda":   # a model too large for the GPU fails here, before anything is drawn (I8)
+            from .backends.cuda import precheck_device_memory
+            precheck_device_memory(self.net, self.weight_dtype)
         self._set_threads()
         g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
                         weight_dtype=self.weight_dtype, section_size=self.section_size)
@@ -210,6 +233,11 @@ class Simulation:
         self.timings = {"deliver_ring_s": 0.0, "exchange_wait_s": 0.0, "update_s": 0.0,
                         "exchange_post_s": 0.0, "windows": 0}
         self._setup_exchange()
+        if self.backend == "cuda":
+            from .backends.cuda import CudaRunner
+            print("cortex-gpu: cuda backend: synapses drawn on the host (CPU builder), layout copied to the GPU; "
+                  "construction on the GPU is not built", file=sys.stderr)
+            self._cuda = CudaRunner(self)
         # the whole construction: synapses, neurons, drives, ring and recorders
         n_syn = g.n_synapses
         self.report = BuildReport(n, n_syn, g.layout_bytes / max(n_syn, 1), g.layout_bytes,
@@ -226,17 +254,19 @@ class Simulation:
         err = np.zeros((n_workers, 4), np.int64)
         if not plastic:
             return cpu.Stdp(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, np.zeros(0), np.zeros(0, np.int64),
-                            np.zeros((0, 1), np.int32), np.zeros((0, 1)), np.zeros(0, np.int64), np.zeros(0), err)
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0, np.int64),
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err)
         _, par = self.net.plastic_model()
         tics_per_step = int(round(self.h * TICS_PER_MS))
         if abs(tics_per_step / TICS_PER_MS - self.h) > 1e-12 * self.h:
             raise NotImplementedError(f"plastic synapses need a resolution that is a whole number of "
                                       f"{1000 // TICS_PER_MS} us tics, got {self.h} ms")
         n, H = nt.gids.size, self.post_history
+        K = min(SHORT_HISTORY, H)
         return cpu.Stdp(par["lambda"], par["alpha"], par["mu"], 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
                         tics_per_step, tics_per_step / TICS_PER_MS, np.zeros(n_pre), np.zeros(n_pre, np.int64),
                         np.zeros((n, H), np.int32), np.zeros((n, H)), np.zeros(n, np.int64),
-                        1.0 / nt.prop[:, col("tau_minus")], err)
+                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err)
 
     def _ownership(self) -> cpu.Own:
         """The ownership map the check mode tests writes against (empty: no check).
@@ -436,6 +466,9 @@ class Simulation:
         if self.comm is None:
             raise RuntimeError(f"rank {self.rank} of {self.n_ranks} was built without a communicator and can "
                                "only be inspected; run it under mpiexec with comm=cortex_gpu.comm.world()")
+        if self.backend == "cuda":
+            self._cuda.run(n_steps, progress)   # advances self.step and self.sim_s
+            return
         self._set_threads()
         t_wall = time.perf_counter()
         end = self.step + n_steps
@@ -466,14 +499,18 @@ class Simulation:
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
+                profiling.push("deliver+update")
                 k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, *self._Y,
                                       self._N, self._G, self._R, self._S, self._O, self._q_all, self._pre_of_local, sp,
                                       src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
                                       rec, wk_spikes, wk_count)
+                profiling.pop()
                 done += k
                 self._check_errors()
             if self._sampler.local.size:
+                profiling.push("record")
                 self._sampler.collect(mm_buf, t0, span)
+                profiling.pop()
             self.step = t0 + span
             if progress is not None:
                 progress(self.t_ms, time.perf_counter() - t_wall)
@@ -498,16 +535,20 @@ class Simulation:
         for j in range(n_windows):
             t_w = t0 + j * mm
             c0 = clock()
+            profiling.push("deliver")
             cpu.deliver_window(t_w, mm, self._lo, self._hi, *Y, R, self._q_all, N.acc_ex, N.acc_in, S, O)
             c1 = clock()
+            profiling.swap("exchange")
             self._complete_exchange()
             c2 = clock()
             self._spikes.reserve(mm * (n_local + src_max + 1))
             rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
+            profiling.swap("update")
             n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, *Y, N, self._G, R, S, O, self._q0,
                                        self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
                                        wk_count, self.rank == 0, self._send)
+            profiling.pop()
             c3 = clock()
             self._check_errors()
             self.comm.start(self._send[:n_send])

@@ -370,7 +370,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     sort_tmp = min(threads, n_sec * n_bps) * (bucket_syn * (2 + weight_bytes)
                                               + 8 * ((1 << BUCKET_SHIFT) * (D - m + 1) + 1))
     drive_entries = sum(int(np.isin(d.targets, local).sum()) for d in net.drives)
-    srcs = sum(pop.size for pop in net.populations if pop.is_source)
+    srcs = sum(pop.n for pop in net.populations if pop.is_source)
 
     neurons_build = _NEURON_TABLE * n_local
     plan_live = _ENTRY_LIVE * entries + 8 * (n_local + 1) + 8 * sum_pre

@@ -5,6 +5,8 @@
  * outputs, raw blocks, and sampler / transcendental outputs (doubles as their
  * bit patterns, integers as two's complement). tests/test_philox.py holds the
  * numba mirror of this list (selftest_reference()) and compares word by word.
+ * Invariant checked with it: philox.cuh gives the same bits on every device and
+ * host compiler as cortex_gpu/philox.py does under numba.
  *
  *   GPU:  nvcc -arch=sm_90 -c kernels/philox_selftest.cu (or NVRTC), launch
  *         cg_philox_selftest<<<1, 1>>>(out) with out = CG_SELFTEST_N uint64.

@@ -171,3 +171,15 @@ def test_cli_plan_unknown_model_and_missing_memory():
     assert proc.returncode == 2 and "invalid choice: 'hpc_nope'" in proc.stderr
     proc = _cli("plan", "cortex-scale")
     assert proc.returncode == 1 and "needs --memory-per-rank" in proc.stderr
+
+
+def test_plan_with_spike_sources():
+    """A spike_generator population counts in the ring (it once raised AttributeError)."""
+    import numpy as np
+    from cortex_gpu import Network
+    net = Network(0.1)
+    pop = net.add_population("iaf_psc_exp", 10)
+    src = net.add_population("spike_generator", 3, spike_times_ms=[np.array([1.0])] * 3)
+    net.connect(src.gids, pop.gids, "all_to_all", weight=5.0, delay=1.0)
+    with_src = planner.plan_memory(net, 1).ranks[0]
+    assert with_src.n_synapses == pytest.approx(30.0) and with_src.components["ring_buffers"] > 0

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 __all__ = ["available_backends", "resolve_backend", "cuda_available", "CUDA_BACKEND_BUILT"]
 
-#: Whether the CUDA backend is implemented; ``auto`` never picks it before.
-CUDA_BACKEND_BUILT = False
+#: Whether the CUDA backend is implemented (one rank, iaf_psc_exp/iaf_psc_alpha, static synapses;
+#: see backends/cuda.py); ``auto`` picks it when CuPy sees a GPU.
+CUDA_BACKEND_BUILT = True
 
 
 def cuda_available() -> tuple[bool, str]:
@@ -27,7 +28,6 @@ def available_backends() -> list[str]:
 def resolve_backend(name: str) -> str:
     """'auto' -> 'cuda' when usable, else 'cpu'; 'cuda' without a GPU raises, saying why."""
     if name == "auto":
-        # only backends that exist: the CUDA backend is the next issue
         return "cuda" if CUDA_BACKEND_BUILT and cuda_available()[0] else "cpu"
     if name == "cpu":
         return "cpu"
@@ -35,5 +35,7 @@ def resolve_backend(name: str) -> str:
         ok, why = cuda_available()
         if not ok:
             raise RuntimeError(f"backend 'cuda' needs a usable GPU: {why}")
-        raise NotImplementedError("the cuda backend is not built yet (CUDA backend issue); use --backend cpu")
+        if not CUDA_BACKEND_BUILT:
+            raise NotImplementedError("the cuda backend is not built; use --backend cpu")
+        return "cuda"
     raise ValueError(f"unknown backend '{name}' (known: auto, cpu, cuda)")

@@ -82,11 +82,13 @@ Ring = namedtuple("Ring", "pre count kplus tlast")
 Synapses = namedtuple("Synapses", "static count plastic")
 #: stdp_pl_synapse_hom's common parameters and the traces (empty arrays without plastic synapses):
 #: per pre ``kplus`` and ``tlast`` (stamp of its last spike); per local post its last ``H``
-#: spikes ``hist_t`` (stamps), ``hist_k`` (Kminus just after each), ``hist_n`` (spikes so far) and
-#: ``tau_minus_inv`` (1/ms); ``err[w]``: a post history that overflowed (1, post, stamp). Times in
-#: ms are NEST's: ``ms_per_tic * (stamp * tics_per_step)``, delays ``d * ms_per_step``.
+#: spikes ``hist_t`` (stamps), ``hist_k`` (Kminus just after each; ``H`` a power of two),
+#: ``hist_n`` (spikes so far), a short ring of the last ``K`` (8), ``last_t``/``last_k`` (n, K),
+#: which serves nearly every update from cache, and ``tau_minus_inv`` (1/ms); ``err[w]``: a post history that
+#: overflowed (1, post, stamp). Times in ms are NEST's: ``ms_per_tic * (stamp * tics_per_step)``,
+#: delays ``d * ms_per_step``.
 Stdp = namedtuple("Stdp", "lam alpha mu tau_plus_inv ms_per_tic tics_per_step ms_per_step kplus tlast "
-                          "hist_t hist_k hist_n tau_minus_inv err")
+                          "hist_t hist_k hist_n last_t last_k tau_minus_inv err")
 #: Ownership check: ``owner`` (worker of each local post; empty: no check) and ``err[w]``.
 Own = namedtuple("Own", "owner err")
 Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
@@ -201,7 +203,7 @@ def _ms(S, stamp):
     return S.ms_per_tic * np.float64(np.int64(stamp) * S.tics_per_step)
 
 
-@numba.njit(cache=True)
+@numba.njit(inline="always")
 def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
     """stdp_pl_synapse_hom's update of weight ``wt`` (pA) for a pre spike stamped ``stamp``.
 
@@ -209,40 +211,83 @@ def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
     each post spike ``u`` with ``tlast - d < u <= stamp - d`` (stamps; the
     delay is dendritic), oldest first, then depression by the post trace
     just before ``stamp - d``, clipped at 0. ``kplus``/``tlast``: the pre's
-    trace after, and stamp of, its previous spike. Post ``i``'s history
-    keeps its last ``H`` spikes; if an entry the rule needs was overwritten,
-    ``S.err[w]`` records it and the engine raises.
+    trace after, and stamp of, its previous spike.
+
+    Post ``i``'s last ``K`` spikes sit in a short ring (``last_t``/``last_k``,
+    96 bytes per post, read in post order by a run), which serves nearly
+    every update; an update that reaches further back reads the long
+    history (``_stdp_update_history``).
     """
-    H = S.hist_t.shape[1]
     n = S.hist_n[i]
-    oldest = max(n - H, 0)
+    if n == 0:
+        return wt if wt > 0.0 else 0.0     # no post spike yet: Kminus = 0, nothing to facilitate
+    mask = S.last_t.shape[1] - 1
+    oldest = max(n - mask - 1, 0)
     lim_hi = stamp - d
     j = n - 1
-    while j >= oldest and S.hist_t[i, j % H] > lim_hi:
+    while j >= oldest and S.last_t[i, j & mask] > lim_hi:
+        j -= 1
+    last = j
+    if kplus != 0.0:   # before the pre's first spike Kplus is 0: facilitation adds exactly 0
+        while j >= oldest and S.last_t[i, j & mask] > tlast - d:
+            j -= 1
+    jk = last
+    if jk >= oldest and S.last_t[i, jk & mask] == lim_hi:
+        jk -= 1      # the trace is taken just before stamp - d
+    if oldest > 0 and (j < oldest or jk < oldest):
+        return _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w)
+    for jj in range(j + 1, last + 1):
+        wt = _facilitate(wt, kplus, tlast, S.last_t[i, jj & mask], d, S)
+    if jk >= oldest:
+        return _depress(wt, S.last_k[i, jk & mask], S.last_t[i, jk & mask], stamp, d, S, S.tau_minus_inv[i])
+    return _depress(wt, 0.0, 0, stamp, d, S, 0.0)
+
+
+@numba.njit(inline="always")
+def _facilitate(wt, kplus, tlast, u, d, S):
+    """NEST: ``w + lambda * w**mu * (Kplus * exp((t_last - (t_u + d)) / tau_plus))``."""
+    minus_dt = _ms(S, tlast) - (_ms(S, u) + d * S.ms_per_step)
+    return wt + S.lam * wt ** S.mu * (kplus * np.exp(minus_dt * S.tau_plus_inv))
+
+
+@numba.njit(inline="always")
+def _depress(wt, k_u, u, stamp, d, S, tau_minus_inv):
+    """NEST: ``max(0, w - lambda * alpha * w * Kminus(t - d))``, the trace decayed from post spike ``u``."""
+    kminus = 0.0
+    if k_u != 0.0:
+        t_k = _ms(S, stamp) - d * S.ms_per_step
+        kminus = k_u * np.exp((_ms(S, u) - t_k) * tau_minus_inv)
+    new_w = wt - S.lam * S.alpha * wt * kminus
+    return new_w if new_w > 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w):
+    """``_stdp_update`` through post ``i``'s whole kept history (ring of ``H`` entries)."""
+    mask = S.hist_t.shape[1] - 1
+    n = S.hist_n[i]
+    oldest = max(n - mask - 1, 0)
+    lim_hi = stamp - d
+    j = n - 1
+    while j >= oldest and S.hist_t[i, j & mask] > lim_hi:
         j -= 1
     last = j
     if kplus != 0.0:   # before the pre's first spike Kplus is 0: facilitation adds exactly 0
         lim_lo = tlast - d
-        while j >= oldest and S.hist_t[i, j % H] > lim_lo:
+        while j >= oldest and S.hist_t[i, j & mask] > lim_lo:
             j -= 1
         if j < oldest and oldest > 0:
             _history_lost(S, w, i, stamp)
-        t_last = _ms(S, tlast)
-        dd = d * S.ms_per_step
         for jj in range(j + 1, last + 1):
-            minus_dt = t_last - (_ms(S, S.hist_t[i, jj % H]) + dd)
-            wt = wt + S.lam * wt ** S.mu * (kplus * np.exp(minus_dt * S.tau_plus_inv))
+            wt = _facilitate(wt, kplus, tlast, S.hist_t[i, jj & mask], d, S)
     jk = last
-    if jk >= oldest and S.hist_t[i, jk % H] == lim_hi:
+    if jk >= oldest and S.hist_t[i, jk & mask] == lim_hi:
         jk -= 1      # the trace is taken just before stamp - d
-    kminus = 0.0
     if jk >= oldest:
-        t_k = _ms(S, stamp) - d * S.ms_per_step
-        kminus = S.hist_k[i, jk % H] * np.exp((_ms(S, S.hist_t[i, jk % H]) - t_k) * S.tau_minus_inv[i])
-    elif jk >= 0:
+        return _depress(wt, S.hist_k[i, jk & mask], S.hist_t[i, jk & mask], stamp, d, S, S.tau_minus_inv[i])
+    if jk >= 0:
         _history_lost(S, w, i, stamp)
-    new_w = wt - S.lam * S.alpha * wt * kminus
-    return new_w if new_w > 0.0 else 0.0
+    return _depress(wt, 0.0, 0, stamp, d, S, 0.0)
 
 
 @numba.njit(inline="always")
@@ -267,14 +312,17 @@ def _pre_spike(S, R, slot, n, p, stamp):
 @numba.njit(inline="always")
 def _post_spike(S, i, stamp):
     """Local post ``i`` spiked at ``stamp``: append (stamp, Kminus) to its history (NEST's set_spiketime)."""
-    H = S.hist_t.shape[1]
+    mask = S.hist_t.shape[1] - 1
     n = S.hist_n[i]
     km = 1.0     # NEST starts from Kminus = 0: 0 * exp(...) + 1
     if n > 0:
-        j = (n - 1) % H
+        j = (n - 1) & mask
         km = S.hist_k[i, j] * np.exp((_ms(S, S.hist_t[i, j]) - _ms(S, stamp)) * S.tau_minus_inv[i]) + 1.0
-    S.hist_t[i, n % H] = stamp
-    S.hist_k[i, n % H] = km
+    S.hist_t[i, n & mask] = stamp
+    S.hist_k[i, n & mask] = km
+    short = S.last_t.shape[1] - 1
+    S.last_t[i, n & short] = stamp
+    S.last_k[i, n & short] = km
     S.hist_n[i] = n + 1
 
 

@@ -1,0 +1,130 @@
+/*
+ * kernels/ring.cu -- the ring of recent spike lists (I6): gather the entries
+ * due at a step, and merge a step's spikes into the ring and the recording
+ * buffers (cpu.deliver's ring walk and cpu.merge_step on the GPU).
+ *
+ * The ring has n_slots = D + 1 slots of cap entries; slot t % n_slots holds
+ * the pre indices (cortex_gpu/layout.py) that spiked at step t: local spikes
+ * in gid order, then the spike sources' emissions, ring_count[slot] of them.
+ * A spike of step t - d is due at t through its runs of delay d, m <= d <= D.
+ *
+ * Invariants:
+ *  - order: merge_step writes slot t in the order of cpu.merge_step (local
+ *    neurons by id, then sources in schedule order) and appends recorded
+ *    spikes in that order; positions come from prefix sums, never atomics;
+ *  - one writer: both kernels run as a single thread block; slot t is written
+ *    only by merge_step of step t and read by gather_due of steps t + m ..
+ *    t + D, which the stream orders after it; the slot it overwrites belonged
+ *    to step t - D - 1, due at no later step;
+ *  - clock[0] (the step) advances only at the end of merge_step, so every
+ *    kernel of a step reads the same t, and a captured CUDA graph of k steps
+ *    can be replayed for any k steps.
+ * Caller: cortex_gpu/backends/cuda.py: gather_due first and merge_step last
+ * in each step, both with one block of CG_RING_THREADS threads.
+ */
+#include "delivery.cuh" /* cg_slot, cg_last_le */
+#include "scan.cuh"
+
+#ifndef CG_RING_THREADS
+#define CG_RING_THREADS 1024
+#endif
+
+/* The ring entries due at t = clock[0] as a flat list: due_pre[f] (pre index)
+ * and due_d[f] (delay), delays m .. D in turn, each slot's entries in ring
+ * order; *n_due entries. Capacity: (D - m + 1) * cap.
+ * ring_pre int32[n_slots * cap], ring_count int32[n_slots]. */
+extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) gather_due(
+    const cg_i64 *clock, const int *ring_pre, const int *ring_count, int n_slots, int cap, int m, int D,
+    int *due_pre, cg_u16 *due_d, int *n_due)
+{
+    __shared__ int scratch[33];
+    __shared__ int off[CG_RING_THREADS];
+    const cg_i64 t = clock[0];
+    int done = 0;
+    for (int d0 = m; d0 <= D; d0 += blockDim.x) {
+        const int d = d0 + threadIdx.x;
+        const int cnt = d <= D ? ring_count[cg_slot(t, d, n_slots)] : 0;
+        int total;
+        off[threadIdx.x] = cg_block_exclusive_scan(cnt, scratch, &total);
+        __syncthreads();
+        const int n_d = min((int)blockDim.x, D - d0 + 1);
+        for (int f = threadIdx.x; f < total; f += blockDim.x) {
+            const int j = cg_last_le(off, n_d, f);
+            const int slot = cg_slot(t, d0 + j, n_slots);
+            due_pre[done + f] = ring_pre[(cg_i64)slot * cap + (f - off[j])];
+            due_d[done + f] = (cg_u16)(d0 + j);
+        }
+        done += total;
+    }
+    if (threadIdx.x == 0) *n_due = done;
+}
+
+/* Put the spikes of step t = clock[0] into ring slot t % n_slots, count them
+ * per neuron, record them; then advance clock[0] to t + 1.
+ *
+ * Update block k listed blk_count[k] spiking local indices at
+ * blk_spk[k * ublock ...]; blk_off (int32[n_ublocks], scratch) gets the blocks'
+ * offsets in the concatenated list. Per spike: n_spikes[i] += 1; its pre
+ * index pre_of_local[i] (-1: no synapse here) goes into the ring; its gid is
+ * recorded when rec_mask[gid]. Then the spike sources of step t, entries
+ * [src_ptr[t - t0], src_ptr[t - t0 + 1]) with t0 = clock[1] (pre index
+ * src_pre, gid src_gid), recorded when record_sources. Recorded spikes go to
+ * spk_gid / spk_step at *spk_n onwards (int64 each; written below spk_cap,
+ * counted in any case, so that the host can detect an overflow). */
+extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
+    cg_i64 *clock, int n_ublocks, int ublock, const int *blk_count, const int *blk_spk, int *blk_off,
+    const cg_i64 *gid, const int *pre_of_local, const unsigned char *rec_mask, cg_i64 *n_spikes,
+    int *ring_pre, int *ring_count, int n_slots, int cap,
+    const cg_i64 *src_ptr, const int *src_pre, const cg_i64 *src_gid, int record_sources,
+    cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n, cg_i64 spk_cap)
+{
+    __shared__ int scratch[33];
+    const cg_i64 t = clock[0];
+    const cg_i64 t0 = clock[1];
+    cg_i64 n_rec = *spk_n;
+    int *slot_pre = ring_pre + (t % n_slots) * cap;
+    int total;
+    int n_local = 0;
+    for (int b0 = 0; b0 < n_ublocks; b0 += blockDim.x) {
+        const int k = b0 + threadIdx.x;
+        const int off = cg_block_exclusive_scan(k < n_ublocks ? blk_count[k] : 0, scratch, &total);
+        if (k < n_ublocks) blk_off[k] = n_local + off;
+        n_local += total;
+    }
+    __syncthreads();                            /* blk_off is read by other threads below */
+    int n_ring = 0;
+    const cg_i64 e0 = src_ptr[t - t0], n_src = src_ptr[t - t0 + 1] - e0;
+    /* local spikes (f < n_local), then source emissions: one pass, one order */
+    for (cg_i64 f0 = 0; f0 < n_local + n_src; f0 += blockDim.x) {
+        const cg_i64 f = f0 + threadIdx.x;
+        int pre = -1, rec = 0;
+        cg_i64 g = 0;
+        if (f < n_local) {
+            const int k = cg_last_le(blk_off, n_ublocks, f);
+            const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
+            n_spikes[i] += 1;
+            pre = pre_of_local[i];
+            g = gid[i];
+            rec = rec_mask[g];
+        } else if (f < n_local + n_src) {
+            pre = src_pre[e0 + f - n_local];
+            g = src_gid[e0 + f - n_local];
+            rec = record_sources && rec_mask[g];
+        }
+        const int rp = cg_block_exclusive_scan(pre >= 0, scratch, &total);
+        if (pre >= 0) slot_pre[n_ring + rp] = pre;
+        n_ring += total;
+        const int sp = cg_block_exclusive_scan(rec, scratch, &total);
+        if (rec && n_rec + sp < spk_cap) {
+            spk_gid[n_rec + sp] = g;
+            spk_step[n_rec + sp] = t;
+        }
+        n_rec += total;
+    }
+    __syncthreads();                            /* every thread has read clock and spk_n */
+    if (threadIdx.x == 0) {
+        ring_count[t % n_slots] = n_ring;
+        *spk_n = n_rec;
+        clock[0] = t + 1;
+    }
+}

@@ -1,0 +1,54 @@
+/*
+ * kernels/scan.cuh -- prefix sums over a warp and over a thread block, for
+ * compacting lists in order without atomics (device only).
+ *
+ * Invariant kept here: an element's place in a compacted list is the count of
+ * flagged elements before it, computed by shuffles and ballots; no two threads
+ * ever race for a slot, and the list keeps the threads' order (neuron-id
+ * order for the spike lists of kernels/update.cu and kernels/ring.cu).
+ *
+ * Launch assumption: blockDim.x is a multiple of 32 and at most 1024, and
+ * every thread of the block calls cg_block_exclusive_scan (it synchronises).
+ */
+#ifndef CORTEX_GPU_SCAN_CUH
+#define CORTEX_GPU_SCAN_CUH
+
+#define CG_FULL_MASK 0xffffffffu
+
+/* Inclusive prefix sum of x over the 32 lanes of a converged warp. */
+__device__ __forceinline__ int cg_warp_inclusive_scan(int x)
+{
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const int y = __shfl_up_sync(CG_FULL_MASK, x, o);
+        if (lane >= o) x += y;
+    }
+    return x;
+}
+
+/* Exclusive prefix sum of x over the thread block, in thread order; *total
+ * gets the block's sum (in every thread). scratch: 33 ints of shared memory.
+ * Synchronises the block at entry (so scratch may be reused call after call)
+ * and before returning. */
+__device__ __forceinline__ int cg_block_exclusive_scan(int x, int *scratch, int *total)
+{
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int n_warps = blockDim.x >> 5;
+    const int incl = cg_warp_inclusive_scan(x);
+    __syncthreads();
+    if (lane == 31) scratch[warp] = incl;
+    __syncthreads();
+    if (warp == 0) {
+        const int w = lane < n_warps ? scratch[lane] : 0;
+        const int wi = cg_warp_inclusive_scan(w);
+        if (lane < n_warps) scratch[lane] = wi - w;   /* exclusive offset of warp `lane` */
+        if (lane == 31) scratch[32] = wi;
+    }
+    __syncthreads();
+    *total = scratch[32];
+    return scratch[warp] + incl - x;
+}
+
+#endif /* CORTEX_GPU_SCAN_CUH */

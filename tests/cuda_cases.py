@@ -1,0 +1,91 @@
+"""Networks and a comparison shared by the CUDA backend's tests: on a GPU (test_cuda.py, marker gpu)
+and through the CPU emulation of the kernels (test_cuda_emulated.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from cortex_gpu import Network, Simulation
+from cortex_gpu.distributions import Normal, Redraw, Uniform
+from cortex_gpu.models import microcircuit
+
+__all__ = ["single_neuron", "small_network", "pd14_small", "run_case", "assert_same"]
+
+
+def single_neuron(model: str = "iaf_psc_exp"):
+    """Two neurons under Poisson drive (excitatory and inhibitory) and a switched dc_generator on the
+    first; spikes and V_m, I_syn_ex, I_syn_in recorded every step."""
+    net = Network(0.1)
+    pop = net.add_population(model, 2, {"I_e": 60.0})
+    exc = net.add_generator("poisson_generator", {"rate": 18000.0})
+    inh = net.add_generator("poisson_generator", {"rate": 4000.0, "start": 5.0})
+    dc = net.add_generator("dc_generator", {"amplitude": 180.0, "start": 20.0, "stop": 120.0})
+    net.drive(exc, pop.gids, weight=25.0)
+    net.drive(inh, pop.gids, weight=-40.0, delay_ms=0.5)
+    net.drive(dc, pop.gids[:1], weight=1.5)
+    net.record_spikes(pop.gids)
+    net.record_state(pop.gids, ("V_m", "I_syn_ex", "I_syn_in"), interval_ms=0.1)
+    return net
+
+
+def small_network():
+    """200 neurons of both current-based models, random delays and weights, a spike_generator, Poisson
+    and dc drive; all spikes and V_m of 6 neurons recorded."""
+    net = Network(0.1)
+    v0 = Uniform(-70.0, -56.0)
+    exc = net.add_population("iaf_psc_exp", 150, {"V_m": v0})
+    inh = net.add_population("iaf_psc_alpha", 50, {"V_m": v0, "tau_syn_ex": 1.0})
+    times = [np.array([5.0, 5.1, 30.0]), np.array([12.3]), np.array([5.0, 40.0, 40.0])]
+    src = net.add_population("spike_generator", 3, spike_times_ms=times)
+    every = np.concatenate([exc.gids, inh.gids])
+    net.connect(exc.gids, every, "fixed_indegree", indegree=30, weight=Normal(45.0, 8.0),
+                delay=Redraw(Normal(1.5, 0.6), low=0.1, high=4.0))
+    net.connect(inh.gids, every, "pairwise_bernoulli", p=0.2, weight=-150.0, delay=0.8)
+    net.connect(src.gids, exc.gids, "all_to_all", weight=300.0, delay=1.2)
+    pg = net.add_generator("poisson_generator", {"rate": 9000.0})
+    net.drive(pg, every, weight=30.0)
+    dc = net.add_generator("dc_generator", {"amplitude": 80.0})
+    net.drive(dc, inh.gids[::3], weight=1.0)
+    net.record_spikes(np.concatenate([every, src.gids]))
+    net.record_state(np.array([0, 1, 77, 150, 151, 199]), ("V_m",), interval_ms=0.1)
+    return net
+
+
+def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
+    """The PD14 microcircuit at reduced scale (as tests/test_engine.py), Poisson drive, all spikes
+    recorded, V_m of 8 neurons."""
+    net, info = microcircuit(N_scaling=N_scaling, K_scaling=K_scaling, drive="poisson")
+    firsts = [a for a, _ in info["gid_ranges"]]
+    net.record_state(np.array(firsts), ("V_m",), interval_ms=0.1)
+    return net
+
+
+def run_case(net: Network, backend: str, seed: int = 11, runs=(100.0,), **sim_kw) -> dict[str, np.ndarray]:
+    """Run ``net`` on ``backend`` for the model times in ``runs`` (ms, one ``run`` call each); returns
+    every recorded spike, every multimeter trace, the final state and the spike counts."""
+    sim = Simulation(net, seed=seed, backend=backend, **sim_kw)
+    for t in runs:
+        sim.run(t)
+    out = {}
+    out["spike_gids"], out["spike_steps"] = sim.all_spikes()
+    for mm in net.multimeters:
+        for key, value in sim.multimeter_events(mm).items():
+            out[f"mm{mm.id}_{key}"] = value
+    for name in ("V_m", "I_syn_ex", "I_syn_in"):
+        out[f"state_{name}"] = sim.state(name)
+    out["spike_counts"] = sim.spike_counts()
+    out["_sim"] = sim
+    return out
+
+
+def assert_same(a: dict, b: dict) -> None:
+    """Every array of two :func:`run_case` results equal bit for bit (NaN where both are NaN)."""
+    keys = [k for k in a if not k.startswith("_")]
+    assert keys == [k for k in b if not k.startswith("_")]
+    for k in keys:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        assert x.dtype == y.dtype and x.shape == y.shape, k
+        if x.dtype.kind == "f":
+            assert np.array_equal(x.view(np.int64), y.view(np.int64)), f"{k}: first difference at " \
+                f"{np.flatnonzero(x.view(np.int64) != y.view(np.int64))[:5]}"
+        else:
+            assert np.array_equal(x, y), k

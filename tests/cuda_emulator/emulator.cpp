@@ -1,0 +1,191 @@
+/*
+ * tests/cuda_emulator/emulator.cpp -- the CUDA kernels of kernels/ run serially
+ * on the CPU, for tests without a GPU.
+ *
+ * Each function has its kernel's name and parameters, preceded by the launch's
+ * grid and block sizes (threads per block); fake_cupy.py calls it where CuPy
+ * would launch the kernel. The per-thread work is the kernels' own code: the
+ * host+device helpers of kernels/delivery.cuh and kernels/neuron.cuh
+ * (cg_block_run, cg_flat_synapse, cg_last_le, cg_step_neuron, cg_state_value,
+ * ...), compiled here with g++ -ffp-contract=off. What the emulation replaces
+ * is what only a GPU has: warps and thread blocks run one lane after another,
+ * shuffles and block scans become loops, __match_any_sync becomes a search for
+ * lanes with the same post. Those CUDA-only parts are checked on a GPU by the
+ * tests marked gpu, not here.
+ */
+#include <algorithm>
+#include <vector>
+
+#include "delivery.cuh"
+#include "neuron.cuh"
+
+#define EMU extern "C"
+
+EMU void gather_due(int grid, int block, const cg_i64 *clock, const int *ring_pre, const int *ring_count,
+                    int n_slots, int cap, int m, int D, int *due_pre, cg_u16 *due_d, int *n_due)
+{
+    (void)grid;
+    const cg_i64 t = clock[0];
+    std::vector<int> off(block);
+    int done = 0;
+    for (int d0 = m; d0 <= D; d0 += block) {
+        int total = 0;                                  /* the block's exclusive scan */
+        for (int j = 0; j < block; ++j) {
+            off[j] = total;
+            total += d0 + j <= D ? ring_count[cg_slot(t, d0 + j, n_slots)] : 0;
+        }
+        const int n_d = std::min(block, D - d0 + 1);
+        for (int f = 0; f < total; ++f) {
+            const int j = cg_last_le(off.data(), n_d, f);
+            const int slot = cg_slot(t, d0 + j, n_slots);
+            due_pre[done + f] = ring_pre[(cg_i64)slot * cap + (f - off[j])];
+            due_d[done + f] = (cg_u16)(d0 + j);
+        }
+        done += total;
+    }
+    *n_due = done;
+}
+
+template <typename W, typename DOFF>
+static void deliver(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due_p,
+                    const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, const W *syn_weight,
+                    cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
+                    cg_i64 *acc_ex, cg_i64 *acc_in)
+{
+    const int n_warps = std::min(grid * (block / 32), n_blk);   /* warps past n_blk return at once */
+    const int n_due = *n_due_p;
+    for (int b = 0; b < n_warps; ++b) {
+        const int lo = blk_lo[b], hi = blk_hi[b];
+        const int s = lo / S, base = s * S;
+        for (int r = 0; r < n_due; r += 32) {
+            int off[32];
+            cg_i64 k0s[32];
+            int total = 0;                              /* the warp's scan of run lengths */
+            for (int lane = 0; lane < 32; ++lane) {
+                cg_i64 k0 = 0, k1 = 0;
+                const int e = r + lane;
+                if (e < n_due)
+                    cg_block_run(seg_off, delay_off, syn_post, n_pre, m, D, S, s, due_pre[e], (int)due_d[e],
+                                 lo - base, hi - base, &k0, &k1);
+                off[lane] = total;
+                k0s[lane] = k0;
+                total += (int)(k1 - k0);
+            }
+            for (int c = 0; c < total; c += 32) {
+                int post[32];
+                cg_i64 ex[32], in[32];
+                for (int lane = 0; lane < 32; ++lane) {
+                    post[lane] = -1 - lane;
+                    ex[lane] = in[lane] = 0;
+                    if (c + lane < total)
+                        cg_flat_synapse(off, k0s, c + lane, syn_post, syn_weight, &post[lane], &ex[lane], &in[lane]);
+                }
+                for (int lane = 0; lane < 32; ++lane) {   /* the lowest lane of each post writes */
+                    if (post[lane] < 0) continue;
+                    bool leader = true;
+                    for (int j = 0; j < lane; ++j) leader = leader && post[j] != post[lane];
+                    if (!leader) continue;
+                    cg_i64 sum_ex = 0, sum_in = 0;
+                    for (int j = lane; j < 32; ++j)
+                        if (post[j] == post[lane]) { sum_ex += ex[j]; sum_in += in[j]; }
+                    if (sum_ex) acc_ex[base + post[lane]] += sum_ex;
+                    if (sum_in) acc_in[base + post[lane]] += sum_in;
+                }
+            }
+        }
+    }
+}
+
+#define EMU_DELIVER(NAME, W, DOFF)                                                                             \
+    EMU void NAME(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,             \
+                  const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, const W *syn_weight,   \
+                  cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,          \
+                  cg_i64 *acc_ex, cg_i64 *acc_in)                                                              \
+    {                                                                                                          \
+        deliver<W, DOFF>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre,  \
+                         m, D, S, blk_lo, blk_hi, n_blk, acc_ex, acc_in);                                      \
+    }
+
+EMU_DELIVER(deliver_f32_u16, float, unsigned short)
+EMU_DELIVER(deliver_f32_u32, float, unsigned int)
+EMU_DELIVER(deliver_f64_u16, double, unsigned short)
+EMU_DELIVER(deliver_f64_u32, double, unsigned int)
+
+EMU void update_f64(int grid, int block, const cg_i64 *clock, int n, unsigned int seed, const cg_i64 *gid,
+                    const int *pset, const double *prop, const signed char *kind, const int *refr_steps, double *V,
+                    double *I_ex, double *I_in, double *dI_ex, double *dI_in, double *i_0, double *i0_next,
+                    int *refr, cg_i64 *acc_ex, cg_i64 *acc_in, const cg_i64 *d_ptr, const int *d_conn,
+                    const double *d_w, const cg_i64 *d_wfx, const int *c_gen, const cg_i64 *c_delay,
+                    const cg_i64 *c_key, const int *g_kind, const double *g_value, const cg_i64 *g_cdf_lo,
+                    const double *cdf, const cg_i64 *guide, const cg_i64 *g_start, const cg_i64 *g_stop, int has_dc,
+                    int *blk_spk, int *blk_count)
+{
+    const cg_neurons N = {gid, pset, prop, kind, refr_steps, V, I_ex, I_in, dI_ex, dI_in, i_0, i0_next, refr,
+                          acc_ex, acc_in};
+    const cg_drives G = {d_ptr, d_conn, d_w, d_wfx, c_gen, c_delay, c_key, g_kind, g_value, g_cdf_lo, cdf,
+                         guide, g_start, g_stop, has_dc};
+    for (int b = 0; b < grid; ++b) {
+        int count = 0;                                  /* the block's ballot and scan, in thread order */
+        for (int tid = 0; tid < block; ++tid) {
+            const int i = b * block + tid;
+            if (i < n && cg_step_neuron(i, clock[0], (cg_u32)seed, &N, &G)) blk_spk[b * block + count++] = i;
+        }
+        blk_count[b] = count;
+    }
+}
+
+EMU void sample_state(int grid, int block, const cg_i64 *clock, int n_cols, const cg_i64 *mm_local,
+                      const int *mm_var, const double *V, const double *I_ex, const double *I_in, const int *pset,
+                      const double *prop, double *mm_buf)
+{
+    const cg_i64 row = clock[0] - clock[1];
+    for (int c = 0; c < std::min(n_cols, grid * block); ++c)
+        mm_buf[row * n_cols + c] = cg_state_value(mm_var[c], mm_local[c], V, I_ex, I_in, pset, prop);
+}
+
+EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ublock, const int *blk_count,
+                    const int *blk_spk, int *blk_off, const cg_i64 *gid, const int *pre_of_local,
+                    const unsigned char *rec_mask, cg_i64 *n_spikes, int *ring_pre, int *ring_count, int n_slots,
+                    int cap, const cg_i64 *src_ptr, const int *src_pre, const cg_i64 *src_gid, int record_sources,
+                    cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n, cg_i64 spk_cap)
+{
+    (void)grid;
+    (void)block;
+    const cg_i64 t = clock[0], t0 = clock[1];
+    int *slot_pre = ring_pre + (t % n_slots) * cap;
+    int n_local = 0;
+    for (int k = 0; k < n_ublocks; ++k) {
+        blk_off[k] = n_local;
+        n_local += blk_count[k];
+    }
+    int n_ring = 0;
+    cg_i64 n_rec = *spk_n;
+    const cg_i64 e0 = src_ptr[t - t0], n_src = src_ptr[t - t0 + 1] - e0;
+    for (cg_i64 f = 0; f < n_local + n_src; ++f) {
+        int pre, rec;
+        cg_i64 g;
+        if (f < n_local) {
+            const int k = cg_last_le(blk_off, n_ublocks, f);
+            const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
+            n_spikes[i] += 1;
+            pre = pre_of_local[i];
+            g = gid[i];
+            rec = rec_mask[g];
+        } else {
+            pre = src_pre[e0 + f - n_local];
+            g = src_gid[e0 + f - n_local];
+            rec = record_sources && rec_mask[g];
+        }
+        if (pre >= 0) slot_pre[n_ring++] = pre;
+        if (rec) {
+            if (n_rec < spk_cap) {
+                spk_gid[n_rec] = g;
+                spk_step[n_rec] = t;
+            }
+            ++n_rec;
+        }
+    }
+    ring_count[t % n_slots] = n_ring;
+    *spk_n = n_rec;
+    clock[0] = t + 1;
+}

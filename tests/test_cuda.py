@@ -1,0 +1,112 @@
+"""The CUDA backend on a GPU: bit identity with the CPU backend, determinism, memory refusal (I3, I8).
+
+Marker ``gpu``; skipped, with the reason :func:`cortex_gpu.backends.cuda_available`
+gives, where CuPy sees no GPU. ``pytest -m gpu -x -q`` runs them all; the same
+cases run without a GPU through the kernel emulation in test_cuda_emulated.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cortex_gpu import Network, Simulation
+from cortex_gpu.backends import cuda_available
+from cuda_cases import assert_same, pd14_small, run_case, single_neuron, small_network
+
+_OK, _WHY = cuda_available()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _OK, reason=_WHY or "no usable GPU")]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_philox_header_on_the_gpu():
+    """kernels/philox.cuh on the device gives numba's words (tests/test_philox.py's reference)."""
+    import cupy
+    from cortex_gpu.backends import cuda
+    from test_philox import selftest_reference
+    want = selftest_reference()
+    mod = cupy.RawModule(code=cuda.kernel_source("philox_selftest.cu"), options=cuda.nvrtc_options())
+    out = cupy.zeros(len(want), cupy.uint64)
+    mod.get_function("cg_philox_selftest")((1,), (1,), (out,))
+    assert [int(x) for x in out.get()] == want
+
+
+@pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_alpha"])
+def test_single_neuron_dc_and_poisson(model):
+    cpu = run_case(single_neuron(model), "cpu", runs=(200.0,))
+    gpu = run_case(single_neuron(model), "cuda", runs=(200.0,))
+    assert cpu["spike_gids"].size > 5
+    assert_same(cpu, gpu)
+
+
+@pytest.mark.parametrize("kw", [{}, {"section_size": 37}, {"weight_dtype": "float64"}])
+def test_small_random_network(kw):
+    cpu = run_case(small_network(), "cpu", runs=(150.0, 0.0, 100.0), **kw)
+    gpu = run_case(small_network(), "cuda", runs=(150.0, 0.0, 100.0), **kw)
+    assert cpu["spike_gids"].size > 100
+    assert_same(cpu, gpu)
+
+
+def test_pd14_reduced_one_second():
+    cpu = run_case(pd14_small(0.05, 0.1), "cpu", runs=(1000.0,), threads=os.cpu_count() or 1)
+    gpu = run_case(pd14_small(0.05, 0.1), "cuda", runs=(1000.0,))
+    assert cpu["spike_gids"].size > 10_000
+    assert_same(cpu, gpu)
+
+
+def test_same_seed_twice_identical():
+    a = run_case(pd14_small(), "cuda", runs=(300.0,))
+    b = run_case(pd14_small(), "cuda", runs=(300.0,))
+    assert_same(a, b)
+    c = run_case(pd14_small(), "cuda", seed=12, runs=(300.0,))
+    assert not np.array_equal(a["spike_steps"], c["spike_steps"])
+
+
+def test_graph_replay_equals_kernel_by_kernel():
+    """The captured graphs and the per-kernel timed path are the same computation."""
+    a = run_case(small_network(), "cuda", runs=(100.0,))
+    sim = Simulation(small_network(), seed=11, backend="cuda")
+    sim.build()
+    split = sim._cuda.run(1000, timed_steps=1000)
+    assert split["steps"] == 1000 and split["deliver_ms"] > 0 and split["update_ms"] > 0
+    assert np.array_equal(sim.all_spikes()[0], a["spike_gids"])
+    assert np.array_equal(sim.state("V_m"), a["state_V_m"])
+
+
+def test_model_larger_than_device_memory_is_refused():
+    """~4e10 synapses (~240 GB) fail before anything is drawn or allocated, naming needed and free bytes."""
+    import cupy
+    from cortex_gpu.backends.cuda import DeviceMemoryError
+    net = Network(0.1)
+    pop = net.add_population("iaf_psc_exp", 200_000)
+    net.connect(pop.gids, pop.gids, "fixed_indegree", indegree=200_000, weight=1.0, delay=1.0)
+    free_before = cupy.cuda.runtime.memGetInfo()[0]
+    sim = Simulation(net, backend="cuda")
+    with pytest.raises(DeviceMemoryError, match=r"needs [\d,]+ bytes of GPU memory .* but [\d,]+ bytes are free"):
+        sim.build()
+    assert sim.graph is None
+    assert cupy.cuda.runtime.memGetInfo()[0] >= free_before - (64 << 20)
+
+
+def test_cli_cuda_run_matches_cpu(tmp_path):
+    """`cortex-gpu run --backend cuda` writes the same spikes as the CPU backend."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    outs = {}
+    for backend in ("cpu", "cuda"):
+        out = tmp_path / backend
+        proc = subprocess.run([sys.executable, "-m", "cortex_gpu.cli", "run", "microcircuit", "--scale", "0.02",
+                               "--t-sim", "200", "--t-presim", "50", "--seed", "5", "--backend", backend,
+                               "--out", str(out)], capture_output=True, text=True, env=env, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        outs[backend] = out
+    s = json.loads((outs["cuda"] / "summary.json").read_text())
+    assert s["backend"] == "cuda"
+    assert "construction on the GPU is not built" in proc.stderr
+    a = (outs["cpu"] / "spikes-rank00000.bin").read_bytes()
+    b = (outs["cuda"] / "spikes-rank00000.bin").read_bytes()
+    assert len(a) > 0 and a == b

@@ -1,0 +1,155 @@
+"""The CUDA backend without a GPU: its Python code and its kernels' logic, run on the CPU.
+
+``cortex_gpu/backends/cuda.py`` runs unchanged against a stand-in for CuPy
+(``tests/cuda_emulator/fake_cupy.py``) whose kernel launches are checked
+against the kernels' signatures and executed by a serial emulation of each
+kernel (``tests/cuda_emulator/emulator.cpp``) built from the kernels' own
+host+device helpers. Results must equal the CPU backend's bit for bit.
+
+Not covered here (see tests/test_cuda.py, marker gpu): warp shuffles,
+ballots, __match_any_sync, block scans, memory ordering, CuPy and NVRTC.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cortex_gpu import Network, Simulation
+from cortex_gpu.backends import cuda
+from cuda_cases import assert_same, pd14_small, run_case, single_neuron, small_network
+
+HERE = Path(__file__).resolve().parent
+EMULATOR = HERE / "cuda_emulator"
+
+
+@pytest.fixture(scope="module")
+def emulator_lib(tmp_path_factory) -> Path:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ is not on PATH: the kernel emulator cannot be built")
+    out = tmp_path_factory.mktemp("emu") / "libcg_emulator.so"
+    cmd = [gxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-Wall", "-Werror",
+           f"-I{cuda.KERNEL_DIR}", str(EMULATOR / "emulator.cpp"), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch, emulator_lib):
+    """``import cupy`` gives the emulator-backed stand-in for the duration of a test."""
+    monkeypatch.syspath_prepend(str(EMULATOR))
+    from fake_cupy import make_fake_cupy
+    cp = make_fake_cupy(emulator_lib)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    cuda._module.cache_clear()
+    yield cp
+    cuda._module.cache_clear()
+
+
+@pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_alpha"])
+def test_single_neuron_dc_and_poisson(fake_cupy, model):
+    cpu = run_case(single_neuron(model), "cpu", runs=(150.0,))
+    gpu = run_case(single_neuron(model), "cuda", runs=(150.0,))
+    assert cpu["spike_gids"].size > 5
+    assert_same(cpu, gpu)
+    assert fake_cupy._env.launches > 4 * 1500           # the kernels really ran, step by step
+
+
+@pytest.mark.parametrize("kw", [{}, {"section_size": 37}, {"weight_dtype": "float64"}])
+def test_small_network(fake_cupy, kw):
+    """Sections of 37 posts: delivery blocks end at section ends, several runs per spike."""
+    cpu = run_case(small_network(), "cpu", runs=(60.0, 0.0, 40.0), **kw)
+    gpu = run_case(small_network(), "cuda", runs=(60.0, 0.0, 40.0), **kw)
+    assert cpu["spike_gids"].size > 100
+    assert_same(cpu, gpu)
+
+
+def test_small_network_posts_per_warp(fake_cupy, monkeypatch):
+    """Blocks of 5 posts: many warps, blocks that cut runs in the middle (binary searches at both ends)."""
+    monkeypatch.setattr(cuda, "default_posts_per_warp", lambda n, n_sm: 5)
+    cpu = run_case(small_network(), "cpu", runs=(80.0,))
+    gpu = run_case(small_network(), "cuda", runs=(80.0,))
+    assert gpu["_sim"]._cuda.posts_per_warp == 5
+    assert_same(cpu, gpu)
+
+
+def test_pd14_reduced(fake_cupy):
+    cpu = run_case(pd14_small(), "cpu", runs=(300.0,))
+    gpu = run_case(pd14_small(), "cuda", runs=(300.0,))
+    assert cpu["spike_gids"].size > 500
+    assert_same(cpu, gpu)
+
+
+def test_short_chunks_and_timed_steps(fake_cupy, monkeypatch):
+    """Chunks cut short by the recording budget, a remainder chunk, and the per-kernel timed path
+    continue the simulation exactly."""
+    monkeypatch.setattr(cuda, "CHUNK_STEPS", 64)
+    monkeypatch.setattr(cuda, "RECORD_BUDGET_BYTES", 16 * 200 * 5)
+    cpu = run_case(small_network(), "cpu", runs=(33.3, 50.0))
+    sim = run_case(small_network(), "cuda", runs=(33.3,))["_sim"]
+    assert sim._cuda._chunk_steps() < 64
+    split = sim._cuda.run(500, timed_steps=20)
+    assert split["steps"] == 20 and set(split) >= {"gather_ms", "deliver_ms", "update_ms", "merge_ms"}
+    gids, steps = sim.all_spikes()
+    assert np.array_equal(gids, cpu["spike_gids"]) and np.array_equal(steps, cpu["spike_steps"])
+    assert np.array_equal(sim.state("V_m").view(np.int64), cpu["state_V_m"].view(np.int64))
+
+
+def test_set_generator_between_runs(fake_cupy):
+    def run(backend):
+        sim = Simulation(single_neuron(), seed=3, backend=backend)
+        sim.run(40.0)
+        sim.set_generator(0, {"rate": 30000.0})
+        sim.set_generator(2, {"amplitude": -50.0})
+        sim.run(40.0)
+        return sim.all_spikes(), sim.state("V_m")
+    (g1, s1), v1 = run("cpu")
+    (g2, s2), v2 = run("cuda")
+    assert np.array_equal(g1, g2) and np.array_equal(s1, s2) and np.array_equal(v1, v2)
+
+
+def test_launch_options_and_interface(fake_cupy):
+    """Every kernel file is compiled without FMA contraction, and every launch matched its signature
+    (the stand-in raises on a wrong count, dtype or scalar width)."""
+    run_case(small_network(), "cuda", runs=(5.0,))
+    assert len(fake_cupy._env.modules) == len(cuda.KERNEL_FILES)
+    for m in fake_cupy._env.modules:
+        assert "--fmad=false" in m.options
+        assert not re.search(r'#include\s+"', m.code)          # headers pasted in (CuPy's cache key)
+
+
+def test_device_memory_refused_before_build(fake_cupy):
+    """A model whose planner estimate exceeds the free memory fails before any synapse is drawn (I8)."""
+    fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000     # room for 1000 bytes beyond the reserve
+    sim = Simulation(small_network(), backend="cuda")
+    with pytest.raises(cuda.DeviceMemoryError, match=r"needs [\d,]+ bytes of GPU memory .* but [\d,]+ bytes are free"):
+        sim.build()
+    assert sim.graph is None
+
+
+def test_device_memory_refused_after_host_build(fake_cupy, monkeypatch):
+    """The exact check on the built arrays also refuses, before any device array exists."""
+    monkeypatch.setattr(cuda, "precheck_device_memory", lambda net, wd: 0)
+    fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000
+    sim = Simulation(small_network(), backend="cuda")
+    n_before = len(fake_cupy._env.modules)
+    with pytest.raises(cuda.DeviceMemoryError, match="the built model"):
+        sim.build()
+    assert len(fake_cupy._env.modules) == n_before     # nothing compiled or uploaded
+
+
+def test_unsupported_models(fake_cupy):
+    net = Network(0.1)
+    net.add_population("iaf_cond_exp", 3)
+    with pytest.raises(NotImplementedError, match="iaf_cond_exp is not built on the cuda backend"):
+        Simulation(net, backend="cuda")
+    assert Simulation(net, backend="auto").backend == "cpu"
+    with pytest.raises(NotImplementedError, match="one rank"):
+        Simulation(small_network(), backend="cuda", n_ranks=2)
