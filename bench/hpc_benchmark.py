@@ -234,7 +234,8 @@ def _summary(result: dict) -> str:
         e = f"{rates[0]:.2f}" if rates[0] is not None else "-"
         w = (f"  w {x['weight_mean_pA']:.3f} +- {x['weight_std_pA']:.3f} pA" if "weight_mean_pA" in x else "")
         if "weight_sources_mean_pA" in x:
-            w += f" (first {x['weight_sources']} E: {x['weight_sources_mean_pA']:.3f} +- {x['weight_sources_std_pA']:.3f})"
+            w += (f" (first {x['weight_sources']} E: {x['weight_sources_mean_pA']:.3f}"
+                  f" +- {x['weight_sources_std_pA']:.3f})")
         bps = (f"  {r['bytes_per_synapse']:.2f} B/syn ({x['plastic_bytes_per_synapse']:.2f} plastic)"
                if r.get("bytes_per_synapse") else "")
         lines.append(f"{sim:10s} build {r['build_s']:8.2f} s  presim {r['presim_s']:8.2f} s  sim {r['sim_s']:9.2f} s  "

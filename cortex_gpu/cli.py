@@ -152,8 +152,8 @@ def make_parser() -> argparse.ArgumentParser:
                      help="'neighbour': point to point to the ranks that need a rank's spikes; 'allgather': "
                           "every rank gets every spike (baseline) (default neighbour)")
     run.add_argument("--post-history", type=_threads, default=None, metavar="N",
-                     help="post spikes each neuron keeps for the STDP updates of plastic synapses, a power of two (default "
-                          "the engine's, 128; the run stops and says so when a neuron needs more)")
+                     help="post spikes each neuron keeps for the STDP updates of plastic synapses, a power "
+                          "of two (default the engine's, 128; the run stops and says so when a neuron needs more)")
     run.add_argument("--no-overlap", dest="overlap", action="store_false",
                      help="complete each spike exchange as soon as it is posted (measures its full cost)")
     _add_plan_parser(sub)

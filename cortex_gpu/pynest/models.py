@@ -1,4 +1,4 @@
-"""Node and synapse models of the PyNEST layer: roles, defaults, ``Models``, ``GetDefaults``, ``SetDefaults``, ``CopyModel``.
+"""Node and synapse models of the PyNEST layer: roles, defaults, Models, GetDefaults, SetDefaults, CopyModel.
 
 Synapse models are the core network's (``static_synapse``,
 ``stdp_pl_synapse_hom``), NEST's ``_hpc`` twins of them, and copies made
