@@ -232,3 +232,27 @@ def test_hpc_benchmark_scales_beyond_one_and_rejects_bad_ones(tmp_path):
     assert proc.returncode == 1 and "Poisson drive only" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("run", "hpc_benchmark", *HPC, "--post-history", "2", "--out", str(tmp_path / "ph"))
     assert proc.returncode == 1 and "raise post_history" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.mpi
+def test_hpc_benchmark_weights_are_the_same_on_two_ranks(tmp_path):
+    """Each rank sums its own plastic weights and the sums are reduced: rates and statistics match one rank."""
+    import shutil
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("no mpiexec (pip install mpich)")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    summaries = []
+    for n in (1, 2):
+        out = tmp_path / f"r{n}"
+        cmd = [sys.executable, "-m", "cortex_gpu.cli", "run", "hpc_benchmark", *HPC, "--record", "none",
+               "--out", str(out)]
+        proc = subprocess.run(([mpiexec, "-n", "2"] if n == 2 else []) + cmd, capture_output=True, text=True,
+                              env=env, timeout=600, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summaries.append(json.loads((out / "summary.json").read_text()))
+    one, two = summaries
+    assert two["n_ranks"] == 2 and one["rates_hz"] == two["rates_hz"]
+    for key in ("n_synapses", "mean_pA", "std_pA"):
+        assert two["plastic_weights"][key] == pytest.approx(one["plastic_weights"][key], rel=1e-12)
