@@ -54,7 +54,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.microcircuit import git_commit, machine_info  # noqa: E402
-from bench.report import RunResult  # noqa: E402
+from bench.report import RunResult, write_record  # noqa: E402
 from cortex_gpu.engine import Simulation, peak_rss_mb  # noqa: E402
 from cortex_gpu.models.microcircuit import microcircuit  # noqa: E402
 
@@ -252,15 +252,7 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{k} {v:.1f}" for k, v in r["extra"]["step_us"].items() if isinstance(v, float))
           + (f", {e['nj_per_synaptic_event']:.3f} nJ/synaptic event" if e.get("nj_per_synaptic_event") else ""),
           file=sys.stderr)
-    text = json.dumps(rec, indent=1)
-    if a.out is None:
-        print(text)
-        return 0
-    a.out.mkdir(parents=True, exist_ok=True)
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = a.out / f"gpu_microcircuit_N{N:g}_K{K:g}_{stamp}_{(rec['git']['commit'] or 'nogit')[:8]}.json"
-    path.write_text(text + "\n")
-    print(f"[bench] wrote {path}", file=sys.stderr)
+    write_record(rec, a.out, f"gpu_microcircuit_N{N:g}_K{K:g}")
     return 0
 
 

@@ -47,7 +47,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import RunResult  # noqa: E402
+from bench.report import RunResult, write_record  # noqa: E402
 
 __all__ = ["run_cortex_hpc", "run_peer", "benchmark", "ratios", "memory_probe", "main", "E_RATE_LIMIT_HZ"]
 
@@ -279,33 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.memory_probe:
         result = memory_probe([float(x) for x in a.memory_probe.split(",")], threads=a.threads,
                               memory_gb=a.memory_gb, timeout_s=a.timeout)
-        text = json.dumps(result, indent=1)
         print("\n".join(f"{k}: {v['bytes_per_synapse']:.1f} bytes/synapse + {v['base_mb']:.0f} MB; fits up to "
                         f"scale {v['largest_scale']:.2f} in {result['memory_gb']:.1f} GB; scale 10 needs "
                         f"{v['predicted_gb_at_scale_10']:.1f} GB" for k, v in result["fit"].items()), file=sys.stderr)
-        if a.out is not None:
-            a.out.mkdir(parents=True, exist_ok=True)
-            commit = (result["git"]["commit"] or "nogit")[:8]
-            path = a.out / f"hpc_benchmark_memory_probe_{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}_{commit}.json"
-            path.write_text(text + "\n")
-            print(f"[bench] wrote {path}", file=sys.stderr)
-        else:
-            print(text)
+        write_record(result, a.out, "hpc_benchmark_memory_probe")
         return 0
     result = benchmark(scale=a.scale, t_presim_ms=a.t_presim, t_sim_ms=a.t_sim, seed=a.seed, threads=a.threads,
                        nest_threads=a.nest_threads, peer=a.peer, timeout_s=a.timeout,
                        nest_weights=not a.no_nest_weights)
     print(_summary(result), file=sys.stderr)
-    text = json.dumps(result, indent=1)
-    if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        commit = (result["git"]["commit"] or "nogit")[:8]
-        path = a.out / f"hpc_benchmark_S{a.scale:g}{'_vs_nest' if a.peer else ''}_{stamp}_{commit}.json"
-        path.write_text(text + "\n")
-        print(f"[bench] wrote {path}", file=sys.stderr)
-    else:
-        print(text)
+    write_record(result, a.out, f"hpc_benchmark_S{a.scale:g}{'_vs_nest' if a.peer else ''}")
     failed = any("error" in r for k, r in result["runs"].items() if k != "ratios")
     return 1 if failed else 0
 

@@ -33,6 +33,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.nest_microcircuit import nest_threads_for  # noqa: E402
+from bench.report import write_record  # noqa: E402
 from cortex_gpu.models.microcircuit import POPULATIONS, microcircuit_parameters  # noqa: E402
 
 __all__ = ["machine_info", "git_commit", "run_peer", "benchmark", "ratios", "main"]
@@ -220,16 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                        seed=a.seed, threads=a.threads, nest_threads=a.nest_threads, peer=a.peer,
                        record=a.record, timeout_s=a.timeout)
     print(_summary(result), file=sys.stderr)
-    text = json.dumps(result, indent=1)
-    if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        commit = (result["git"]["commit"] or "nogit")[:8]
-        path = a.out / f"microcircuit_N{N:g}_K{K:g}_{a.drive}_{stamp}_{commit}.json"
-        path.write_text(text + "\n")
-        print(f"[bench] wrote {path}", file=sys.stderr)
-    else:
-        print(text)
+    write_record(result, a.out, f"microcircuit_N{N:g}_K{K:g}_{a.drive}")
     failed = any("error" in r for run in result["runs"].values() for k, r in run.items() if k != "ratios")
     return 1 if failed else 0
 

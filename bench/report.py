@@ -6,12 +6,16 @@ so the driver (``microcircuit``) compares like with like.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import json
+import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["RunResult", "population_rates_hz", "add_model_arguments"]
+__all__ = ["RunResult", "population_rates_hz", "add_model_arguments", "write_record"]
 
 
 @dataclass
@@ -86,3 +90,20 @@ def add_model_arguments(ap) -> None:
     ap.add_argument("--t-presim", type=float, default=500.0, help="discarded model time, ms")
     ap.add_argument("--t-sim", type=float, default=10000.0, help="timed model time, ms")
     ap.add_argument("--seed", type=int, default=55)
+
+
+def write_record(record: dict, out: Path | None, name: str) -> None:
+    """Print ``record`` as JSON, or with ``out`` write it to ``out/<name>_<date-time>_<commit>.json``.
+
+    ``record["git"]["commit"]`` names the commit (``nogit`` when unknown), so
+    every result file says which code it measured.
+    """
+    text = json.dumps(record, indent=1)
+    if out is None:
+        print(text)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out / f"{name}_{stamp}_{(record['git']['commit'] or 'nogit')[:8]}.json"
+    path.write_text(text + "\n")
+    print(f"[bench] wrote {path}", file=sys.stderr)
