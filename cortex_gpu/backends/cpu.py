@@ -221,26 +221,50 @@ def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
     n = S.hist_n[i]
     if n == 0:
         return wt if wt > 0.0 else 0.0     # no post spike yet: Kminus = 0, nothing to facilitate
-    mask = S.last_t.shape[1] - 1
+    new_w, served = _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, S.last_t, S.last_k)
+    if served:
+        return new_w
+    return _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w)
+
+
+@numba.njit(cache=True)
+def _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w):
+    """``_stdp_update`` through post ``i``'s long history (``hist_t``/``hist_k``, ``H`` entries).
+
+    When even that lacks an entry the rule needs, ``S.err[w]`` records it
+    and the engine stops the run; the weight is left as it was.
+    """
+    new_w, served = _update_from_ring(wt, i, S.hist_n[i], kplus, tlast, stamp, d, S, S.hist_t, S.hist_k)
+    if not served:
+        _history_lost(S, w, i, stamp)
+    return new_w
+
+
+@numba.njit(inline="always")
+def _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, T, Km):
+    """(new weight, True) from post ``i``'s ring of its last spikes: stamps ``T[i]`` and Kminus
+    ``Km[i]`` (a power of two of them, spike ``j`` at ``j & mask``), ``n`` spikes so far; or
+    ``(wt, False)`` when the update needs a spike older than the ring keeps."""
+    mask = T.shape[1] - 1
     oldest = max(n - mask - 1, 0)
     lim_hi = stamp - d
     j = n - 1
-    while j >= oldest and S.last_t[i, j & mask] > lim_hi:
+    while j >= oldest and T[i, j & mask] > lim_hi:
         j -= 1
     last = j
     if kplus != 0.0:   # before the pre's first spike Kplus is 0: facilitation adds exactly 0
-        while j >= oldest and S.last_t[i, j & mask] > tlast - d:
+        while j >= oldest and T[i, j & mask] > tlast - d:
             j -= 1
     jk = last
-    if jk >= oldest and S.last_t[i, jk & mask] == lim_hi:
+    if jk >= oldest and T[i, jk & mask] == lim_hi:
         jk -= 1      # the trace is taken just before stamp - d
     if oldest > 0 and (j < oldest or jk < oldest):
-        return _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w)
+        return wt, False
     for jj in range(j + 1, last + 1):
-        wt = _facilitate(wt, kplus, tlast, S.last_t[i, jj & mask], d, S)
+        wt = _facilitate(wt, kplus, tlast, T[i, jj & mask], d, S)
     if jk >= oldest:
-        return _depress(wt, S.last_k[i, jk & mask], S.last_t[i, jk & mask], stamp, d, S, S.tau_minus_inv[i])
-    return _depress(wt, 0.0, 0, stamp, d, S, 0.0)
+        return _depress(wt, Km[i, jk & mask], T[i, jk & mask], stamp, d, S, S.tau_minus_inv[i]), True
+    return _depress(wt, 0.0, 0, stamp, d, S, 0.0), True
 
 
 @numba.njit(inline="always")
@@ -259,35 +283,6 @@ def _depress(wt, k_u, u, stamp, d, S, tau_minus_inv):
         kminus = k_u * np.exp((_ms(S, u) - t_k) * tau_minus_inv)
     new_w = wt - S.lam * S.alpha * wt * kminus
     return new_w if new_w > 0.0 else 0.0
-
-
-@numba.njit(cache=True)
-def _stdp_update_history(wt, i, kplus, tlast, stamp, d, S, w):
-    """``_stdp_update`` through post ``i``'s whole kept history (ring of ``H`` entries)."""
-    mask = S.hist_t.shape[1] - 1
-    n = S.hist_n[i]
-    oldest = max(n - mask - 1, 0)
-    lim_hi = stamp - d
-    j = n - 1
-    while j >= oldest and S.hist_t[i, j & mask] > lim_hi:
-        j -= 1
-    last = j
-    if kplus != 0.0:   # before the pre's first spike Kplus is 0: facilitation adds exactly 0
-        lim_lo = tlast - d
-        while j >= oldest and S.hist_t[i, j & mask] > lim_lo:
-            j -= 1
-        if j < oldest and oldest > 0:
-            _history_lost(S, w, i, stamp)
-        for jj in range(j + 1, last + 1):
-            wt = _facilitate(wt, kplus, tlast, S.hist_t[i, jj & mask], d, S)
-    jk = last
-    if jk >= oldest and S.hist_t[i, jk & mask] == lim_hi:
-        jk -= 1      # the trace is taken just before stamp - d
-    if jk >= oldest:
-        return _depress(wt, S.hist_k[i, jk & mask], S.hist_t[i, jk & mask], stamp, d, S, S.tau_minus_inv[i])
-    if jk >= 0:
-        _history_lost(S, w, i, stamp)
-    return _depress(wt, 0.0, 0, stamp, d, S, 0.0)
 
 
 @numba.njit(inline="always")
