@@ -47,11 +47,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .build import BUCKET_SHIFT, CHUNKS_PER_WORKER, SECTION_MAX, _delay_bounds
+from .build import BUCKET_SHIFT, CHUNKS_PER_WORKER, SECTION_MAX, _delay_bounds, synapse_groups
 from .distributions import as_row, grid_cdf
 from .models import N_PROP
 from .engine import POST_HISTORY
-from .network import PARROT_MODELS, Network, delay_to_steps
+from .network import Network, delay_to_steps
 from .partition import DEFAULT_TILE_SIZE, expected_tile_synapses, make_partition
 
 __all__ = ["MemoryPlan", "RankMemory", "plan_memory", "cortex_scale_projection", "measure_baseline",
@@ -319,7 +319,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     exact_pre = np.zeros(n_nodes, bool)
     n_syn_p, entries, sum_pre = [], 0, 0
     n_plastic = 0.0          # synapses of the plastic model: float64 weights whatever weight_dtype says
-    groups = set()           # synapse groups with synapses here (build.synapse_groups)
+    groups = set()           # synapse groups with synapses here
+    group_of = {p: name for name, ids in synapse_groups(net).items() for p in ids}
     sec_lam = np.zeros((n_sec, n_nodes + 1))   # expected synapses of each source gid per section
     sec_bounds = [(local[s * section], local[min((s + 1) * section, n_local) - 1] + 1) for s in range(n_sec)] \
         if n_local else []
@@ -330,7 +331,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         n_in = _posts_in(proj, start, stop)
         n_syn_p.append(n_syn)
         if n_in:
-            group = _group(net, proj)
+            group = group_of[proj.id]
             groups.add(group)
             n_plastic += n_syn if group == "plastic" else 0.0
         entries += n_in
@@ -431,14 +432,6 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     gid_tables = {"network_spec": int(spec), "pre_index": int(pre_index), "build_counts": int(counts),
                   "build_has": int(n_nodes), "spike_record_mask": int(mask)}
     return RankMemory(rank, n_local, n_syn, n_pre, n_sec, m, D, phases[peak], totals, peak, gid_tables)
-
-
-def _group(net: Network, proj) -> str:
-    """The synapse group of a projection, as build.synapse_groups decides it."""
-    if net.is_plastic(proj.synapse_model):
-        return "plastic"
-    first = net.populations[int(net.population_of(proj.post[:1])[0])] if proj.post.size else None
-    return "count" if first is not None and first.model in PARROT_MODELS else "static"
 
 
 def _row(delay):
