@@ -318,8 +318,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     log_none = np.zeros(n_nodes + 1)
     exact_pre = np.zeros(n_nodes, bool)
     n_syn_p, entries, sum_pre = [], 0, 0
-    n_plastic = 0.0          # synapses of the plastic model: float64 weights whatever weight_dtype says
-    groups = set()           # synapse groups with synapses here
+    group_syn: dict[str, float] = {}   # expected synapses of each synapse group with synapses here
     group_of = {p: name for name, ids in synapse_groups(net).items() for p in ids}
     sec_lam = np.zeros((n_sec, n_nodes + 1))   # expected synapses of each source gid per section
     sec_bounds = [(local[s * section], local[min((s + 1) * section, n_local) - 1] + 1) for s in range(n_sec)] \
@@ -332,8 +331,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         n_syn_p.append(n_syn)
         if n_in:
             group = group_of[proj.id]
-            groups.add(group)
-            n_plastic += n_syn if group == "plastic" else 0.0
+            group_syn[group] = group_syn.get(group, 0.0) + n_syn
         entries += n_in
         sum_pre += proj.pre.size
         if proj.rule == "one_to_one":
@@ -367,8 +365,16 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     n_parts = threads * CHUNKS_PER_WORKER if threads > 1 else 1
     n_chunks = min(max(n_local, 1), n_sec + n_parts - 1)
     n_bps = max(1, math.ceil(n_pre / (1 << BUCKET_SHIFT)))
-    bucket_syn = min(n_syn, n_syn / max(n_seg, 1) * (1 << BUCKET_SHIFT))
-    sort_tmp = min(threads, n_sec * n_bps) * (bucket_syn * (2 + weight_bytes)
+    n_plastic = group_syn.get("plastic", 0.0)   # float64 weights whatever weight_dtype says
+
+    def group_weight_bytes(group: str) -> int:
+        return 8 if group == "plastic" else weight_bytes
+
+    def sort_tmp(group: str) -> float:
+        """The bucket sort's scratch of ``group``: one bucket's synapses and run table per thread."""
+        g_syn = group_syn[group]
+        bucket_syn = min(g_syn, g_syn / max(n_seg, 1) * (1 << BUCKET_SHIFT))
+        return min(threads, n_sec * n_bps) * (bucket_syn * (2 + group_weight_bytes(group))
                                               + 8 * ((1 << BUCKET_SHIFT) * (D - m + 1) + 1))
     drive_entries = sum(int(np.isin(d.targets, local).sum()) for d in net.drives)
     srcs = sum(pop.n for pop in net.populations if pop.is_source)
@@ -376,10 +382,12 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     neurons_build = _NEURON_TABLE * n_local
     plan_live = _ENTRY_LIVE * entries + 8 * (n_local + 1) + 8 * sum_pre
     plan_peak = plan_live + (_ENTRY_PEAK - _ENTRY_LIVE) * entries + 5 * 8 * n_local
-    # every group has its own segment and run tables over the shared pre index
-    n_groups = max(len(groups), 1)
-    layout = ((2 + weight_bytes) * n_syn + (8 - weight_bytes) * n_plastic
-              + n_groups * (8 * (n_seg + 1) + delay_off) + 8 * n_pre)
+    # every group has its own segment and run tables over the shared pre index; build.build_local
+    # builds the groups one after another (static, count, plastic), each with its own sort keys
+    group_order = [g for g in ("static", "count", "plastic") if g in group_syn] or ["static"]
+    group_layout = {g: (2 + group_weight_bytes(g)) * group_syn.get(g, 0.0) + 8 * (n_seg + 1) + delay_off
+                    for g in group_order}
+    layout = sum(group_layout.values()) + 8 * n_pre
     # plastic synapses: per local post its spike history (stamp, Kminus), count and 1/tau_minus;
     # per pre Kplus and its last stamp; per ring entry the pre's trace and last stamp
     stdp_neurons = (12 * POST_HISTORY + 16) * n_local if n_plastic else 0
@@ -409,6 +417,9 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         comm = 8 * min_delay * (n_local + heard) + 8 * (len(sources) + 2)
         mpi = (_MPI_FIXED + _MPI_PER_RANK * n_ranks) if add_mpi else 0
 
+    # the groups in build order, each with the layouts of the groups built before it (alive meanwhile)
+    group_steps = [(g, sum(group_layout[h] for h in group_order[:i])) for i, g in enumerate(group_order)]
+
     def phase(neurons=0, synapses=0, gid=0, ring_=0, spikes=0, transients=0, comm_=0):
         return {"neurons": int(neurons), "synapses": int(synapses), "gid_tables": int(spec + gid),
                 "ring_buffers": int(ring_), "spike_buffers": int(spikes), "comm_buffers": int(comm_),
@@ -417,10 +428,13 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     phases = {
         "neurons": phase(neurons_build + _NEURON_DRAW * n_local),
         "plan": phase(neurons_build, transients=plan_peak),
-        "count": phase(neurons_build, synapses=8 * n_pre, gid=counts + pre_index + n_nodes,
-                       transients=plan_live + 12 * n_chunks * n_pre),
-        "sort": phase(neurons_build, synapses=layout, gid=pre_index,
-                      transients=plan_live + key_bytes * n_syn + 16 * n_seg + 8 * n_chunks * n_bps + sort_tmp),
+        "count": max((phase(neurons_build, synapses=built + 8 * n_pre, gid=counts + pre_index + n_nodes,
+                            transients=plan_live + 12 * n_chunks * n_pre) for _, built in group_steps),
+                     key=lambda ph: sum(ph.values())),
+        "sort": max((phase(neurons_build, synapses=built + group_layout[g] + 8 * n_pre, gid=pre_index,
+                           transients=plan_live + key_bytes * group_syn.get(g, 0.0) + 16 * n_seg
+                           + 8 * n_chunks * n_bps + (sort_tmp(g) if g in group_syn else 0.0))
+                     for g, built in group_steps), key=lambda ph: sum(ph.values())),
         "run": phase(neurons_build + (_NEURON_RUN * n_local + _DRIVE_ENTRY * drive_entries) + acc_rows
                      + stdp_neurons, comm_=comm,
                      synapses=layout,
