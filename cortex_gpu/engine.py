@@ -137,6 +137,9 @@ class Simulation:
         self.partition = make_partition(net, n_ranks, partition, tile_size=tile_size)
         self.rank = rank
         self.n_ranks = n_ranks
+        if check_ownership is None:
+            check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
+        self.check_ownership = bool(check_ownership)
         if self.backend == "cuda":
             self._check_cuda_supported(backend)
         self.overlap = True
@@ -145,9 +148,6 @@ class Simulation:
         if int(post_history) < 2 or int(post_history) & (int(post_history) - 1):
             raise ValueError(f"post_history must be a power of two >= 2, got {post_history}")
         self.post_history = int(post_history)
-        if check_ownership is None:
-            check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
-        self.check_ownership = bool(check_ownership)
         self.graph: LocalGraph | None = None
         self.step = 0
         self.sim_s = 0.0
@@ -164,7 +164,7 @@ class Simulation:
     def _check_cuda_supported(self, requested: str) -> None:
         """Models the cuda backend cannot run raise; with backend 'auto' they run on the CPU instead."""
         from .backends.cuda import unsupported_reason
-        why = unsupported_reason(self.net, self.n_ranks)
+        why = unsupported_reason(self.net, self.n_ranks, self.check_ownership)
         if why is None:
             return
         if requested != "auto":
@@ -184,7 +184,7 @@ class Simulation:
         t_start = time.perf_counter()
         if self.backend == "cuda":   # a model too large for the GPU fails here, before anything is drawn (I8)
             from .backends.cuda import precheck_device_memory
-            precheck_device_memory(self.net, self.weight_dtype)
+            precheck_device_memory(self.net, self.weight_dtype, self.post_history)
         self._set_threads()
         g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
                         weight_dtype=self.weight_dtype, section_size=self.section_size)

@@ -23,7 +23,8 @@ the same key gives the same bits on CPU (numba) and GPU (CUDA). Basic IEEE
 operations (``+ - * /`` and ``sqrt``) are correctly rounded on both, but
 libm's and CUDA's ``log``/``exp`` differ in the last ulp, which would change
 a rejection decision or a Poisson count once in a while. So :func:`plog`,
-:func:`plog1p` and :func:`pexp` are written here in basic operations only,
+:func:`plog1p`, :func:`pexp` and :func:`ppow` (which the STDP rule uses, see
+backends/cpu.py) are written here in basic operations only,
 with constants given as exact hex floats (shared verbatim with the header),
 exponent/mantissa split by bit casts, and a fixed evaluation order. Neither
 side may fuse multiply-adds: numba does not contract without ``fastmath``
@@ -41,7 +42,7 @@ from numba.extending import intrinsic
 
 __all__ = [
     "POISSON_INVERSION_MAX", "BINOMIAL_INVERSION_MAX",
-    "philox4x32", "block", "blocks", "plog", "plog1p", "pexp",
+    "philox4x32", "block", "blocks", "plog", "plog1p", "pexp", "ppow",
     "uniform", "uniform_int", "normal", "normal_zig", "normal_zig_first", "uniform_int_words", "poisson", "poisson_split", "poisson_cdf", "invert_cdf_u32", "invert_cdf_u32_start", "invert_cdf_u32_finish", "guide_table", "guide_steps", "zig_fast", "GUIDE_SIZE",
     "binomial",
     "log_factorial", "uniform_array", "normal_array", "poisson_array", "binomial_array",
@@ -67,6 +68,7 @@ _HALF_LOG_2PI = _h("0x1.d67f1c864beb5p-1")
 _TWO_M52, _TWO_54, _TWO_M54 = _h("0x1.0p-52"), _h("0x1.0p+54"), _h("0x1.0p-54")
 _TWO_M32 = _h("0x1.0p-32")
 _MIN_NORMAL = _h("0x1.0p-1022")
+_SPLIT = _h("0x1.0000002p+27")            # 2**27 + 1: Veltkamp's splitter of a double into two halves
 # 2/(2k+1), k = 1..10: log(m) = 2s + s*R(s*s), s = (m-1)/(m+1)
 _LG1, _LG2, _LG3, _LG4, _LG5 = (_h("0x1.5555555555555p-1"), _h("0x1.999999999999ap-2"),
                                 _h("0x1.2492492492492p-2"), _h("0x1.c71c71c71c71cp-3"),
@@ -193,6 +195,14 @@ def plog(x: float) -> float:
         return -np.inf if x == 0.0 else np.nan
     if x == np.inf:
         return x
+    dk, tail = _plog_parts(x)
+    return dk * _LN2_HI - tail
+
+
+@_jit
+def _plog_parts(x: float):
+    """``(k, tail)`` with ``log(x) = k * ln2_hi - tail`` for a finite ``x > 0``; ``k * ln2_hi`` is exact
+    (``_LN2_HI`` ends in 32 zero bits), so :func:`ppow` can carry the sum in two doubles."""
     e = 0
     if x < _MIN_NORMAL:
         x = x * _TWO_54
@@ -210,7 +220,47 @@ def plog(x: float) -> float:
         _LG6 + z * (_LG7 + z * (_LG8 + z * (_LG9 + z * _LG10)))))))))
     hfsq = 0.5 * f * f
     dk = np.float64(e)
-    return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+    return dk, (hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f
+
+
+@_jit
+def _two_prod(a: float, b: float):
+    """``(p, err)``: ``p = a * b`` rounded and ``p + err = a * b`` exactly (Dekker 1971, no FMA;
+    ``|a|, |b| < 2**996``)."""
+    p = a * b
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLIT * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+@_jit
+def ppow(x: float, y: float) -> float:
+    """``x ** y`` for ``x >= 0`` in basic IEEE operations (about 2 ulp), identical on CPU and GPU.
+
+    ``exp(y log x)`` with ``y log x`` carried in two doubles (the exact
+    ``y * k ln2_hi`` by Dekker's product, Knuth's two-sum for the rest),
+    so the error does not grow with ``|y log x|`` as in the naive
+    ``pexp(y * plog(x))``; the low part enters as ``e + e * lo``.
+    ``0 ** y`` is 0 for ``y > 0``, 1 for ``y == 0``; NaN for ``x < 0``.
+    """
+    if not (x > 0.0):
+        if x == 0.0:
+            return 0.0 if y > 0.0 else (1.0 if y == 0.0 else np.inf)
+        return np.nan
+    if x == np.inf:
+        return np.inf if y > 0.0 else (1.0 if y == 0.0 else 0.0)
+    dk, tail = _plog_parts(x)
+    p_hi, p_lo = _two_prod(y, dk * _LN2_HI)
+    q = y * tail
+    z = p_hi - q                       # Knuth's two-sum: z + z_err = p_hi - q exactly
+    zz = z - p_hi
+    z_err = (p_hi - (z - zz)) - (q + zz)
+    e = pexp(z)
+    return e + e * (z_err + p_lo)
 
 
 @_jit

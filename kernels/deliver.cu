@@ -1,6 +1,8 @@
 /*
- * kernels/deliver.cu -- add the synapses due at step t to the fixed-point
- * input accumulators of their posts (cpu.deliver on the GPU).
+ * kernels/deliver.cu -- add the static synapses due at step t to the
+ * fixed-point input accumulators of their posts, and count the spikes due
+ * onto parrot_neurons (cpu._deliver_layout modes 0 and 1 on the GPU; plastic
+ * synapses: kernels/deliver_stdp.cu).
  *
  * Invariant (I1, ownership, no atomics): the local posts are split into
  * blocks [blk_lo[b], blk_hi[b]), each inside one section; warp b is the only
@@ -21,8 +23,12 @@
  *   acc_ex, acc_in int64[n_local], added to
  * Launch: any number of warps per block (CG_DELIVER_WARPS, blockDim.x =
  * 32 * CG_DELIVER_WARPS), at least n_blk warps in all; extra warps return.
- * Caller: cortex_gpu/backends/cuda.py, once per step, between gather_due and
- * update. Kernels deliver_<weight dtype>_<delay_off dtype>.
+ * Caller: cortex_gpu/backends/cuda.py, once per step and synapse group,
+ * between gather_due and update. Kernels deliver_<weight dtype>_<delay_off
+ * dtype> (static synapses: w >= 0 into acc_ex, else acc_in) and
+ * deliver_count_<delay_off dtype> (synapses onto parrots, no weights: -1.0
+ * per spike into acc_in, which a parrot reads as its multiplicity).
+ * Due entries of delays outside the layout's [m, D] have no synapses here.
  *
  * How a warp works: in rounds of 32 due entries, lane j finds the synapses of
  * entry j onto the block (two binary searches in the run, as on the CPU); a
@@ -38,7 +44,7 @@
 #define CG_DELIVER_WARPS 8
 #endif
 
-template <typename W, typename DOFF>
+template <typename W, typename DOFF, bool COUNT>
 __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *due_d, const int *n_due_p,
                                               const cg_i64 *seg_off, const DOFF *delay_off,
                                               const cg_u16 *syn_post, const W *syn_weight, cg_i64 n_pre, int m,
@@ -73,7 +79,10 @@ __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *
             const int f = c + lane;
             int post = -1 - lane;                /* inactive lanes: a key no other lane has */
             cg_i64 fx_ex = 0, fx_in = 0;
-            if (f < total) cg_flat_synapse(sh_off[wl], sh_k0[wl], f, syn_post, syn_weight, &post, &fx_ex, &fx_in);
+            if (f < total) {
+                if (COUNT) cg_flat_count(sh_off[wl], sh_k0[wl], f, syn_post, &post, &fx_ex, &fx_in);
+                else cg_flat_synapse(sh_off[wl], sh_k0[wl], f, syn_post, syn_weight, &post, &fx_ex, &fx_in);
+            }
             const unsigned peers = __match_any_sync(CG_FULL_MASK, post);
             sh_ex[wl][lane] = fx_ex;
             sh_in[wl][lane] = fx_in;
@@ -99,7 +108,7 @@ __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *
         const cg_u16 *syn_post, const W *syn_weight, cg_i64 n_pre, int m, int D, int S, const int *blk_lo,       \
         const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in)                                            \
     {                                                                                                            \
-        deliver_block<W, DOFF>(due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre, m, D, S,  \
+        deliver_block<W, DOFF, false>(due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre, m, D, S,  \
                                blk_lo, blk_hi, n_blk, acc_ex, acc_in);                                           \
     }
 
@@ -107,3 +116,17 @@ CG_DELIVER_KERNEL(deliver_f32_u16, float, unsigned short)
 CG_DELIVER_KERNEL(deliver_f32_u32, float, unsigned int)
 CG_DELIVER_KERNEL(deliver_f64_u16, double, unsigned short)
 CG_DELIVER_KERNEL(deliver_f64_u32, double, unsigned int)
+
+/* Spikes onto parrots: no weight array; acc_ex is never written (count mode adds to acc_in only). */
+#define CG_DELIVER_COUNT_KERNEL(NAME, DOFF)                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * CG_DELIVER_WARPS) NAME(                                    \
+        const int *due_pre, const cg_u16 *due_d, const int *n_due, const cg_i64 *seg_off, const DOFF *delay_off, \
+        const cg_u16 *syn_post, cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi,         \
+        int n_blk, cg_i64 *acc_in)                                                                               \
+    {                                                                                                            \
+        deliver_block<float, DOFF, true>(due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr, n_pre, m, \
+                                         D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);                          \
+    }
+
+CG_DELIVER_COUNT_KERNEL(deliver_count_u16, unsigned short)
+CG_DELIVER_COUNT_KERNEL(deliver_count_u32, unsigned int)

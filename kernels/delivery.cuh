@@ -27,6 +27,8 @@
 /* One weight unit in the accumulators, 2^32 (cpu.FIXED_ONE), and its inverse. */
 #define CG_FIXED_ONE 0x1.0p+32
 #define CG_INV_FIXED 0x1.0p-32
+/* One spike onto a parrot_neuron: -1.0 in acc_in (cpu._ONE_FX). */
+#define CG_ONE_FX (1LL << 32)
 
 typedef unsigned short cg_u16;
 
@@ -70,6 +72,10 @@ template <typename DOFF>
 CG_FN void cg_block_run(const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, cg_i64 n_pre,
                         int m, int D, int S, int s, int p, int d, int lo, int hi, cg_i64 *k0, cg_i64 *k1)
 {
+    if (d < m || d > D) { /* the due list spans every synapse group's delays, this layout fewer */
+        *k0 = *k1 = 0;
+        return;
+    }
     cg_run_bounds(seg_off, delay_off, (cg_i64)s * n_pre + p, d, m, D, k0, k1);
     if (*k0 == *k1) return;
     if (lo > 0) *k0 = cg_lower_bound(syn_post, *k0, *k1, lo);
@@ -102,6 +108,17 @@ CG_FN void cg_flat_synapse(const int *off, const cg_i64 *k0s, int f, const cg_u1
     *post = (int)syn_post[k];
     *fx_ex = w >= 0.0 ? fx : 0;
     *fx_in = w >= 0.0 ? 0 : fx;
+}
+
+/* The synapse at flat position f of the 32 runs onto a parrot_neuron
+ * (cpu._deliver_layout mode 1): its post, and one spike, -1.0, in acc_in. */
+CG_FN void cg_flat_count(const int *off, const cg_i64 *k0s, int f, const cg_u16 *syn_post, int *post,
+                         cg_i64 *fx_ex, cg_i64 *fx_in)
+{
+    const int j = cg_find_run(off, f);
+    *post = (int)syn_post[k0s[j] + (f - off[j])];
+    *fx_ex = 0;
+    *fx_in = -CG_ONE_FX;
 }
 
 /* Last j in [0, n) with a[j] <= x, for a non-decreasing a with a[0] <= x: the

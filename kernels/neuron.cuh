@@ -1,6 +1,7 @@
 /*
  * kernels/neuron.cuh -- one neuron's step: generator drive, then the exact
- * update of iaf_psc_exp / iaf_psc_alpha, as cpu.drive and cpu.update do it.
+ * update of iaf_psc_exp / iaf_psc_alpha, or parrot_neuron's repetition of the
+ * spikes that arrived, as cpu.drive and cpu.update do it.
  * Shared by kernels/update.cu (one thread per neuron) and the host harness of
  * tests/test_kernels_host.py.
  *
@@ -45,6 +46,8 @@
 #define CG_N_PROP 25
 
 #define CG_KIND_PSC_EXP 0
+#define CG_KIND_PARROT 3         /* cpu.PARROT (models/parrot_neuron.py) */
+#define CG_PARROT_MAX_COPIES 16  /* cpu.PARROT_MAX_COPIES: most copies of one spike a parrot repeats */
 #define CG_KIND_DC 1            /* g_kind of a dc_generator (0: poisson_generator) */
 #define CG_GUIDE_SIZE 256       /* philox.GUIDE_SIZE */
 #define CG_POISSON_STREAM (5u << 24)   /* keys.POISSON, cpu._POISSON_STREAM */
@@ -130,6 +133,16 @@ CG_FN int cg_step_neuron(cg_i64 i, cg_i64 t, cg_u32 seed, const cg_neurons *N, c
     const double *P = N->prop + (cg_i64)q * CG_N_PROP;
     const double ex = (double)ax * CG_INV_FIXED;
     const double inh = (double)ai * CG_INV_FIXED;
+    if (N->kind[q] == CG_KIND_PARROT) {
+        /* no state: the spikes that arrived (counted in acc_in, -1.0 each) are repeated in this step,
+         * their number, the multiplicity, left in refr for merge_step; i_0 is not a parrot's */
+        N->i0_next[i] = i0n;
+        if (inh < 0.0) {
+            N->refr[i] = (int)(-inh);
+            return 1;
+        }
+        return 0;
+    }
     const double i_0 = N->i_0[i];
     double V = N->V[i];
     int refr = N->refr[i];

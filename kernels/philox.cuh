@@ -12,8 +12,9 @@
  *
  * How bit-identity is kept:
  *  - only IEEE operations that are correctly rounded on both sides are used
- *    (+ - * / sqrt, floor, fabs, exact int<->double conversions); log and exp
- *    are the project's own cg_plog / cg_pexp, not libm's or CUDA's;
+ *    (+ - * / sqrt, floor, fabs, exact int<->double conversions); log, exp
+ *    and pow are the project's own cg_plog / cg_pexp / cg_ppow (kernels/stdp.cuh
+ *    uses the last two), not libm's or CUDA's;
  *  - on the device every operation goes through __dadd_rn / __dsub_rn /
  *    __dmul_rn / __ddiv_rn / __dsqrt_rn, which are never contracted into FMAs,
  *    so the header is correct whatever the flags (--fmad=true included);
@@ -72,6 +73,7 @@ typedef struct { cg_u32 x0, x1, x2, x3; } cg_u32x4;
 #define CG_TWO_54 0x1.0p+54
 #define CG_TWO_M54 0x1.0p-54
 #define CG_MIN_NORMAL 0x1.0p-1022
+#define CG_SPLIT 0x1.0000002p+27 /* 2^27 + 1, Veltkamp's splitter */
 #define CG_LG1 0x1.5555555555555p-1
 #define CG_LG2 0x1.999999999999ap-2
 #define CG_LG3 0x1.2492492492492p-2
@@ -166,11 +168,10 @@ CG_FN double cg__u52(cg_u32 a, cg_u32 b)
 }
 
 /* ---- portable transcendentals --------------------------------------------- */
-CG_FN double cg_plog(double x)
+/* (k, tail) with log(x) = k * ln2_hi - tail for a finite x > 0; k * ln2_hi is
+ * exact (philox._plog_parts). Returns tail, *dk = k. */
+CG_FN double cg__plog_parts(double x, double *dk)
 {
-    if (!(x > 0.0)) return x == 0.0 ? cg_bits_f64((cg_i64)0xFFF0000000000000ULL)
-                                    : cg_bits_f64((cg_i64)0x7FF8000000000000ULL);
-    if (x == cg_bits_f64((cg_i64)0x7FF0000000000000ULL)) return x;
     cg_i64 e = 0;
     if (x < CG_MIN_NORMAL) { x = cg_dmul(x, CG_TWO_54); e = -54; }
     const cg_i64 bits = cg_f64_bits(x);
@@ -191,9 +192,18 @@ CG_FN double cg_plog(double x)
     t = cg_dadd(CG_LG1, cg_dmul(z, t));
     const double r = cg_dmul(z, t);
     const double hfsq = cg_dmul(cg_dmul(0.5, f), f);
-    const double dk = (double)e;
-    return cg_dsub(cg_dmul(dk, CG_LN2_HI),
-                   cg_dsub(cg_dsub(hfsq, cg_dadd(cg_dmul(s, cg_dadd(hfsq, r)), cg_dmul(dk, CG_LN2_LO))), f));
+    *dk = (double)e;
+    return cg_dsub(cg_dsub(hfsq, cg_dadd(cg_dmul(s, cg_dadd(hfsq, r)), cg_dmul(*dk, CG_LN2_LO))), f);
+}
+
+CG_FN double cg_plog(double x)
+{
+    if (!(x > 0.0)) return x == 0.0 ? cg_bits_f64((cg_i64)0xFFF0000000000000ULL)
+                                    : cg_bits_f64((cg_i64)0x7FF8000000000000ULL);
+    if (x == cg_bits_f64((cg_i64)0x7FF0000000000000ULL)) return x;
+    double dk;
+    const double tail = cg__plog_parts(x, &dk);
+    return cg_dsub(cg_dmul(dk, CG_LN2_HI), tail);
 }
 
 CG_FN double cg_plog1p(double x)
@@ -227,6 +237,40 @@ CG_FN double cg_pexp(double y)
     if (ki < -1020) return cg_dmul(cg_dmul(p, cg_bits_f64((ki + 54 + 1023) << 52)), CG_TWO_M54);
     if (ki > 1023) return cg_dmul(cg_dmul(p, 2.0), cg_bits_f64((ki - 1 + 1023) << 52));
     return cg_dmul(p, cg_bits_f64((ki + 1023) << 52));
+}
+
+/* a * b = *p + *err exactly, *p the rounded product (Dekker, no FMA; philox._two_prod). */
+CG_FN void cg__two_prod(double a, double b, double *p, double *err)
+{
+    *p = cg_dmul(a, b);
+    double c = cg_dmul(CG_SPLIT, a);
+    const double a_hi = cg_dsub(c, cg_dsub(c, a));
+    const double a_lo = cg_dsub(a, a_hi);
+    c = cg_dmul(CG_SPLIT, b);
+    const double b_hi = cg_dsub(c, cg_dsub(c, b));
+    const double b_lo = cg_dsub(b, b_hi);
+    *err = cg_dadd(cg_dadd(cg_dadd(cg_dsub(cg_dmul(a_hi, b_hi), *p), cg_dmul(a_hi, b_lo)), cg_dmul(a_lo, b_hi)),
+                   cg_dmul(a_lo, b_lo));
+}
+
+/* x ** y for x >= 0 (philox.ppow): exp(y log x) with y log x in two doubles, about 2 ulp. */
+CG_FN double cg_ppow(double x, double y)
+{
+    const double inf = cg_bits_f64((cg_i64)0x7FF0000000000000ULL);
+    if (!(x > 0.0)) {
+        if (x == 0.0) return y > 0.0 ? 0.0 : (y == 0.0 ? 1.0 : inf);
+        return cg_bits_f64((cg_i64)0x7FF8000000000000ULL);
+    }
+    if (x == inf) return y > 0.0 ? inf : (y == 0.0 ? 1.0 : 0.0);
+    double dk, p_hi, p_lo;
+    const double tail = cg__plog_parts(x, &dk);
+    cg__two_prod(y, cg_dmul(dk, CG_LN2_HI), &p_hi, &p_lo);
+    const double q = cg_dmul(y, tail);
+    const double z = cg_dsub(p_hi, q);
+    const double zz = cg_dsub(z, p_hi);
+    const double z_err = cg_dsub(cg_dsub(p_hi, cg_dsub(z, zz)), cg_dadd(q, zz));
+    const double e = cg_pexp(z);
+    return cg_dadd(e, cg_dmul(e, cg_dadd(z_err, p_lo)));
 }
 
 /* ---- samplers --------------------------------------------------------------- */

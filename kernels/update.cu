@@ -1,7 +1,8 @@
 /*
  * kernels/update.cu -- the neuron update of step t with the generator drive
  * computed in place (cpu.drive + cpu.update on the GPU), and the step's spikes
- * listed per thread block in neuron order.
+ * listed per thread block in neuron order. A parrot_neuron spikes when spikes
+ * arrived and leaves their number in refr for ring.cu's merge_step.
  *
  * Invariants:
  *  - ownership (I1): thread i is the only reader and writer of neuron i's

@@ -7,8 +7,12 @@ import numpy as np
 from cortex_gpu import Network, Simulation
 from cortex_gpu.distributions import Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
+from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
-__all__ = ["single_neuron", "small_network", "pd14_small", "run_case", "assert_same"]
+__all__ = ["single_neuron", "small_network", "pd14_small", "stdp_parrots", "hpc_small", "run_case", "assert_same"]
+
+#: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
+_STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
 
 
 def single_neuron(model: str = "iaf_psc_exp"):
@@ -59,6 +63,39 @@ def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
     return net
 
 
+def stdp_parrots(seed: int = 3):
+    """Plastic synapses fed by parrots, as NEST's STDP tests build them: spike_generators -> parrots
+    (two generators per parrot, some times shared and some repeated, so parrots spike with
+    multiplicity 2 to 4) -> stdp_pl_synapse_hom -> iaf_psc_alpha posts under Poisson drive; a
+    spike_generator with repeated times also feeds plastic synapses directly (a pre twice in one
+    ring slot). Spikes of every node recorded."""
+    rng = np.random.default_rng(seed)
+    net = Network(0.1)
+    base = np.round(np.sort(rng.uniform(1.0, 240.0, 40)), 1)
+    times = []
+    for k in range(8):
+        own = np.round(np.sort(rng.uniform(1.0, 240.0, 12)), 1)
+        times.append(np.sort(np.concatenate([own, base[k::4], own[:2]])))   # own[:2]: repeated times
+    gens = net.add_population("spike_generator", 8, spike_times_ms=times)
+    parrots = net.add_population("parrot_neuron", 6)
+    posts = net.add_population("iaf_psc_alpha", 12, {"tau_minus": 30.0, "tau_syn_ex": 0.5, "I_e": 250.0})
+    # delay 1 step: the window is 1 step (see test_stdp.py: parrots spiking twice in a longer window)
+    net.connect(gens.gids, parrots.gids, "fixed_indegree", indegree=2, weight=1.0, delay=0.1)
+    net.copy_synapse_model("stdp_pl_synapse_hom", "stdp_test", _STDP)
+    net.connect(parrots.gids, posts.gids, "fixed_indegree", indegree=4, weight=Redraw(Uniform(200.0, 400.0), low=0.0),
+                delay=Redraw(Normal(1.5, 0.5), low=0.1, high=3.0), synapse_model="stdp_test")
+    net.connect(gens.gids[:1], posts.gids, "all_to_all", weight=250.0, delay=1.0, synapse_model="stdp_test")
+    net.drive(net.add_generator("poisson_generator", {"rate": 6000.0}), posts.gids, weight=40.0)
+    net.record_spikes(np.concatenate([gens.gids, parrots.gids, posts.gids]))
+    return net
+
+
+def hpc_small(scale: float = 0.02):
+    """hpc_benchmark (MODELS.md section 4) at a small scale: plastic E->E, every spike recorded."""
+    net, _ = hpc_benchmark(scale)
+    return net
+
+
 def run_case(net: Network, backend: str, seed: int = 11, runs=(100.0,), **sim_kw) -> dict[str, np.ndarray]:
     """Run ``net`` on ``backend`` for the model times in ``runs`` (ms, one ``run`` call each); returns
     every recorded spike, every multimeter trace, the final state and the spike counts."""
@@ -73,6 +110,8 @@ def run_case(net: Network, backend: str, seed: int = 11, runs=(100.0,), **sim_kw
     for name in ("V_m", "I_syn_ex", "I_syn_in"):
         out[f"state_{name}"] = sim.state(name)
     out["spike_counts"] = sim.spike_counts()
+    if sim.graph.plastic_layout is not None:   # the plastic weights as the host holds them after the runs
+        out["plastic_weights"] = sim.connections()["weight"][sim.connections()["synapse_model"] != "static_synapse"]
     out["_sim"] = sim
     return out
 

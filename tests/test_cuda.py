@@ -17,7 +17,7 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda_available
-from cuda_cases import assert_same, pd14_small, run_case, single_neuron, small_network
+from cuda_cases import assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network, stdp_parrots
 
 _OK, _WHY = cuda_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _OK, reason=_WHY or "no usable GPU")]
@@ -57,6 +57,46 @@ def test_pd14_reduced_one_second():
     gpu = run_case(pd14_small(0.05, 0.1), "cuda", runs=(1000.0,))
     assert cpu["spike_gids"].size > 10_000
     assert_same(cpu, gpu)
+
+
+def test_stdp_through_parrots():
+    """Plastic synapses from parrots with multiplicity and from a spike_generator with repeated times
+    (a synapse due twice in a step: __match_any_sync on the synapse, peers applied in lane order)."""
+    cpu = run_case(stdp_parrots(), "cpu", runs=(150.0, 100.0))
+    gpu = run_case(stdp_parrots(), "cuda", runs=(150.0, 100.0))
+    assert cpu["spike_gids"].size > 500 and np.ptp(cpu["plastic_weights"]) > 50.0
+    assert_same(cpu, gpu)
+
+
+def test_hpc_benchmark_small():
+    """hpc_benchmark at scale 0.05 for 300 ms: spikes, state and every plastic weight bit for bit."""
+    cpu = run_case(hpc_small(0.05), "cpu", runs=(100.0, 200.0), threads=os.cpu_count() or 1)
+    gpu = run_case(hpc_small(0.05), "cuda", runs=(100.0, 200.0))
+    assert cpu["spike_gids"].size > 1000 and np.ptp(cpu["plastic_weights"]) > 0.1
+    assert_same(cpu, gpu)
+
+
+def test_hpc_benchmark_lost_history_raises_as_on_the_cpu():
+    """post_history=2: the GPU stops with the message of a CPU run of one step per call (see the
+    emulated test of the same name for why one step)."""
+    msgs = []
+    for backend, step_ms in (("cuda", 200.0), ("cpu", 0.1)):
+        sim = Simulation(hpc_small(0.05), seed=11, backend=backend, post_history=2)
+        with pytest.raises(RuntimeError, match="post_history=2") as err:
+            for _ in range(round(200.0 / step_ms)):
+                sim.run(step_ms)
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_parrot_over_max_copies_raises():
+    net = Network(0.1)
+    g = net.add_population("spike_generator", 1, spike_times_ms=[[5.0] * 17])
+    parrot = net.add_population("parrot_neuron", 1)
+    net.connect(g.gids, parrot.gids, weight=1.0, delay=0.1)
+    net.connect(parrot.gids, net.add_population("iaf_psc_exp", 1).gids, weight=1.0, delay=1.0)
+    with pytest.raises(ValueError, match="more spikes in one step than it can repeat"):
+        Simulation(net, backend="cuda").run(10.0)
 
 
 def test_same_seed_twice_identical():

@@ -22,7 +22,7 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda
-from cuda_cases import assert_same, pd14_small, run_case, single_neuron, small_network
+from cuda_cases import assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network, stdp_parrots
 
 HERE = Path(__file__).resolve().parent
 EMULATOR = HERE / "cuda_emulator"
@@ -87,6 +87,84 @@ def test_pd14_reduced(fake_cupy):
     assert_same(cpu, gpu)
 
 
+def test_stdp_through_parrots(fake_cupy, monkeypatch):
+    """Plastic synapses from parrots that repeat spikes with multiplicity, and from a spike_generator
+    with repeated times: spikes, final weights and state bit for bit; two runs (the device state
+    kept, the host's copied back in between), chunks of 256 steps."""
+    monkeypatch.setattr(cuda, "CHUNK_STEPS", 256)
+    cpu = run_case(stdp_parrots(), "cpu", runs=(150.0, 100.0))
+    gpu = run_case(stdp_parrots(), "cuda", runs=(150.0, 100.0))
+    assert cpu["spike_gids"].size > 500
+    assert np.ptp(cpu["plastic_weights"]) > 50.0              # the weights learned
+    assert_same(cpu, gpu)
+    for name in ("kplus", "tlast", "hist_t", "hist_k", "hist_n", "last_t", "last_k"):   # the traces too
+        a, b = getattr(cpu["_sim"]._S, name), getattr(gpu["_sim"]._S, name)
+        assert np.array_equal(a.view(np.int64) if a.dtype == np.float64 else a,
+                              b.view(np.int64) if b.dtype == np.float64 else b), name
+    launched = fake_cupy._env.launched
+    assert launched["deliver_count_u16"] == launched["deliver_stdp_u16"] == launched["merge_step"] == 2500
+
+
+def test_parrot_copies_enter_the_ring(fake_cupy):
+    """Coinciding and repeated generator spikes make parrot spikes of multiplicity > 1: the pre
+    appears that many times in its ring slot, as on the CPU."""
+    net = stdp_parrots()
+    sims = {b: Simulation(net, seed=11, backend=b) for b in ("cpu", "cuda")}
+    parrot_pres = sims["cpu"].graph.layout.pre_index[net.populations[1].gids] if sims["cpu"].build() else None
+    most = {}
+    for b, sim in sims.items():
+        most[b] = 0
+        for _ in range(250):
+            sim.run(0.1)
+            R = sim._R
+            slot = (sim.step - 1) % R.count.size
+            entries = R.pre[slot, :R.count[slot]]
+            most[b] = max(most[b], max((int(np.count_nonzero(entries == p)) for p in parrot_pres), default=0))
+    assert most["cpu"] >= 2 and most["cuda"] == most["cpu"]
+
+
+def test_parrot_over_max_copies_raises_as_on_the_cpu(fake_cupy):
+    """A parrot asked to repeat more than PARROT_MAX_COPIES spikes in one step: the same ValueError."""
+    net = Network(0.1)
+    g = net.add_population("spike_generator", 1, spike_times_ms=[[5.0] * 17])
+    parrot = net.add_population("parrot_neuron", 1)
+    post = net.add_population("iaf_psc_exp", 1)
+    net.connect(g.gids, parrot.gids, weight=1.0, delay=0.1)
+    net.connect(parrot.gids, post.gids, weight=1.0, delay=1.0)
+    for backend in ("cpu", "cuda"):
+        with pytest.raises(ValueError, match=r"more spikes in one step than it can repeat"):
+            Simulation(net, backend=backend).run(10.0)
+
+
+def test_hpc_benchmark_tiny(fake_cupy):
+    """hpc_benchmark at scale 0.05 (450 E, 112 I, 11,250 synapses per neuron, E->E plastic) for 200 ms:
+    every spike and every final plastic weight bit for bit."""
+    cpu = run_case(hpc_small(0.05), "cpu", runs=(200.0,))
+    gpu = run_case(hpc_small(0.05), "cuda", runs=(200.0,))
+    assert cpu["spike_gids"].size > 1000
+    assert np.ptp(cpu["plastic_weights"]) > 0.1        # some weights moved
+    assert_same(cpu, gpu)
+
+
+def test_hpc_benchmark_lost_history_raises_as_on_the_cpu(fake_cupy):
+    """A post history of 2 spikes is too short: the cuda backend stops with the CPU's message.
+
+    Which neuron is named first can depend on the window: the CPU appends a window's post spikes
+    after its m steps (15 here), the GPU after every step, and the extra newer spikes can push a
+    needed one out of a history of 2 earlier. Run one step per call (m = 1), the CPU names the
+    neuron the GPU names; in windows of 15 steps it stops at the same time."""
+    def stop(backend, step_ms):
+        sim = Simulation(hpc_small(0.05), seed=11, backend=backend, post_history=2)
+        with pytest.raises(RuntimeError, match=r"spiked more than post_history=2 times") as err:
+            for _ in range(round(200.0 / step_ms)):
+                sim.run(step_ms)
+        return str(err.value)
+    gpu = stop("cuda", 200.0)
+    assert gpu == stop("cpu", 0.1)
+    assert re.search(r"checked at [\d.]+ ms", gpu).group(0) == re.search(r"checked at [\d.]+ ms",
+                                                                          stop("cpu", 200.0)).group(0)
+
+
 def test_short_chunks_and_timed_steps(fake_cupy, monkeypatch):
     """Chunks cut short by the recording budget, a remainder chunk, and the per-kernel timed path
     continue the simulation exactly."""
@@ -136,7 +214,7 @@ def test_device_memory_refused_before_build(fake_cupy):
 
 def test_device_memory_refused_after_host_build(fake_cupy, monkeypatch):
     """The exact check on the built arrays also refuses, before any device array exists."""
-    monkeypatch.setattr(cuda, "precheck_device_memory", lambda net, wd: 0)
+    monkeypatch.setattr(cuda, "precheck_device_memory", lambda net, wd, post_history=0: 0)
     fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000
     sim = Simulation(small_network(), backend="cuda")
     n_before = len(fake_cupy._env.modules)

@@ -15,7 +15,7 @@ from cortex_gpu.record import RECORDABLE_CODES
 
 #: Kernels that deliver, drive or merge synaptic input; with every header they include, none may
 #: use an atomic operation (I1: one warp or thread owns each accumulator).
-DELIVERY_ENTRY_FILES = ("deliver.cu", "update.cu", "ring.cu")
+DELIVERY_ENTRY_FILES = ("deliver.cu", "deliver_stdp.cu", "update.cu", "ring.cu")
 
 
 _STRING = r'"(?:\\.|[^"\\])*"'
@@ -122,6 +122,15 @@ def test_drive_and_fixed_point_constants():
 def test_model_kinds_match_kernels():
     from cortex_gpu.models import NEURON_MODELS
     assert NEURON_MODELS["iaf_psc_exp"].kind == 0 and NEURON_MODELS["iaf_psc_alpha"].kind == 1
+    d = _defines("neuron.cuh")
+    assert NEURON_MODELS["parrot_neuron"].kind == int(d["CG_KIND_PARROT"]) == cpu.PARROT
+    assert int(d["CG_PARROT_MAX_COPIES"]) == cpu.PARROT_MAX_COPIES
+    assert eval(_defines("delivery.cuh")["CG_ONE_FX"].replace("LL", "")) == cpu._ONE_FX
+
+
+def test_delivery_files_are_listed():
+    """Every kernel file that delivers (and every header it includes) is in cuda.DELIVERY_KERNEL_FILES."""
+    assert {f.name for f in delivery_sources()} <= set(cuda.DELIVERY_KERNEL_FILES) | {"philox.cuh"}
 
 
 @pytest.mark.parametrize("name, macro, value", [("update.cu", "CG_UPDATE_THREADS", cuda.UPDATE_THREADS),

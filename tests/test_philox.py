@@ -225,6 +225,53 @@ def test_plog1p_pexp_log_factorial():
         assert ph.log_factorial(float(k)) == pytest.approx(math.lgamma(k + 1.0), rel=1e-15, abs=1e-15)
 
 
+def test_ppow_accuracy():
+    """Within 2.5 ulp of libm's pow (itself within ~0.5 ulp) over the range STDP weights live in and
+    far beyond; the naive pexp(y * plog(x)) is off by up to ~30 ulp here for y = 1.7."""
+    rng = np.random.default_rng(4)
+    xs = np.concatenate([rng.uniform(0.0, 200.0, 20_000), np.exp(rng.uniform(-300.0, 300.0, 20_000)),
+                         [5e-324, 1e-310, 1.0, 2.0, 1.7e308]])
+    for y in (0.4, 0.5, 0.6, 0.05, 1.7, -0.3, 2.0):
+        x = xs[(xs > 0) & (np.abs(np.log(xs)) * abs(y) < 700)]
+        got = np.array([ph.ppow(v, y) for v in x])
+        want = np.array([math.pow(v, y) for v in x])
+        assert _ulps(got, want).max() <= 2.5, y
+    assert ph.ppow(0.0, 0.4) == 0.0 and ph.ppow(0.0, 0.0) == 1.0 and ph.ppow(0.0, -1.0) == np.inf
+    assert ph.ppow(1.0, 0.4) == 1.0 and ph.ppow(4.0, 0.5) == 2.0 and np.isnan(ph.ppow(-1.0, 0.5))
+
+
+@numba.njit
+def _math_loop(which, x, y, out):
+    for i in range(x.size):
+        out[i] = ph.pexp(x[i]) if which == 0 else (ph.plog(x[i]) if which == 1 else ph.ppow(x[i], y[i]))
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_pexp_plog_ppow_header_twins_bit_identical(tmp_path):
+    """cg_pexp, cg_plog and cg_ppow of philox.cuh (host build, no FP contraction) give the numba twins'
+    bits on 600,000 inputs: the STDP rule's exp and pow are the same on the CPU and the GPU backend."""
+    import ctypes
+    lib = tmp_path / "libmath.so"
+    subprocess.run(["g++", "-std=c++17", "-O2", "-shared", "-fPIC", "-ffp-contract=off", f"-I{KERNELS}",
+                    str(ROOT / "tests" / "cuda_emulator" / "portable_math.cpp"), "-o", str(lib)], check=True)
+    fn = ctypes.CDLL(str(lib)).portable_math
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long]
+    rng = np.random.default_rng(9)
+    n = 200_000
+    inputs = [  # exp: STDP's decay arguments and the whole range; log and pow: weights and beyond
+        (np.concatenate([-rng.exponential(3.0, n // 2), rng.uniform(-746.0, 710.0, n // 2)]), np.zeros(n)),
+        (np.concatenate([rng.uniform(0.0, 200.0, n // 2), np.exp(rng.uniform(-745.0, 709.0, n // 2))]), np.zeros(n)),
+        (np.concatenate([rng.uniform(0.0, 200.0, n // 2), np.exp(rng.uniform(-50.0, 50.0, n // 2))]),
+         np.concatenate([np.full(n // 4, 0.4), rng.uniform(-3.0, 3.0, 3 * n // 4)])),
+    ]
+    for which, (x, y) in enumerate(inputs):
+        want, got = np.empty(n), np.empty(n)
+        _math_loop(which, x, y, want)
+        fn(which, x.ctypes.data, y.ctypes.data, got.ctypes.data, n)
+        bad = np.flatnonzero(want.view(np.int64) != got.view(np.int64))
+        assert bad.size == 0, (which, x[bad[:5]], y[bad[:5]])
+
+
 # ---------------------------------------------------------------- CUDA mirror
 
 def test_header_constants_match_python():

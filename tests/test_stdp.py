@@ -201,3 +201,21 @@ def test_ownership_check_from_the_environment(monkeypatch):
     assert Simulation(net).check_ownership
     monkeypatch.setenv("CORTEX_GPU_CHECK_OWNERSHIP", "0")
     assert not Simulation(net).check_ownership
+
+
+@pytest.mark.xfail(strict=True, reason="known CPU bug: update() leaves a parrot's multiplicity in refr and "
+                                       "merge_step reads it at the end of the window, so a parrot that spikes "
+                                       "twice within one minimum-delay window loses the first spike's copies "
+                                       "(the cuda backend merges every step and is right)")
+def test_parrot_spiking_twice_in_one_window_repeats_both():
+    """A parrot spiking at 5.4 and 5.6 ms, inside one window of 4 steps: both spikes reach the target."""
+    net = Network(H)
+    g = net.add_population("spike_generator", 1, spike_times_ms=[[5.0, 5.2]])
+    parrot = net.add_population("parrot_neuron", 1)
+    target = net.add_population("iaf_psc_exp", 1, {"tau_syn_ex": 1e6})   # keep the current
+    net.connect(g.gids, parrot.gids, weight=1.0, delay=0.4)
+    net.connect(parrot.gids, target.gids, weight=10.0, delay=0.4)
+    sim = Simulation(net)
+    sim.run(10.0)
+    assert sim._m == 4 and sim.spike_counts()[0] == 2
+    assert sim.state("I_syn_ex")[1] == pytest.approx(20.0, rel=1e-4)

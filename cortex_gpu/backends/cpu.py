@@ -32,6 +32,13 @@ stamps and ``Kminus``) is kept per post (``_post_spike``) and only read
 during delivery: a spike delivered at step ``t`` through delay ``d`` needs
 post spikes up to step ``t - 2d < t - m``, all merged before the window.
 
+The rule's ``exp`` and ``pow`` are :func:`cortex_gpu.philox.pexp` and
+:func:`cortex_gpu.philox.ppow` (about 1 and 2 ulp), built from basic IEEE
+operations, not libm's: the CUDA backend computes the same bits with their
+twins in kernels/philox.cuh (CUDA's exp/pow round differently from libm's).
+Weights then differ from NEST's (libm) by a few ulp per update, ~1e-15
+relative over a trajectory (tests/validation).
+
 Ownership check mode (``Own.owner`` not empty): every write to a post's
 accumulators, state or synapse weights first checks that the writing worker
 owns the post; a violation is recorded in ``Own.err`` (worker, post, synapse,
@@ -269,9 +276,10 @@ def _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, T, Km):
 
 @numba.njit(inline="always")
 def _facilitate(wt, kplus, tlast, u, d, S):
-    """NEST: ``w + lambda * w**mu * (Kplus * exp((t_last - (t_u + d)) / tau_plus))``."""
+    """NEST: ``w + lambda * w**mu * (Kplus * exp((t_last - (t_u + d)) / tau_plus))``, with
+    philox.ppow and philox.pexp (see the module docstring)."""
     minus_dt = _ms(S, tlast) - (_ms(S, u) + d * S.ms_per_step)
-    return wt + S.lam * wt ** S.mu * (kplus * np.exp(minus_dt * S.tau_plus_inv))
+    return wt + S.lam * philox.ppow(wt, S.mu) * (kplus * philox.pexp(minus_dt * S.tau_plus_inv))
 
 
 @numba.njit(inline="always")
@@ -280,7 +288,7 @@ def _depress(wt, k_u, u, stamp, d, S, tau_minus_inv):
     kminus = 0.0
     if k_u != 0.0:
         t_k = _ms(S, stamp) - d * S.ms_per_step
-        kminus = k_u * np.exp((_ms(S, u) - t_k) * tau_minus_inv)
+        kminus = k_u * philox.pexp((_ms(S, u) - t_k) * tau_minus_inv)
     new_w = wt - S.lam * S.alpha * wt * kminus
     return new_w if new_w > 0.0 else 0.0
 
@@ -300,7 +308,7 @@ def _pre_spike(S, R, slot, n, p, stamp):
     """
     R.kplus[slot, n] = S.kplus[p]
     R.tlast[slot, n] = S.tlast[p]
-    S.kplus[p] = S.kplus[p] * np.exp((_ms(S, S.tlast[p]) - _ms(S, stamp)) * S.tau_plus_inv) + 1.0
+    S.kplus[p] = S.kplus[p] * philox.pexp((_ms(S, S.tlast[p]) - _ms(S, stamp)) * S.tau_plus_inv) + 1.0
     S.tlast[p] = stamp
 
 
@@ -312,7 +320,7 @@ def _post_spike(S, i, stamp):
     km = 1.0     # NEST starts from Kminus = 0: 0 * exp(...) + 1
     if n > 0:
         j = (n - 1) & mask
-        km = S.hist_k[i, j] * np.exp((_ms(S, S.hist_t[i, j]) - _ms(S, stamp)) * S.tau_minus_inv[i]) + 1.0
+        km = S.hist_k[i, j] * philox.pexp((_ms(S, S.hist_t[i, j]) - _ms(S, stamp)) * S.tau_minus_inv[i]) + 1.0
     S.hist_t[i, n & mask] = stamp
     S.hist_k[i, n & mask] = km
     short = S.last_t.shape[1] - 1

@@ -6,27 +6,37 @@ What runs where
   draws the rank's synapses and the delivery layout is copied to the device
   unchanged, so both backends deliver from identical arrays. Drawing the
   synapses on the device is not built; the engine says so when it builds.
-- A step is five kernels on one stream (``kernels/``): ``gather_due`` (the
-  ring entries due now), ``deliver_<w>_<d>`` (one warp per post block, no
-  atomics), ``update_f64`` (generator drive and neuron update, spikes listed
-  per block in id order), ``sample_state`` (multimeters only) and
-  ``merge_step`` (the step's spikes into the ring and the recording buffers).
+- A step is five to seven kernels on one stream (``kernels/``): ``gather_due``
+  (the ring entries due now), one delivery kernel per synapse group, each
+  with one warp per post block and no atomics (``deliver_<w>_<d>`` static,
+  ``deliver_count_<d>`` onto parrot_neurons, ``deliver_stdp_<d>`` plastic:
+  stdp_pl_synapse_hom's update, then delivery), ``update_f64`` (generator
+  drive and neuron update, parrots included; spikes listed per block in id
+  order), ``sample_state`` (multimeters only) and ``merge_step`` (the step's
+  spikes into the ring, once per copy for a parrot; pre traces and post
+  histories; the recording buffers).
   The step index lives on the device (``clock[0]``, advanced by
   ``merge_step``), so the kernels of ``k`` steps are captured once as a CUDA
   graph and replayed for every chunk of ``k`` steps: Python pays one launch
   per chunk, not five per step.
 - Recorded spikes and multimeter rows collect in device buffers sized for a
   chunk and go to the host's :class:`~cortex_gpu.record.SpikeBuffer` and
-  :class:`~cortex_gpu.record.StateSampler` after each chunk; spike counts and
-  the neuron state are copied back to the engine's arrays after each run.
+  :class:`~cortex_gpu.record.StateSampler` after each chunk, with the error
+  flags (a post history too short for an STDP update, a parrot repeating more
+  than ``cpu.PARROT_MAX_COPIES`` copies), which raise the CPU engine's errors;
+  spike counts, the neuron state, plastic weights and STDP traces are copied
+  back to the engine's arrays after each run, so ``Simulation.connections()``
+  returns the current weights.
 
 Bit identity with the CPU backend (I3): the same layout arrays, propagators
 and generator tables; synaptic input summed in 64-bit fixed point; the same
 keyed Philox draws; kernels compiled without FMA contraction
-(``--fmad=false``), as numba compiles ``cpu.update`` (no FMA in its code).
+(``--fmad=false``), as numba compiles ``cpu.update`` (no FMA in its code);
+the STDP rule's exp and pow are ``cg_pexp``/``cg_ppow`` (kernels/philox.cuh),
+twins of the ``philox.pexp``/``ppow`` that ``cpu.py`` calls.
 
 Not built (``NotImplementedError`` naming it): more than one rank,
-``iaf_cond_exp``, synapse models other than ``static_synapse``.
+``iaf_cond_exp``, the ownership check mode (``check_ownership``).
 
 The functions that prepare the device tables (:func:`device_tables`,
 :func:`delivery_blocks`, :func:`drive_tables`) use NumPy only, so that
@@ -54,9 +64,10 @@ __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
 #: Kernel files the backend loads, one cupy.RawModule each.
-KERNEL_FILES = ("ring.cu", "deliver.cu", "update.cu", "record.cu")
+KERNEL_FILES = ("ring.cu", "deliver.cu", "deliver_stdp.cu", "update.cu", "record.cu")
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
-DELIVERY_KERNEL_FILES = ("deliver.cu", "delivery.cuh", "ring.cu", "update.cu", "neuron.cuh", "scan.cuh")
+DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "delivery.cuh", "stdp.cuh", "ring.cu", "update.cu",
+                         "neuron.cuh", "scan.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
 NVRTC_OPTIONS = ("--fmad=false",)
@@ -72,7 +83,7 @@ RECORD_BUDGET_BYTES = 1 << 30
 #: Device memory left free beyond what the backend allocates (CUDA context, modules, graphs).
 RESERVE_BYTES = 256 << 20
 #: Neuron models the kernels integrate (model kind ids of cortex_gpu.models).
-SUPPORTED_MODELS = ("iaf_psc_exp", "iaf_psc_alpha")
+SUPPORTED_MODELS = ("iaf_psc_exp", "iaf_psc_alpha", "parrot_neuron")
 #: Device bytes per local neuron: state and accumulators (V..i0_next 56, refr 4, acc 16, n_spikes 8, gid 8,
 #: pset 4, pre_of_local 4), drive pointer 8, the update's spike list 4.
 _NEURON_BYTES = 56 + 4 + 16 + 8 + 8 + 4 + 4 + 8 + 4
@@ -89,8 +100,11 @@ def nvrtc_options() -> tuple[str, ...]:
                             f"-DCG_RING_THREADS={RING_THREADS}")
 
 
-def unsupported_reason(net, n_ranks: int) -> str | None:
+def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str | None:
     """Why the cuda backend cannot run ``net`` on ``n_ranks`` ranks, or None when it can."""
+    if check_ownership:
+        return ("the ownership check mode (check_ownership, CORTEX_GPU_CHECK_OWNERSHIP) is not built on the cuda "
+                "backend: use --backend cpu to check ownership")
     if n_ranks > 1:
         return (f"the cuda backend runs one rank; {n_ranks} ranks (the spike exchange between GPUs) are not "
                 "built yet: use --backend cpu")
@@ -101,10 +115,6 @@ def unsupported_reason(net, n_ranks: int) -> str | None:
                 "for bit; use --backend cpu")
     if models:
         return f"neuron model(s) {', '.join(models)} are not built on the cuda backend; use --backend cpu"
-    plastic = sorted({p.synapse_model for p in net.projections if net.is_plastic(p.synapse_model)})
-    if plastic:
-        return (f"synapse model(s) {', '.join(plastic)} (plastic synapses) are not built on the cuda backend; "
-                "use --backend cpu")
     return None
 
 
@@ -118,30 +128,50 @@ def check_device_memory(need_bytes: int, free_bytes: int, what: str) -> None:
 
 
 def estimate_device_bytes(n_local: int, n_synapses: float, n_pre: float, n_sections: int, min_delay: int,
-                          max_delay: int, weight_bytes: int) -> int:
+                          max_delay: int, weight_bytes: int, *, n_plastic: float = 0.0, n_groups: int = 1,
+                          post_history: int = 0, short_history: int = 8) -> int:
     """Device bytes of a rank from the planner's expectations (before anything is drawn).
 
-    Layout (post index, weight, segment and delay tables), ring and due list,
-    and the per-neuron arrays; recording buffers are left out (their size is
-    bounded by :data:`RECORD_BUDGET_BYTES`).
+    Layout (post index, weight, segment and delay tables of each of the
+    ``n_groups`` synapse groups), ring and due list, and the per-neuron
+    arrays. The ``n_plastic`` plastic synapses (part of ``n_synapses``) keep
+    float64 weights; with them come the ring entries' pre traces (float64
+    Kplus, int64 stamp), the traces per pre (16 bytes) and each post's
+    history of ``post_history`` and ``short_history`` spikes (int32 stamp,
+    float64 Kminus) with its count and 1/tau_minus. Recording buffers are left
+    out (their size is bounded by :data:`RECORD_BUDGET_BYTES`).
     """
     n_seg = n_sections * n_pre
-    layout = (2 + weight_bytes) * n_synapses + 8 * (n_seg + 1) + 2 * n_seg * (max_delay - min_delay)
-    ring = 4 * (max_delay + 1) * n_pre + 6 * (max_delay - min_delay + 1) * n_pre
-    return int(layout + ring + _NEURON_BYTES * n_local)
+    layout = ((2 + weight_bytes) * n_synapses + (8 - weight_bytes) * n_plastic
+              + n_groups * (8 * (n_seg + 1) + 2 * n_seg * (max_delay - min_delay)))
+    slots = (max_delay + 1) * n_pre
+    ring = 4 * slots + 10 * (max_delay - min_delay + 1) * n_pre      # ring_pre; due_pre, due_d, due_at
+    stdp = 0.0
+    if n_plastic:
+        stdp = 16 * slots + 16 * n_pre + n_local * (12 * (post_history + short_history) + 16)
+    return int(layout + ring + stdp + _NEURON_BYTES * n_local)
 
 
-def precheck_device_memory(net, weight_dtype) -> int:
+def precheck_device_memory(net, weight_dtype, post_history: int = 0) -> int:
     """Refuse a model whose predicted device memory exceeds the GPU's free memory, before any build.
 
     Uses :func:`cortex_gpu.planner.plan_memory`'s expected synapse, pre and
-    delay counts for one rank; returns the estimate in bytes.
+    delay counts for one rank, and the expected plastic synapses of the
+    plastic projections; returns the estimate in bytes.
     """
     import cupy
+    from types import SimpleNamespace
+    from ..build import synapse_groups
+    from ..partition import expected_tile_synapses
     from ..planner import plan_memory
     r = plan_memory(net, 1, weight_dtype=np.dtype(weight_dtype).name).ranks[0]
+    groups = synapse_groups(net)
+    everyone = (np.zeros(1, np.int64), np.full(1, net.n_nodes, np.int64))
+    n_plastic = sum(float(expected_tile_synapses(SimpleNamespace(projections=[p]), *everyone).sum())
+                    for p in net.projections if p.id in groups["plastic"])
     need = estimate_device_bytes(r.n_neurons, r.n_synapses, r.n_pre, r.n_sections, r.min_delay, r.max_delay,
-                                 np.dtype(weight_dtype).itemsize)
+                                 np.dtype(weight_dtype).itemsize, n_plastic=n_plastic,
+                                 n_groups=sum(bool(v) for v in groups.values()) or 1, post_history=post_history)
     free, _ = cupy.cuda.runtime.memGetInfo()
     check_device_memory(need, int(free), f"this model (planner estimate: {r.n_synapses:,.0f} synapses, "
                                          f"{r.n_neurons:,} neurons)")
@@ -233,6 +263,20 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
     a["syn_post"] = np.ascontiguousarray(L.syn_post, np.uint16)
     a["syn_weight"] = np.ascontiguousarray(L.syn_weight)
     a["blk_lo"], a["blk_hi"] = delivery_blocks(n, L.section_size, posts_per_warp)
+    groups = {"static": L}
+    for prefix, lay in (("c_", sim.graph.count_layout), ("p_", sim.graph.plastic_layout)):
+        if lay is None:
+            continue
+        groups[prefix] = lay
+        a[prefix + "seg_off"] = np.ascontiguousarray(lay.seg_off, np.int64)
+        a[prefix + "delay_off"] = np.ascontiguousarray(lay.delay_off)
+        a[prefix + "syn_post"] = np.ascontiguousarray(lay.syn_post, np.uint16)
+    if sim.graph.plastic_layout is not None:
+        # float64 weights, in place: the host's array is the one Simulation.connections() reads after a run
+        a["p_syn_weight"] = np.ascontiguousarray(sim.graph.plastic_layout.syn_weight, np.float64)
+    a.update(stdp_tables(sim._S, sim._R))
+    a["blk_err"] = np.zeros(5 * max(a["blk_lo"].size, 1), np.int64)
+    a["merge_err"] = np.zeros(1, np.int64)
     a["gid"] = N.gid.astype(np.int64)
     a["pset"] = N.pset.astype(np.int32)
     a["prop"] = np.ascontiguousarray(N.prop, np.float64).ravel()
@@ -251,11 +295,37 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
     a["rec_mask"] = sim._spikes.rec_mask.astype(np.uint8)
     a["mm_local"] = sim._sampler.local.astype(np.int64)
     a["mm_var"] = sim._sampler.var.astype(np.int32)
-    scalars = {"n": n, "n_pre": int(L.n_pre), "m": int(L.min_delay), "D": int(L.max_delay),
-               "S": int(L.section_size), "n_slots": int(R.count.size), "cap": int(R.pre.shape[1]),
-               "has_dc": int(bool(sim._G.has_dc)), "seed": int(sim.seed)}
+    present = [lay for lay in groups.values() if lay.n_synapses]
+    scalars = {"n": n, "n_pre": int(L.n_pre), "S": int(L.section_size), "n_slots": int(R.count.size),
+               "cap": int(R.pre.shape[1]), "has_dc": int(bool(sim._G.has_dc)), "seed": int(sim.seed),
+               # the due list spans every group's delays; each delivery kernel takes its own group's
+               "m": min((lay.min_delay for lay in present), default=int(L.min_delay)),
+               "D": max((lay.max_delay for lay in present), default=int(L.max_delay)),
+               "plastic": int(sim.graph.plastic_layout is not None),
+               "H": int(sim._S.hist_t.shape[1]), "K": int(sim._S.last_t.shape[1])}
+    for prefix, lay in groups.items():
+        key = "" if prefix == "static" else prefix
+        scalars[key + "min_delay"], scalars[key + "max_delay"] = int(lay.min_delay), int(lay.max_delay)
+        scalars[key + "n_syn"] = int(lay.n_synapses)
+    if scalars["n_slots"] * scalars["cap"] >= 2 ** 31:
+        raise NotImplementedError(f"the ring ({scalars['n_slots']} slots of {scalars['cap']} entries) is too large "
+                                  "for the cuda backend's 32-bit ring positions; use --backend cpu")
     return DeviceTables(a, scalars, "f32" if L.syn_weight.dtype == np.float32 else "f64",
                         "u16" if L.delay_off.dtype == np.uint16 else "u32")
+
+
+def stdp_tables(S, R) -> dict[str, np.ndarray]:
+    """The STDP traces (``cpu.Stdp``, ``cpu.Ring``) flattened for the kernels; one-element placeholders
+    without plastic synapses, so that every kernel keeps one signature."""
+    plastic = S.kplus.size > 0
+
+    def flat(x, dtype):
+        return np.ascontiguousarray(x, dtype).ravel() if plastic else np.zeros(1, dtype)
+    return {"kplus": flat(S.kplus, np.float64), "tlast": flat(S.tlast, np.int64),
+            "hist_t": flat(S.hist_t, np.int32), "hist_k": flat(S.hist_k, np.float64),
+            "hist_n": flat(S.hist_n, np.int64), "last_t": flat(S.last_t, np.int32),
+            "last_k": flat(S.last_k, np.float64), "tau_minus_inv": flat(S.tau_minus_inv, np.float64),
+            "ring_kplus": flat(R.kplus, np.float64), "ring_tlast": flat(R.tlast, np.int64)}
 
 
 # ------------------------------------------------------------------ the runner (CuPy)
@@ -322,8 +392,9 @@ class CudaRunner:
             self.n_cols = int(t.arrays["mm_local"].size)
             n_src_rec = int(np.count_nonzero(sim._spikes.rec_mask[sim._sources[1]])) if sim._sources[1].size else 0
             self._record_spikes = bool(np.any(sim._spikes.rec_mask[sim.graph.neurons.gids])) or n_src_rec > 0
-            work = {"due_pre": ((s["D"] - s["m"] + 1) * s["cap"], np.int32),
-                    "due_d": ((s["D"] - s["m"] + 1) * s["cap"], np.uint16), "n_due": (1, np.int32),
+            n_due_cap = (s["D"] - s["m"] + 1) * s["cap"]
+            work = {"due_pre": (n_due_cap, np.int32), "due_d": (n_due_cap, np.uint16),
+                    "due_at": (n_due_cap, np.int32), "n_due": (1, np.int32),
                     "blk_spk": (self.n_ublocks * UPDATE_THREADS, np.int32), "blk_count": (self.n_ublocks, np.int32),
                     "blk_off": (self.n_ublocks, np.int32), "clock": (2, np.int64), "spk_n": (1, np.int64)}
             need = (t.nbytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
@@ -354,8 +425,16 @@ class CudaRunner:
 
     # -------------------------------------------------------------- set-up
     def _kernel_names(self, f: str) -> tuple[str, ...]:
-        return {"ring.cu": ("gather_due", "merge_step"), "deliver.cu": (self.tables.deliver_kernel,),
+        t = self.tables
+        return {"ring.cu": ("gather_due", "merge_step"),
+                "deliver.cu": (t.deliver_kernel,) + ((self._group_kernel("c_", "deliver_count"),)
+                                                     if "c_seg_off" in t.arrays else ()),
+                "deliver_stdp.cu": ((self._group_kernel("p_", "deliver_stdp"),) if t.scalars["plastic"] else ()),
                 "update.cu": ("update_f64",), "record.cu": ("sample_state",)}[f]
+
+    def _group_kernel(self, prefix: str, op: str) -> str:
+        """``<op>_<delay_off dtype>`` of the count (``c_``) or plastic (``p_``) group."""
+        return f"{op}_{'u16' if self.tables.arrays[prefix + 'delay_off'].dtype == np.uint16 else 'u32'}"
 
     @property
     def layout_device_bytes(self) -> int:
@@ -418,15 +497,30 @@ class CudaRunner:
         mark(0)
         k["gather_due"]((1,), (RING_THREADS,), (d["clock"], d["ring_pre"], d["ring_count"], i32(s["n_slots"]),
                                                 i32(s["cap"]), i32(s["m"]), i32(s["D"]), d["due_pre"], d["due_d"],
-                                                d["n_due"]))
+                                                d["due_at"], d["n_due"]))
         mark(1)
         n_blk = int(self.tables.arrays["blk_lo"].size)
-        if n_blk:
-            k[self.tables.deliver_kernel](
-                (-(-n_blk // DELIVER_WARPS),), (32 * DELIVER_WARPS,),
-                (d["due_pre"], d["due_d"], d["n_due"], d["seg_off"], d["delay_off"], d["syn_post"], d["syn_weight"],
-                 i64(s["n_pre"]), i32(s["m"]), i32(s["D"]), i32(s["S"]), d["blk_lo"], d["blk_hi"], i32(n_blk),
-                 d["acc_ex"], d["acc_in"]))
+        grid, block = (-(-n_blk // DELIVER_WARPS),), (32 * DELIVER_WARPS,)
+        due = (d["due_pre"], d["due_d"], d["n_due"])
+        blocks = (d["blk_lo"], d["blk_hi"], i32(n_blk))
+        if n_blk:   # static synapses (possibly none: the kernel then finds empty runs)
+            k[self.tables.deliver_kernel](grid, block, (
+                *due, d["seg_off"], d["delay_off"], d["syn_post"], d["syn_weight"], i64(s["n_pre"]),
+                i32(s["min_delay"]), i32(s["max_delay"]), i32(s["S"]), *blocks, d["acc_ex"], d["acc_in"]))
+        if n_blk and s.get("c_n_syn"):
+            k[self._group_kernel("c_", "deliver_count")](grid, block, (
+                *due, d["c_seg_off"], d["c_delay_off"], d["c_syn_post"], i64(s["n_pre"]), i32(s["c_min_delay"]),
+                i32(s["c_max_delay"]), i32(s["S"]), *blocks, d["acc_in"]))
+        if n_blk and s.get("p_n_syn"):
+            P = self.sim._S
+            f64 = np.float64
+            k[self._group_kernel("p_", "deliver_stdp")](grid, block, (
+                d["clock"], d["due_pre"], d["due_d"], d["due_at"], d["n_due"], d["p_seg_off"], d["p_delay_off"],
+                d["p_syn_post"], d["p_syn_weight"], i64(s["n_pre"]), i32(s["p_min_delay"]), i32(s["p_max_delay"]),
+                i32(s["S"]), *blocks, d["acc_ex"], d["ring_kplus"], d["ring_tlast"], f64(P.lam), f64(P.alpha),
+                f64(P.mu), f64(P.tau_plus_inv), f64(P.ms_per_tic), f64(P.ms_per_step), i64(P.tics_per_step),
+                d["hist_t"], d["hist_k"], d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]),
+                d["tau_minus_inv"], d["blk_err"]))
         mark(2)
         if n:
             k["update_f64"]((self.n_ublocks,), (UPDATE_THREADS,), (
@@ -442,11 +536,15 @@ class CudaRunner:
                 d["clock"], i32(self.n_cols), d["mm_local"], d["mm_var"], d["V"], d["I_ex"], d["I_in"], d["pset"],
                 d["prop"], d["mm_buf"]))
         mark(3)
+        P = self.sim._S
         k["merge_step"]((1,), (RING_THREADS,), (
             d["clock"], i32(self.n_ublocks), i32(UPDATE_THREADS), d["blk_count"], d["blk_spk"], d["blk_off"],
-            d["gid"], d["pre_of_local"], d["rec_mask"], d["n_spikes"], d["ring_pre"], d["ring_count"],
-            i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"], d["src_gid"], i32(1),
-            d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap)))
+            d["gid"], d["pset"], d["kind"], d["refr"], d["pre_of_local"], d["rec_mask"], d["n_spikes"],
+            d["ring_pre"], d["ring_count"], i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"],
+            d["src_gid"], i32(1), d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap),
+            i32(s["plastic"]), d["ring_kplus"], d["ring_tlast"], np.float64(P.tau_plus_inv),
+            np.float64(P.ms_per_tic), i64(P.tics_per_step), d["kplus"], d["tlast"], d["hist_t"], d["hist_k"],
+            d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]), d["tau_minus_inv"], d["merge_err"]))
         mark(4)
 
     def _graph(self, L: int):
@@ -482,6 +580,8 @@ class CudaRunner:
         L_max = self._chunk_steps()
         end = sim.step + n_steps
         src_s = sim._sources[0]
+        if self.tables.scalars["plastic"] and end >= 2 ** 31:
+            raise ValueError(f"plastic synapses keep post spike stamps in 32 bits: at most {2 ** 31 - 1} steps")
         chunks = []
         t = sim.step
         while t < end:
@@ -491,6 +591,16 @@ class CudaRunner:
             chunks.append((t, L))
             t += L
         self._prepare_buffers(chunks, src_s)
+        split = None
+        try:
+            split = self._run_chunks(chunks, timed_steps, progress, t_wall)
+        finally:   # after an error too, the host arrays hold the state the error describes
+            self._copy_state_back()
+        sim.sim_s += time.perf_counter() - t_wall
+        return split
+
+    def _run_chunks(self, chunks, timed_steps: int, progress, t_wall: float) -> dict[str, float] | None:
+        sim = self.sim
         split = None
         for t0, L in chunks:
             self._load_sources(t0, L)
@@ -512,11 +622,26 @@ class CudaRunner:
                 self.timings["graph_gpu_s"] += self.cp.cuda.get_elapsed_time(*self._events) * 1e-3
                 self.timings["graph_steps"] += L
             sim.step = t0 + L
+            self._check_errors()
             if progress is not None:
                 progress(sim.t_ms, time.perf_counter() - t_wall)
-        self._copy_state_back()
-        sim.sim_s += time.perf_counter() - t_wall
         return split
+
+    def _check_errors(self) -> None:
+        """Raise the CPU engine's error for what the chunk's kernels flagged: a parrot asked to repeat
+        more than ``cpu.PARROT_MAX_COPIES`` copies (merge_step), or a post history too short for an STDP
+        update (deliver_stdp; the first in the CPU's order: step, due entry, post)."""
+        if int(self.d["merge_err"].get()[0]):
+            raise ValueError("a parrot_neuron received more spikes in one step than it can repeat "
+                             "(cortex_gpu.backends.cpu.PARROT_MAX_COPIES)")
+        if not self.tables.scalars["plastic"]:
+            return
+        err = self.d["blk_err"].get().reshape(-1, 5)
+        flagged = err[err[:, 0] != 0]
+        if flagged.size:
+            first = flagged[np.lexsort((flagged[:, 3], flagged[:, 2], flagged[:, 1]))[0]]
+            self.sim._S.err[0] = (1, first[3], first[4], 0)
+            self.sim._check_errors()
 
     def _prepare_buffers(self, chunks, src_s: np.ndarray) -> None:
         longest = max((L for _, L in chunks), default=1)
@@ -583,8 +708,20 @@ class CudaRunner:
             sim._sampler.collect(rows, t0, L)
 
     def _copy_state_back(self) -> None:
-        """Neuron state and spike counts into the engine's host arrays (``Simulation.state`` reads them)."""
-        N = self.sim._N
+        """Neuron state and spike counts into the engine's host arrays (``Simulation.state`` reads them);
+        with plastic synapses also the weights (in place: ``Simulation.connections()`` reads that array),
+        the traces and the ring, so that host and device agree after every run."""
+        sim = self.sim
+        N = sim._N
         self.stream.synchronize()
         for name in ("V", "I_ex", "I_in", "dI_ex", "dI_in", "i_0", "i0_next", "refr", "n_spikes"):
             getattr(N, name)[:] = self.d[name].get()
+        if not self.tables.scalars["plastic"]:
+            return
+        sim.graph.plastic_layout.syn_weight[:] = self.d["p_syn_weight"].get()
+        S, R = sim._S, sim._R
+        for name, host in (("kplus", S.kplus), ("tlast", S.tlast), ("hist_t", S.hist_t), ("hist_k", S.hist_k),
+                           ("hist_n", S.hist_n), ("last_t", S.last_t), ("last_k", S.last_k),
+                           ("ring_kplus", R.kplus), ("ring_tlast", R.tlast), ("ring_pre", R.pre),
+                           ("ring_count", R.count)):
+            host.reshape(-1)[:] = self.d[name].get()[:host.size]

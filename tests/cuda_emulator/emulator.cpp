@@ -6,11 +6,14 @@
  * grid and block sizes (threads per block); fake_cupy.py calls it where CuPy
  * would launch the kernel. The per-thread work is the kernels' own code: the
  * host+device helpers of kernels/delivery.cuh and kernels/neuron.cuh
- * (cg_block_run, cg_flat_synapse, cg_last_le, cg_step_neuron, cg_state_value,
+ * and kernels/stdp.cuh (cg_block_run, cg_flat_synapse, cg_flat_count, cg_last_le,
+ * cg_step_neuron, cg_state_value, cg_stdp_update, cg_pre_spike, cg_post_spike,
  * ...), compiled here with g++ -ffp-contract=off. What the emulation replaces
  * is what only a GPU has: warps and thread blocks run one lane after another,
  * shuffles and block scans become loops, __match_any_sync becomes a search for
- * lanes with the same post. Those CUDA-only parts are checked on a GPU by the
+ * lanes with the same post, and a plastic synapse due twice in a step is
+ * updated in flat (ring) order, the order the kernel's lowest lane keeps.
+ * Those CUDA-only parts are checked on a GPU by the
  * tests marked gpu, not here.
  */
 #include <algorithm>
@@ -18,11 +21,12 @@
 
 #include "delivery.cuh"
 #include "neuron.cuh"
+#include "stdp.cuh"
 
 #define EMU extern "C"
 
 EMU void gather_due(int grid, int block, const cg_i64 *clock, const int *ring_pre, const int *ring_count,
-                    int n_slots, int cap, int m, int D, int *due_pre, cg_u16 *due_d, int *n_due)
+                    int n_slots, int cap, int m, int D, int *due_pre, cg_u16 *due_d, int *due_at, int *n_due)
 {
     (void)grid;
     const cg_i64 t = clock[0];
@@ -38,7 +42,8 @@ EMU void gather_due(int grid, int block, const cg_i64 *clock, const int *ring_pr
         for (int f = 0; f < total; ++f) {
             const int j = cg_last_le(off.data(), n_d, f);
             const int slot = cg_slot(t, d0 + j, n_slots);
-            due_pre[done + f] = ring_pre[(cg_i64)slot * cap + (f - off[j])];
+            due_at[done + f] = slot * cap + (f - off[j]);
+            due_pre[done + f] = ring_pre[due_at[done + f]];
             due_d[done + f] = (cg_u16)(d0 + j);
         }
         done += total;
@@ -46,7 +51,7 @@ EMU void gather_due(int grid, int block, const cg_i64 *clock, const int *ring_pr
     *n_due = done;
 }
 
-template <typename W, typename DOFF>
+template <typename W, typename DOFF, bool COUNT>
 static void deliver(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due_p,
                     const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, const W *syn_weight,
                     cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
@@ -78,7 +83,11 @@ static void deliver(int grid, int block, const int *due_pre, const cg_u16 *due_d
                     post[lane] = -1 - lane;
                     ex[lane] = in[lane] = 0;
                     if (c + lane < total)
-                        cg_flat_synapse(off, k0s, c + lane, syn_post, syn_weight, &post[lane], &ex[lane], &in[lane]);
+                    {
+                        if (COUNT) cg_flat_count(off, k0s, c + lane, syn_post, &post[lane], &ex[lane], &in[lane]);
+                        else cg_flat_synapse(off, k0s, c + lane, syn_post, syn_weight, &post[lane], &ex[lane],
+                                             &in[lane]);
+                    }
                 }
                 for (int lane = 0; lane < 32; ++lane) {   /* the lowest lane of each post writes */
                     if (post[lane] < 0) continue;
@@ -102,7 +111,7 @@ static void deliver(int grid, int block, const int *due_pre, const cg_u16 *due_d
                   cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,          \
                   cg_i64 *acc_ex, cg_i64 *acc_in)                                                              \
     {                                                                                                          \
-        deliver<W, DOFF>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre,  \
+        deliver<W, DOFF, false>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, syn_weight, n_pre,  \
                          m, D, S, blk_lo, blk_hi, n_blk, acc_ex, acc_in);                                      \
     }
 
@@ -110,6 +119,84 @@ EMU_DELIVER(deliver_f32_u16, float, unsigned short)
 EMU_DELIVER(deliver_f32_u32, float, unsigned int)
 EMU_DELIVER(deliver_f64_u16, double, unsigned short)
 EMU_DELIVER(deliver_f64_u32, double, unsigned int)
+
+EMU void deliver_count_u16(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,
+                           const cg_i64 *seg_off, const unsigned short *delay_off, const cg_u16 *syn_post,
+                           cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
+                           cg_i64 *acc_in)
+{
+    deliver<float, unsigned short, true>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr,
+                                         n_pre, m, D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);
+}
+
+EMU void deliver_count_u32(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,
+                           const cg_i64 *seg_off, const unsigned int *delay_off, const cg_u16 *syn_post,
+                           cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
+                           cg_i64 *acc_in)
+{
+    deliver<float, unsigned int, true>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr,
+                                       n_pre, m, D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);
+}
+
+/* deliver_stdp.cu: per warp, the due entries in order and each one's synapses
+ * onto the block in post order, each weight updated then delivered; the
+ * block's first lost history recorded, as the kernel records it. */
+template <typename DOFF>
+static void deliver_stdp(int grid, int block, const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d,
+                         const int *due_at, const int *n_due_p, const cg_i64 *seg_off, const DOFF *delay_off,
+                         const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre, int m, int D, int S,
+                         const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, const double *ring_kplus,
+                         const cg_i64 *ring_tlast, const cg_stdp *P, cg_i64 *blk_err)
+{
+    const int n_warps = std::min(grid * (block / 32), n_blk);
+    const cg_i64 t = clock[0];
+    for (int b = 0; b < n_warps; ++b) {
+        const int lo = blk_lo[b], hi = blk_hi[b];
+        const int s = lo / S, base = s * S;
+        for (int e = 0; e < *n_due_p; ++e) {
+            cg_i64 k0 = 0, k1 = 0;
+            const int d = (int)due_d[e];
+            cg_block_run(seg_off, delay_off, syn_post, n_pre, m, D, S, s, due_pre[e], d, lo - base, hi - base, &k0,
+                         &k1);
+            for (cg_i64 k = k0; k < k1; ++k) {
+                const int i = base + (int)syn_post[k];
+                int lost = 0;
+                const double w = cg_stdp_update(syn_weight[k], i, ring_kplus[due_at[e]], ring_tlast[due_at[e]],
+                                                t - d + 1, d, P, &lost);
+                syn_weight[k] = w;
+                acc_ex[i] += cg_fixed(w);
+                cg_i64 *err = blk_err + (cg_i64)b * 5;
+                if (lost && err[0] == 0) {
+                    err[0] = 1;
+                    err[1] = t;
+                    err[2] = e;
+                    err[3] = i;
+                    err[4] = t - d + 1;
+                }
+            }
+        }
+    }
+}
+
+#define EMU_DELIVER_STDP(NAME, DOFF)                                                                             \
+    EMU void NAME(int grid, int block, const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d,            \
+                  const int *due_at, const int *n_due, const cg_i64 *seg_off, const DOFF *delay_off,             \
+                  const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre, int m, int D, int S,                 \
+                  const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, const double *ring_kplus,     \
+                  const cg_i64 *ring_tlast, double lam, double alpha, double mu, double tau_plus_inv,            \
+                  double ms_per_tic, double ms_per_step, cg_i64 tics_per_step, int *hist_t, double *hist_k,      \
+                  cg_i64 *hist_n, int H, int *last_t, double *last_k, int K, const double *tau_minus_inv,        \
+                  cg_i64 *blk_err)                                                                               \
+    {                                                                                                            \
+        const cg_stdp P = {lam, alpha, mu, tau_plus_inv, ms_per_tic, ms_per_step, tics_per_step, nullptr,        \
+                           nullptr, hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};               \
+        deliver_stdp<DOFF>(grid, block, clock, due_pre, due_d, due_at, n_due, seg_off, delay_off, syn_post,      \
+                           syn_weight, n_pre, m, D, S, blk_lo, blk_hi, n_blk, acc_ex, ring_kplus, ring_tlast, &P, \
+                           blk_err);                                                                             \
+    }
+
+EMU_DELIVER_STDP(deliver_stdp_u16, unsigned short)
+EMU_DELIVER_STDP(deliver_stdp_u32, unsigned int)
 
 EMU void update_f64(int grid, int block, const cg_i64 *clock, int n, unsigned int seed, const cg_i64 *gid,
                     const int *pset, const double *prop, const signed char *kind, const int *refr_steps, double *V,
@@ -144,15 +231,21 @@ EMU void sample_state(int grid, int block, const cg_i64 *clock, int n_cols, cons
 }
 
 EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ublock, const int *blk_count,
-                    const int *blk_spk, int *blk_off, const cg_i64 *gid, const int *pre_of_local,
-                    const unsigned char *rec_mask, cg_i64 *n_spikes, int *ring_pre, int *ring_count, int n_slots,
-                    int cap, const cg_i64 *src_ptr, const int *src_pre, const cg_i64 *src_gid, int record_sources,
-                    cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n, cg_i64 spk_cap)
+                    const int *blk_spk, int *blk_off, const cg_i64 *gid, const int *pset, const signed char *kind,
+                    int *refr, const int *pre_of_local, const unsigned char *rec_mask, cg_i64 *n_spikes,
+                    int *ring_pre, int *ring_count, int n_slots, int cap, const cg_i64 *src_ptr, const int *src_pre,
+                    const cg_i64 *src_gid, int record_sources, cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n,
+                    cg_i64 spk_cap, int plastic, double *ring_kplus, cg_i64 *ring_tlast, double tau_plus_inv,
+                    double ms_per_tic, cg_i64 tics_per_step, double *kplus, cg_i64 *tlast, int *hist_t,
+                    double *hist_k, cg_i64 *hist_n, int H, int *last_t, double *last_k, int K,
+                    const double *tau_minus_inv, cg_i64 *merge_err)
 {
     (void)grid;
     (void)block;
-    const cg_i64 t = clock[0], t0 = clock[1];
-    int *slot_pre = ring_pre + (t % n_slots) * cap;
+    const cg_stdp P = {0.0, 0.0, 0.0, tau_plus_inv, ms_per_tic, 0.0, tics_per_step, kplus, tlast,
+                       hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};
+    const cg_i64 t = clock[0], t0 = clock[1], stamp = t + 1;
+    const cg_i64 slot0 = (t % n_slots) * cap;
     int n_local = 0;
     for (int k = 0; k < n_ublocks; ++k) {
         blk_off[k] = n_local;
@@ -162,12 +255,21 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
     cg_i64 n_rec = *spk_n;
     const cg_i64 e0 = src_ptr[t - t0], n_src = src_ptr[t - t0 + 1] - e0;
     for (cg_i64 f = 0; f < n_local + n_src; ++f) {
-        int pre, rec;
+        int pre, rec, copies = 1;
         cg_i64 g;
         if (f < n_local) {
             const int k = cg_last_le(blk_off, n_ublocks, f);
             const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
             n_spikes[i] += 1;
+            if (kind[pset[i]] == CG_KIND_PARROT) {
+                copies = refr[i];
+                refr[i] = 0;
+                if (copies > CG_PARROT_MAX_COPIES) {
+                    *merge_err = 1;
+                    copies = CG_PARROT_MAX_COPIES;
+                }
+            }
+            if (plastic) cg_post_spike(&P, i, stamp);
             pre = pre_of_local[i];
             g = gid[i];
             rec = rec_mask[g];
@@ -176,7 +278,10 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
             g = src_gid[e0 + f - n_local];
             rec = record_sources && rec_mask[g];
         }
-        if (pre >= 0) slot_pre[n_ring++] = pre;
+        for (int c = 0; pre >= 0 && c < copies; ++c) {   /* serially, every entry in ring order */
+            if (plastic) cg_pre_spike(&P, ring_kplus, ring_tlast, slot0 + n_ring, pre, stamp);
+            ring_pre[slot0 + n_ring++] = pre;
+        }
         if (rec) {
             if (n_rec < spk_cap) {
                 spk_gid[n_rec] = g;

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import time
 import types
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ class _Env:
         self.free_bytes = free_bytes
         self.streams: list = []
         self.launches = 0
+        self.launched: Counter[str] = Counter()   # launches run, per kernel name
         self.modules: list = []
 
     def current(self):
@@ -109,6 +111,7 @@ class _Kernel:
 
     def run(self, grid, block, args):
         self.env.launches += 1
+        self.env.launched[self.name] += 1
         conv = [a._a.ctypes.data if p.pointer else a.item() for p, a in zip(self.params, args)]
         self.fn(int(grid[0]), int(block[0]), *conv)
 

@@ -54,11 +54,12 @@ def _params(text: str) -> list[Param]:
 
 
 def _macro_kernels(text: str) -> dict[str, list[Param]]:
-    """Kernels defined by a macro ``#define M(NAME, A, B) ... NAME(params)`` and its ``M(k, TA, TB)`` lines."""
+    """Kernels defined by a macro ``#define M(NAME, A, ...) ... NAME(params)`` and its ``M(k, TA, ...)``
+    lines (one or more type parameters)."""
     out: dict[str, list[Param]] = {}
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        macro = re.match(r"#define\s+(\w+)\(NAME,\s*(\w+),\s*(\w+)\)", line)
+        macro = re.match(r"#define\s+(\w+)\(NAME((?:,\s*\w+)+)\)", line)
         if macro is None:
             continue
         body = [line]
@@ -67,10 +68,13 @@ def _macro_kernels(text: str) -> dict[str, list[Param]]:
         sig = re.search(_HEAD + r"NAME\s*\(([^)]*)\)", " ".join(body))
         if sig is None:
             continue
-        name, a, b = macro.groups()
-        for inst in re.finditer(rf"^{name}\((\w+),\s*([\w ]+?),\s*([\w ]+?)\)", text, flags=re.M):
-            kname, ta, tb = inst.groups()
-            out[kname] = _params(re.sub(rf"\b{a}\b", ta, re.sub(rf"\b{b}\b", tb, sig.group(1))))
+        name = macro.group(1)
+        formals = [a.strip() for a in macro.group(2).split(",")[1:]]
+        for inst in re.finditer(rf"^{name}\((\w+)((?:,\s*[\w ]+?)+)\)", text, flags=re.M):
+            params = sig.group(1)
+            for formal, actual in zip(formals, inst.group(2).split(",")[1:]):
+                params = re.sub(rf"\b{formal}\b", actual.strip(), params)
+            out[inst.group(1)] = _params(params)
     return out
 
 

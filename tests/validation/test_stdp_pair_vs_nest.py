@@ -10,6 +10,10 @@ communication step), cortex_gpu when the spike reaches the post after its delay.
 agree whenever no pre spike is in flight, so the trajectory is read after every pre spike
 once it has arrived through the longest delay. A second test lets the plastic weight drive an
 iaf_psc_alpha post, so that the learned weights also shape the post's spikes.
+
+Weights agree to 1e-12 relative (the issue's bound), not bit for bit: the rule's exp and pow
+are cortex_gpu.philox.pexp / ppow (about 1 and 2 ulp, identical on CPU and GPU), NEST's are
+libm's. Measured max relative deviation: 4.5e-16 (parrot posts), 2.7e-16 (iaf_psc_alpha posts).
 """
 from __future__ import annotations
 
@@ -100,9 +104,9 @@ def test_weight_trajectories_equal_nest():
     theirs, _, _ = nest_weights(pre, post, readings)
     mine, _, _ = our_weights(pre, post, readings)
     assert np.ptp(theirs[:, 0]) > 1.0          # the weights learned
-    np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=0)
-    # NEST's time arithmetic (tics) is reproduced, so in practice they are bit-identical
-    assert np.array_equal(mine, theirs)
+    rel = np.abs(mine - theirs) / np.abs(theirs)
+    print(f"max relative difference to NEST {rel.max():.2e}")
+    assert rel.max() <= 1e-12
 
 
 def test_plastic_weights_drive_an_iaf_psc_alpha_post_as_in_nest():
@@ -116,4 +120,6 @@ def test_plastic_weights_drive_an_iaf_psc_alpha_post_as_in_nest():
     assert t_nest.size > 300
     np.testing.assert_array_equal(s_ours[order_o], s_nest[order_n])
     np.testing.assert_allclose(t_ours[order_o], t_nest[order_n], atol=1e-9)
-    np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=0)
+    rel = np.abs(mine - theirs) / np.abs(theirs)
+    print(f"max relative difference to NEST {rel.max():.2e}")
+    assert rel.max() <= 1e-12
