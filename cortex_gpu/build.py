@@ -608,8 +608,8 @@ def _build_group(net, local, seed, projections, n_workers, weight_dtype, section
                          weight_dtype, timings, t0, indegree)
 
 
-#: Pres a pass-1 table is first made for (fewer when a chunk draws fewer synapses); a chunk
-#: that draws more distinct pres is drawn again with a table twice as large.
+#: Pres a pass-1 table is first made for (fewer when a chunk draws fewer synapses or its projections
+#: have fewer sources); a chunk that draws more distinct pres is drawn again with a table twice as large.
 COUNT_TABLE_START = 1 << 17
 
 
@@ -622,7 +622,11 @@ def _count_chunks(local, seed, plan, lo, hi, syn_bound, indegree):
     """
     degree = np.zeros(local.size, np.int64)
     todo = np.arange(lo.size, dtype=np.int64)
-    n_keys = int(min(max(syn_bound.max(initial=0.0), 1.0), COUNT_TABLE_START))
+    # a chunk draws at most its synapses' worth of pres, and at most the sources of its projections
+    n_src = np.diff(plan.pre_off)
+    bound = [min(syn_bound[c], n_src[np.unique(plan.entry_proj[plan.entry_ptr[lo[c]]:plan.entry_ptr[hi[c]]])].sum())
+             for c in range(lo.size)]
+    n_keys = int(min(max(max(bound, default=0.0), 1.0), COUNT_TABLE_START))
     found_gids, found_counts, found_chunk = [], [], []
     while todo.size:
         cap, shift = table_shift(n_keys)
