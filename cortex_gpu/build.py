@@ -323,12 +323,14 @@ def _delay_bounds(row: np.ndarray, tab, delay, resolution_ms: float) -> tuple[in
 @numba.njit(parallel=True, cache=True)
 def _pass_count(todo, chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, entry_aux,
                 rule, pre_off, pre_flat, log1m, autapses, multapses, seed, max_cap, max_npre, tab_keys, tab_count,
-                shift, n_distinct, degree):
+                shift, base, n_distinct, degree):
     """Pass 1 for chunks ``todo``: row ``t`` of ``tab_keys``/``tab_count`` counts the synapses of each pre
     gid onto the posts of chunk ``todo[t]`` (a hash table, :mod:`cortex_gpu.gidmap`); ``degree[i]``
     per post. ``n_distinct[t]``: the pres counted, or -1 when they would fill more than half the
-    row; the chunk stopped there and the caller draws it again with larger rows."""
+    row; the chunk stopped there and the caller draws it again with larger rows. With no key
+    column (``tab_keys`` of width 0), row ``t`` of ``tab_count`` counts gid ``base + j`` at ``j``."""
     limit = tab_keys.shape[1] // 2
+    dense = tab_keys.shape[1] == 0
     for t in numba.prange(todo.size):
         c = todo[t]
         keys = tab_keys[t]
@@ -348,7 +350,10 @@ def _pass_count(todo, chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_co
                 n = draw_pres(rule[p], pre_flat[pre_off[p]:pre_off[p + 1]], local[i], entry_count[e],
                               entry_aux[e], log1m[p], autapses[p], multapses[p], seed, p,
                               out_pre, out_conn, out_words, marker, stamp)
-                for k in range(n):
+                if dense:   # a direct table over the chunk's candidate gids from ``base``
+                    for k in range(n):
+                        cnt[out_pre[k] - base] += 1
+                for k in range(0 if dense else n):
                     s, new = gid_insert(keys, shift, out_pre[k], distinct < limit)
                     if s < 0:   # a new pre would fill more than half the table
                         full = True
@@ -368,11 +373,11 @@ def _pass_count(todo, chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_co
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
                w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, d_tab, d_guide, steps_per_ms, seed,
-               max_cap, max_npre, cursor, pre_keys, pre_vals, pre_shift, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
+               max_cap, max_npre, cursor, pre_keys, pre_vals, pre_shift, pre_base, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
     """Pass 2: regenerate each chunk's synapses and append them to ``cursor[c, bucket]``.
 
-    A synapse's pre index comes from the hash table ``pre_keys``/``pre_vals``
-    (:class:`cortex_gpu.gidmap.GidIndex` of the group's pres). Its sort key
+    A synapse's pre index comes from the group's
+    :class:`cortex_gpu.gidmap.GidIndex` (``pre_keys``, ``pre_vals``, ``pre_shift``, ``pre_base``). Its sort key
     holds the pre's place in the bucket above
     ``key_shift`` bits and its delay in steps minus ``delay_lo`` below;
     ``delay_seen[c]`` gets the smallest and largest delay of chunk c.
@@ -444,7 +449,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                     di = np.int64(d)
                     d_min = min(d_min, di)
                     d_max = max(d_max, di)
-                    q = gid_lookup(pre_keys, pre_vals, pre_shift, out_pre[j])
+                    q = gid_lookup(pre_keys, pre_vals, pre_shift, pre_base, out_pre[j])
                     bucket[j] = q >> BUCKET_SHIFT
                     key[j] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
                     weight[j] = w
@@ -622,23 +627,35 @@ def _count_chunks(local, seed, plan, lo, hi, syn_bound, indegree):
     """
     degree = np.zeros(local.size, np.int64)
     todo = np.arange(lo.size, dtype=np.int64)
-    # a chunk draws at most its synapses' worth of pres, and at most the sources of its projections
-    n_src = np.diff(plan.pre_off)
-    bound = [min(syn_bound[c], n_src[np.unique(plan.entry_proj[plan.entry_ptr[lo[c]]:plan.entry_ptr[hi[c]]])].sum())
-             for c in range(lo.size)]
-    n_keys = int(min(max(max(bound, default=0.0), 1.0), COUNT_TABLE_START))
+    # A chunk draws at most its synapses' worth of pres, and at most the union of its projections'
+    # sources: a table no larger than that stays in cache (pass 1 is one table update per synapse).
+    sources = {}
+    bound = 0.0
+    for c in range(lo.size):
+        projs = tuple(np.unique(plan.entry_proj[plan.entry_ptr[lo[c]]:plan.entry_ptr[hi[c]]]).tolist())
+        if projs not in sources:
+            parts = [plan.pre_flat[plan.pre_off[p]:plan.pre_off[p + 1]] for p in projs]
+            sources[projs] = np.unique(np.concatenate(parts)).size if parts else 0
+        bound = max(bound, min(syn_bound[c], sources[projs]))
+    n_keys = int(min(max(bound, 1.0), COUNT_TABLE_START))
+    # where the sources are dense in their span, a direct table over it is smaller than a hash
+    # table and costs one add per synapse
+    candidates = plan.pre_flat[:plan.pre_off[-1]]
+    base = int(candidates.min()) if candidates.size else 0
+    span = int(candidates.max()) - base + 1 if candidates.size else 0
+    dense = span <= 3 * table_shift(n_keys)[0]
     found_gids, found_counts, found_chunk = [], [], []
     while todo.size:
         cap, shift = table_shift(n_keys)
-        tab_keys = np.full((todo.size, cap), EMPTY, np.int64)
-        tab_count = np.zeros((todo.size, cap), np.int32)
+        tab_keys = np.full((todo.size, 0 if dense else cap), EMPTY, np.int64)
+        tab_count = np.zeros((todo.size, span if dense else cap), np.int32)
         n_distinct = np.zeros(todo.size, np.int64)
         _pass_count(todo, lo, hi, local, plan.entry_ptr, plan.entry_proj, plan.entry_count, plan.entry_aux,
                     plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses, plan.multapses,
-                    seed, plan.max_cap, plan.max_npre, tab_keys, tab_count, shift, n_distinct, degree)
+                    seed, plan.max_cap, plan.max_npre, tab_keys, tab_count, shift, base, n_distinct, degree)
         for t in np.flatnonzero(n_distinct >= 0):
-            held = tab_keys[t] != EMPTY
-            found_gids.append(tab_keys[t][held])
+            held = tab_count[t] != 0
+            found_gids.append(base + np.flatnonzero(held) if dense else tab_keys[t][held])
             found_counts.append(tab_count[t][held].astype(np.int64))
             found_chunk.append(np.full(found_gids[-1].size, todo[t], np.int64))
         del tab_keys, tab_count
@@ -694,7 +711,8 @@ def _build_passes(net, local, seed, plan, lo, hi, sec, syn_bound, n_sections, se
                plan.entry_aux, plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses,
                plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_g0,
                plan.d_tab_k0, plan.d_tab_steps, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap,
-               plan.max_npre, cursor, pre_index.keys, pre_index.vals, pre_index.shift, plan.delay_lo, key_shift,
+               plan.max_npre, cursor, pre_index.keys, pre_index.vals, pre_index.shift, pre_index.base, plan.delay_lo,
+               key_shift,
                syn_post, syn_weight, syn_key, delay_seen, err)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0

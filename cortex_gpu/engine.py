@@ -577,7 +577,7 @@ class Simulation:
         words = self.comm.wait()
         self._pending = None
         P = self.graph.layout.pre_index
-        cpu.append_received(words, mm, t_prev, P.keys, P.vals, P.shift, R, self._S, self._q0)
+        cpu.append_received(words, mm, t_prev, P.keys, P.vals, P.shift, P.base, R, self._S, self._q0)
 
     # --------------------------------------------------------------- results
     def spike_events(self, rec) -> dict[str, np.ndarray]:

@@ -10,6 +10,12 @@ gid held, whatever the network's size.
 Probing is linear from a multiplicative (Fibonacci) hash of the gid, so the
 consecutive gids of a population spread over the table and a lookup costs
 one or two probes into memory that stays small enough for the cache.
+
+Where the gids held are dense in their span (a rank whose pres are most of
+a range, as in a microcircuit), a plain int32 table over ``[base, base +
+span)`` is smaller than the hash table and costs one load: :class:`GidIndex`
+takes it whenever it is no larger (at most 12 bytes per slot of the hash it
+replaces, i.e. still sized by the gids held, not by the network).
 """
 from __future__ import annotations
 
@@ -43,8 +49,16 @@ def _slot(gid, shift):
 
 
 @numba.njit(cache=True, inline="always")
-def gid_lookup(keys, vals, shift, gid):
-    """The value stored for ``gid``, or -1 when the table does not hold it."""
+def gid_lookup(keys, vals, shift, base, gid):
+    """The value stored for ``gid``, or -1 when the table does not hold it.
+
+    ``keys`` empty: ``vals`` is a direct table over gids ``base .. base + vals.size - 1``.
+    """
+    if keys.size == 0:
+        d = gid - base
+        if d < 0 or d >= vals.size:
+            return np.int64(-1)
+        return np.int64(vals[d])
     mask = keys.size - 1
     s = _slot(gid, shift)
     while True:
@@ -86,9 +100,9 @@ def _fill(keys, vals, shift, gids):
 
 
 @numba.njit(cache=True)
-def _lookup_many(keys, vals, shift, gids, out):
+def _lookup_many(keys, vals, shift, base, gids, out):
     for i in range(gids.size):
-        out[i] = gid_lookup(keys, vals, shift, gids[i])
+        out[i] = gid_lookup(keys, vals, shift, base, gids[i])
 
 
 @dataclass(frozen=True)
@@ -98,16 +112,20 @@ class GidIndex:
     Attributes
     ----------
     keys : int64[capacity]
-        The gid held in each slot, :data:`EMPTY` where none.
+        The gid held in each slot, :data:`EMPTY` where none; empty for a direct table.
     vals : int32[capacity]
-        The gid's position in the array the index was made from.
+        The gid's position in the array the index was made from (a direct
+        table: of gid ``base + i`` at ``i``, -1 where none).
     shift : int
         ``64 - log2(capacity)`` (see :func:`table_shift`).
+    base : int
+        Smallest gid held (direct tables).
     """
 
     keys: np.ndarray
     vals: np.ndarray
     shift: int
+    base: int = 0
 
     @classmethod
     def of(cls, gids: np.ndarray) -> "GidIndex":
@@ -116,6 +134,11 @@ class GidIndex:
         if gids.size >= 2 ** 31:
             raise ValueError(f"a gid index holds at most 2**31 - 1 gids, got {gids.size}")
         cap, shift = table_shift(gids.size)
+        if gids.size and 4 * (int(gids.max()) - int(gids.min()) + 1) <= 12 * cap:
+            base = int(gids.min())
+            vals = np.full(int(gids.max()) - base + 1, -1, np.int32)
+            vals[gids - base] = np.arange(gids.size, dtype=np.int32)
+            return cls(np.zeros(0, np.int64), vals, shift, base)
         keys = np.full(cap, EMPTY, np.int64)
         vals = np.full(cap, -1, np.int32)
         _fill(keys, vals, shift, gids)
@@ -125,7 +148,7 @@ class GidIndex:
         """Positions (int64) of ``gids``; -1 for gids the index does not hold."""
         g = np.ascontiguousarray(np.asarray(gids).ravel(), np.int64)
         out = np.empty(g.size, np.int64)
-        _lookup_many(self.keys, self.vals, self.shift, g, out)
+        _lookup_many(self.keys, self.vals, self.shift, self.base, g, out)
         return out.reshape(np.shape(gids))
 
     @property

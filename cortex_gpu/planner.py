@@ -321,6 +321,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     log_none = np.zeros(n_nodes + 1)
     exact_pre = np.zeros(n_nodes, bool)
     n_syn_p, entries, sum_pre, cand_pre = [], 0, 0, 0
+    cand_lo, cand_hi = n_nodes, 0   # span of the sources of projections onto this rank
     n_plastic = 0.0          # synapses of the plastic model: float64 weights whatever weight_dtype says
     groups = set()           # synapse groups with synapses here
     group_of = {p: name for name, ids in synapse_groups(net).items() for p in ids}
@@ -340,6 +341,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
         entries += n_in
         sum_pre += proj.pre.size
         cand_pre += proj.pre.size if n_in else 0
+        if n_in and proj.pre.size:
+            cand_lo, cand_hi = min(cand_lo, int(proj.pre.min())), max(cand_hi, int(proj.pre.max()) + 1)
         if proj.rule == "one_to_one":
             mine = np.isin(proj.post, local)
             exact_pre[proj.pre[mine]] = True
@@ -356,6 +359,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     p_pre = np.where(np.isnan(log_none), 1.0, -np.expm1(np.nan_to_num(log_none, nan=0.0, neginf=-np.inf)))
     p_pre[exact_pre] = 1.0
     n_pre = float(p_pre.sum())
+    cand_span = max(cand_hi - cand_lo, 0)
     n_syn = float(sum(n_syn_p))
     lam = np.cumsum(sec_lam, axis=1)[:, :n_nodes].max() if n_local and n_nodes else 0.0
     longest = lam + 6.0 * math.sqrt(lam) + 1.0
@@ -390,10 +394,17 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     stdp_ring = (16 * n_pre + 16 * (D + 1) * max(n_pre + srcs, 1)) if n_plastic else 0
     # rank-local gid tables: the pre index is a hash table over the rank's pres; pass 1 counts
     # each chunk's pres in a table of its own, then keeps (gid, count, chunk) per pre it found
-    pre_index = _GID_SLOT * table_shift(math.ceil(n_pre))[0]
+    hash_slots = table_shift(math.ceil(n_pre))[0]
+    pre_span = float(np.ptp(np.flatnonzero(p_pre > 0.0)) + 1) if np.any(p_pre > 0.0) else 0.0
+    # gidmap.GidIndex: a direct int32 table over the pres' span where that is no larger than the hash
+    pre_index = 4 * pre_span if 4 * pre_span <= _GID_SLOT * hash_slots else _GID_SLOT * hash_slots
     chunk_syn = n_syn / max(n_chunks, 1)
     distinct = n_pre * -math.expm1(-chunk_syn / n_pre) if n_pre > 0 else 0.0
-    counts = n_chunks * (_GID_SLOT * _count_table_slots(min(chunk_syn, cand_pre), distinct) + 24 * distinct)
+    slots = _count_table_slots(min(chunk_syn, cand_pre), distinct)
+    first_slots = table_shift(int(min(max(min(chunk_syn, cand_pre), 1.0), COUNT_TABLE_START)))[0]
+    # a direct int32 table over the sources' span where that is no larger (build._count_chunks)
+    table = 4 * cand_span if cand_span <= 3 * first_slots else _GID_SLOT * slots
+    counts = n_chunks * (table + 24 * distinct)
     rec_sources = len({int(g) for r in net.spike_recorders for g in r.gids[net.is_source_gid(r.gids)]})
     mask = n_local + 8 * rec_sources   # SpikeBuffer.rec_local, allocated whether or not anything is recorded
     min_delay = m if n_syn > 0 else 10

@@ -19,9 +19,13 @@ def test_index_finds_every_gid_and_only_those():
     np.testing.assert_array_equal(index[gids], np.arange(gids.size))
     others = np.setdiff1d(rng.integers(0, 2 ** 40, 5000), gids)
     assert np.all(index[others] == -1)
-    # a run of consecutive gids (a population) spreads over the table
+    # a run of consecutive gids
     run = np.arange(10 ** 9, 10 ** 9 + 4096, dtype=np.int64)
     np.testing.assert_array_equal(GidIndex.of(run)[run[::-1]], np.arange(4096)[::-1])
+    # gids dense in their span: a direct table over the span, no larger than the hash table
+    dense = GidIndex.of(run[::2])
+    assert dense.keys.size == 0 and dense.vals.size == 4095
+    assert dense[np.array([run[0] - 1, run[1], run[2], run[-1] + 1, 0])].tolist() == [-1, -1, 1, -1, -1]
     # sized by the gids it holds: at most half full, 12 bytes a slot
     cap, _ = table_shift(gids.size)
     assert 2 * gids.size <= cap < 4 * gids.size and index.nbytes == 12 * cap

@@ -647,12 +647,12 @@ def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
 
 
 @numba.njit(cache=True)
-def append_received(words, m, t_prev, pre_keys, pre_vals, pre_shift, R, S, q0):
+def append_received(words, m, t_prev, pre_keys, pre_vals, pre_shift, pre_base, R, S, q0):
     """Put the spike words of window ``t_prev`` received from other ranks into its ring slots.
 
     A word is ``gid * m + k``: ``gid`` spiked at step ``t_prev + k``. Its pre
     index comes from the rank's pre index, a hash table over its pres
-    (``pre_keys``, ``pre_vals``, ``pre_shift``: :class:`cortex_gpu.gidmap.GidIndex`),
+    (``pre_keys``, ``pre_vals``, ``pre_shift``, ``pre_base``: :class:`cortex_gpu.gidmap.GidIndex`),
     so that no table here is sized by the network. Spikes
     of neurons without synapses here are dropped. ``q0`` gets each slot's
     count before the additions, so that ``deliver_window`` can deliver the
@@ -665,7 +665,7 @@ def append_received(words, m, t_prev, pre_keys, pre_vals, pre_shift, R, S, q0):
     plastic = S.kplus.size > 0
     for j in range(words.size):
         gid = words[j] // m
-        p = gid_lookup(pre_keys, pre_vals, pre_shift, gid)
+        p = gid_lookup(pre_keys, pre_vals, pre_shift, pre_base, gid)
         if p < 0:
             continue
         step = t_prev + words[j] % m
