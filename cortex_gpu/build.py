@@ -4,7 +4,9 @@ A rank draws only the incoming synapses of the neurons it owns (I2), in two
 passes over its posts that regenerate the same keyed random numbers:
 
 1. count synapses per (chunk, pre gid), where a chunk is a run of local posts
-   inside one section, handled by one thread;
+   inside one section, handled by one thread; each chunk counts in a hash
+   table of its own (:mod:`cortex_gpu.gidmap`), sized by the pres it draws,
+   not by the network: a table per gid would cost ``n_chunks * n_nodes``;
 2. draw them again with weights and delays and write each into its *bucket*:
    the final region of 256 consecutive pre indices of one section, in chunk
    then post order; then sort every bucket by (pre, delay), stably, which
@@ -49,6 +51,7 @@ from . import keys
 from . import philox
 from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value, zig_layer
 from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
+from .gidmap import EMPTY, GidIndex, gid_insert, gid_lookup, table_shift
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
 from .network import PARROT_MODELS, Network, delay_to_steps, locate
@@ -318,36 +321,64 @@ def _delay_bounds(row: np.ndarray, tab, delay, resolution_ms: float) -> tuple[in
 
 
 @numba.njit(parallel=True, cache=True)
-def _pass_count(chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, entry_aux,
-                rule, pre_off, pre_flat, log1m, autapses, multapses, seed, max_cap, max_npre, counts,
-                indegree):
-    """Pass 1: ``counts[c, g]`` = synapses from gid g onto the posts of chunk c; ``indegree[i]`` per post."""
-    for c in numba.prange(chunk_lo.size):
+def _pass_count(todo, chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_count, entry_aux,
+                rule, pre_off, pre_flat, log1m, autapses, multapses, seed, max_cap, max_npre, tab_keys, tab_count,
+                shift, base, n_distinct, degree):
+    """Pass 1 for chunks ``todo``: row ``t`` of ``tab_keys``/``tab_count`` counts the synapses of each pre
+    gid onto the posts of chunk ``todo[t]`` (a hash table, :mod:`cortex_gpu.gidmap`); ``degree[i]``
+    per post. ``n_distinct[t]``: the pres counted, or -1 when they would fill more than half the
+    row; the chunk stopped there and the caller draws it again with larger rows. With no key
+    column (``tab_keys`` of width 0), row ``t`` of ``tab_count`` counts gid ``base + j`` at ``j``."""
+    limit = tab_keys.shape[1] // 2
+    dense = tab_keys.shape[1] == 0
+    for t in numba.prange(todo.size):
+        c = todo[t]
+        keys = tab_keys[t]
+        cnt = tab_count[t]
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
         out_words = np.empty((4, max_cap), np.uint32)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
+        distinct = 0
+        full = False
         for i in range(chunk_lo[c], chunk_hi[c]):
+            deg = 0
             for e in range(entry_ptr[i], entry_ptr[i + 1]):
                 p = entry_proj[e]
                 stamp += 1
                 n = draw_pres(rule[p], pre_flat[pre_off[p]:pre_off[p + 1]], local[i], entry_count[e],
                               entry_aux[e], log1m[p], autapses[p], multapses[p], seed, p,
                               out_pre, out_conn, out_words, marker, stamp)
-                for k in range(n):
-                    counts[c, out_pre[k]] += 1
-                indegree[i] += n
+                if dense:   # a direct table over the chunk's candidate gids from ``base``
+                    for k in range(n):
+                        cnt[out_pre[k] - base] += 1
+                for k in range(0 if dense else n):
+                    s, new = gid_insert(keys, shift, out_pre[k], distinct < limit)
+                    if s < 0:   # a new pre would fill more than half the table
+                        full = True
+                        break
+                    cnt[s] += 1
+                    distinct += new
+                deg += n
+                if full:
+                    break
+            if full:
+                break
+            degree[i] = deg
+        n_distinct[t] = -1 if full else distinct
 
 
 @numba.njit(parallel=True, cache=True)
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
                w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, d_tab, d_guide, steps_per_ms, seed,
-               max_cap, max_npre, cursor, pre_index, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
+               max_cap, max_npre, cursor, pre_keys, pre_vals, pre_shift, pre_base, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
     """Pass 2: regenerate each chunk's synapses and append them to ``cursor[c, bucket]``.
 
-    A synapse's sort key holds its pre's place in the bucket above
+    A synapse's pre index comes from the group's
+    :class:`cortex_gpu.gidmap.GidIndex` (``pre_keys``, ``pre_vals``, ``pre_shift``, ``pre_base``). Its sort key
+    holds the pre's place in the bucket above
     ``key_shift`` bits and its delay in steps minus ``delay_lo`` below;
     ``delay_seen[c]`` gets the smallest and largest delay of chunk c.
 
@@ -418,7 +449,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                     di = np.int64(d)
                     d_min = min(d_min, di)
                     d_max = max(d_max, di)
-                    q = pre_index[out_pre[j]]
+                    q = gid_lookup(pre_keys, pre_vals, pre_shift, pre_base, out_pre[j])
                     bucket[j] = q >> BUCKET_SHIFT
                     key[j] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
                     weight[j] = w
@@ -562,8 +593,7 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
         for lay in present[1:]:
             union = np.union1d(union, lay.pre_gids)
         union = union.astype(np.int64)
-        pre_index = np.full(net.n_nodes, -1, np.int32)
-        pre_index[union] = np.arange(union.size, dtype=np.int32)
+        pre_index = GidIndex.of(union)
         layouts = {k: (lay.with_pre_gids(union, pre_index) if lay is not None else None)
                    for k, lay in layouts.items()}
     return LocalGraph(rank, partition.n_ranks, neurons, layouts["static"], indegree, time.perf_counter() - t0,
@@ -578,28 +608,80 @@ def _build_group(net, local, seed, projections, n_workers, weight_dtype, section
     work = np.bincount(np.repeat(np.arange(n_local), np.diff(plan.entry_ptr)), weights=plan.entry_count,
                        minlength=n_local) + 1.0
     lo, hi, sec = _chunks(work, section_size, n_workers)
-    counts = np.zeros((lo.size, net.n_nodes), np.int32)
-    return _build_passes(net, local, seed, plan, lo, hi, sec, counts, n_sections, section_size,
+    cum = np.concatenate([[0.0], np.cumsum(work - 1.0)])
+    return _build_passes(net, local, seed, plan, lo, hi, sec, cum[hi] - cum[lo], n_sections, section_size,
                          weight_dtype, timings, t0, indegree)
 
 
-def _build_passes(net, local, seed, plan, lo, hi, sec, counts, n_sections, section_size,
+#: Pres a pass-1 table is first made for (fewer when a chunk draws fewer synapses or its projections
+#: have fewer sources); a chunk that draws more distinct pres is drawn again with a table twice as large.
+COUNT_TABLE_START = 1 << 17
+
+
+def _count_chunks(local, seed, plan, lo, hi, syn_bound, indegree):
+    """Pass 1 over every chunk: ``(pre_gids, c)``, the sorted pres of the group's synapses and
+    ``c[chunk, pre index]`` (int64), the synapses of each; adds each post's synapses to ``indegree``.
+
+    Each chunk counts in a hash table row of its own (no locks); its size
+    follows the pres a chunk draws (at most its synapses), not the network.
+    """
+    degree = np.zeros(local.size, np.int64)
+    todo = np.arange(lo.size, dtype=np.int64)
+    # A chunk draws at most its synapses' worth of pres, and at most the union of its projections'
+    # sources: a table no larger than that stays in cache (pass 1 is one table update per synapse).
+    sources = {}
+    bound = 0.0
+    for c in range(lo.size):
+        projs = tuple(np.unique(plan.entry_proj[plan.entry_ptr[lo[c]]:plan.entry_ptr[hi[c]]]).tolist())
+        if projs not in sources:
+            parts = [plan.pre_flat[plan.pre_off[p]:plan.pre_off[p + 1]] for p in projs]
+            sources[projs] = np.unique(np.concatenate(parts)).size if parts else 0
+        bound = max(bound, min(syn_bound[c], sources[projs]))
+    n_keys = int(min(max(bound, 1.0), COUNT_TABLE_START))
+    # where the sources are dense in their span, a direct table over it is smaller than a hash
+    # table and costs one add per synapse
+    candidates = plan.pre_flat[:plan.pre_off[-1]]
+    base = int(candidates.min()) if candidates.size else 0
+    span = int(candidates.max()) - base + 1 if candidates.size else 0
+    dense = span <= 3 * table_shift(n_keys)[0]
+    found_gids, found_counts, found_chunk = [], [], []
+    while todo.size:
+        cap, shift = table_shift(n_keys)
+        tab_keys = np.full((todo.size, 0 if dense else cap), EMPTY, np.int64)
+        tab_count = np.zeros((todo.size, span if dense else cap), np.int32)
+        n_distinct = np.zeros(todo.size, np.int64)
+        _pass_count(todo, lo, hi, local, plan.entry_ptr, plan.entry_proj, plan.entry_count, plan.entry_aux,
+                    plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses, plan.multapses,
+                    seed, plan.max_cap, plan.max_npre, tab_keys, tab_count, shift, base, n_distinct, degree)
+        for t in np.flatnonzero(n_distinct >= 0):
+            held = tab_count[t] != 0
+            found_gids.append(base + np.flatnonzero(held) if dense else tab_keys[t][held])
+            found_counts.append(tab_count[t][held].astype(np.int64))
+            found_chunk.append(np.full(found_gids[-1].size, todo[t], np.int64))
+        del tab_keys, tab_count
+        todo = todo[n_distinct < 0]
+        n_keys *= 2
+    indegree += degree
+    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64))  # noqa: E731
+    gids, counts, chunk = cat(found_gids), cat(found_counts), cat(found_chunk)
+    pre_gids = np.unique(gids)
+    c = np.zeros((lo.size, pre_gids.size), np.int64)
+    c[chunk, np.searchsorted(pre_gids, gids)] = counts
+    return pre_gids, c
+
+
+def _build_passes(net, local, seed, plan, lo, hi, sec, syn_bound, n_sections, section_size,
                   weight_dtype, timings, t0, indegree) -> DeliveryLayout:
-    """Passes 1 and 2 and the bucket sort of :func:`build_local`, for one synapse group."""
-    n_nodes = net.n_nodes
-    _pass_count(lo, hi, local, plan.entry_ptr, plan.entry_proj, plan.entry_count, plan.entry_aux,
-                plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses, plan.multapses,
-                seed, plan.max_cap, plan.max_npre, counts, indegree)
+    """Passes 1 and 2 and the bucket sort of :func:`build_local`, for one synapse group.
+
+    ``syn_bound[c]``: at most the synapses chunk ``c`` draws (sizes its pass-1 table).
+    """
+    pre_gids, c = _count_chunks(local, seed, plan, lo, hi, syn_bound, indegree)
     timings["count"] = time.perf_counter() - t0
 
     # segment offsets: synapses ordered by (section, pre, chunk)
-    has = counts.any(axis=0)
-    pre_gids = np.flatnonzero(has).astype(np.int64)
     n_pre = pre_gids.size
-    pre_index = np.full(n_nodes, -1, np.int32)
-    pre_index[pre_gids] = np.arange(n_pre, dtype=np.int32)
-    c = counts[:, pre_gids].astype(np.int64)
-    del counts
+    pre_index = GidIndex.of(pre_gids)
     per_sec = np.zeros((n_sections, n_pre), np.int64)
     np.add.at(per_sec, sec, c)
     seg_start = np.concatenate([[0], np.cumsum(per_sec.ravel())])
@@ -629,8 +711,9 @@ def _build_passes(net, local, seed, plan, lo, hi, sec, counts, n_sections, secti
                plan.entry_aux, plan.rule, plan.pre_off, plan.pre_flat, plan.log1m, plan.autapses,
                plan.multapses, plan.w_row, plan.d_row, plan.values, plan.d_tab_lo, plan.d_tab_g0,
                plan.d_tab_k0, plan.d_tab_steps, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap,
-               plan.max_npre, cursor, pre_index, plan.delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen,
-               err)
+               plan.max_npre, cursor, pre_index.keys, pre_index.vals, pre_index.shift, pre_index.base, plan.delay_lo,
+               key_shift,
+               syn_post, syn_weight, syn_key, delay_seen, err)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0
 

@@ -212,7 +212,9 @@ class Simulation:
                               zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
                               *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h))
         self._G = self._drives(nt.gids)
+        self._spikes = SpikeBuffer.for_network(self.net, nt.gids)
         self._sources = self._source_schedule()
+        self._sources_rec = locate(self._spikes.rec_sources, self._sources[1])[1]   # per emission: recorded?
         n_slots = max(lay.max_delay for lay in g.layouts) + 1
         # room for every pre's spike, the spike sources' and the copies parrots repeat
         parrot_pres = int(np.isin(self.net.population_of(L.pre_gids), self._parrot_populations()).sum())
@@ -222,7 +224,6 @@ class Simulation:
                            np.zeros((n_slots, cap) if plastic else (0, 0)),
                            np.zeros((n_slots, cap) if plastic else (0, 0), np.int64))
         self._pre_of_local = L.pre_index[nt.gids].astype(np.int64)
-        self._spikes = SpikeBuffer.for_network(self.net)
         self._sampler = StateSampler.for_network(self.net, nt.gids)
         self._lo, self._hi = self._worker_ranges()
         self._S = self._stdp_state(plastic, L.n_pre, nt)
@@ -479,6 +480,7 @@ class Simulation:
         wk_spikes = np.zeros((n_workers, m, max(int((self._hi - self._lo).max(initial=0)), 1)), np.int32)
         wk_count = np.zeros((n_workers, m), np.int64)
         src_s, src_g, src_p, src_max = self._sources
+        src_r = self._sources_rec
         while self.step < end:
             span = min(end - self.step, max(CHUNK_STEPS // m, 1) * m)
             mm = m if span >= m else span
@@ -490,20 +492,20 @@ class Simulation:
             mm_buf = self._sampler.buffer(span)
             done = 0
             if self.comm.size > 1:
-                self._run_windows(t0, n_iv, mm, src_ptr, src_p[a:b], src_g[a:b], mm_buf, wk_spikes, wk_count,
-                                  src_max)
+                self._run_windows(t0, n_iv, mm, src_ptr, src_p[a:b], src_g[a:b], src_r[a:b], mm_buf, wk_spikes,
+                                  wk_count, src_max)
                 done = n_iv
             while done < n_iv:
                 self._spikes.reserve(2 * mm * (self._N.V.size + src_max + 1))
-                rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step,
+                rec = cpu.Recording(self._spikes.rec_local, self._spikes.gid, self._spikes.step,
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
                 sp = src_ptr[done * mm:] - src_ptr[done * mm]
+                e0 = a + src_ptr[done * mm]
                 profiling.push("deliver+update")
                 k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, *self._Y,
                                       self._N, self._G, self._R, self._S, self._O, self._q_all, self._pre_of_local, sp,
-                                      src_p[a + src_ptr[done * mm]:b], src_g[a + src_ptr[done * mm]:b],
-                                      rec, wk_spikes, wk_count)
+                                      src_p[e0:b], src_g[e0:b], src_r[e0:b], rec, wk_spikes, wk_count)
                 profiling.pop()
                 done += k
                 self._check_errors()
@@ -517,7 +519,7 @@ class Simulation:
         self._complete_exchange()
         self.sim_s += time.perf_counter() - t_wall
 
-    def _run_windows(self, t0, n_windows, mm, src_ptr, src_pre, src_gid, mm_buf, wk_spikes, wk_count,
+    def _run_windows(self, t0, n_windows, mm, src_ptr, src_pre, src_gid, src_rec, mm_buf, wk_spikes, wk_count,
                      src_max) -> None:
         """Windows of ``mm`` steps from ``t0`` with other ranks, the exchange overlapped (I7).
 
@@ -542,11 +544,11 @@ class Simulation:
             self._complete_exchange()
             c2 = clock()
             self._spikes.reserve(mm * (n_local + src_max + 1))
-            rec = cpu.Recording(self._spikes.rec_mask, self._spikes.gid, self._spikes.step, self._spikes.n,
+            rec = cpu.Recording(self._spikes.rec_local, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
             profiling.swap("update")
             n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, *Y, N, self._G, R, S, O, self._q0,
-                                       self._pre_of_local, src_ptr, src_pre, src_gid, rec, t0, wk_spikes,
+                                       self._pre_of_local, src_ptr, src_pre, src_gid, src_rec, rec, t0, wk_spikes,
                                        wk_count, self.rank == 0, self._send)
             profiling.pop()
             c3 = clock()
@@ -574,7 +576,8 @@ class Simulation:
         t_prev, mm = self._pending
         words = self.comm.wait()
         self._pending = None
-        cpu.append_received(words, mm, t_prev, self.graph.layout.pre_index, R, self._S, self._q0)
+        P = self.graph.layout.pre_index
+        cpu.append_received(words, mm, t_prev, P.keys, P.vals, P.shift, P.base, R, self._S, self._q0)
 
     # --------------------------------------------------------------- results
     def spike_events(self, rec) -> dict[str, np.ndarray]:

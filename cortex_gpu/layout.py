@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .gidmap import GidIndex
+
 __all__ = ["DeliveryLayout", "run_bounds"]
 
 
@@ -35,8 +37,9 @@ class DeliveryLayout:
     ----------
     pre_gids : int64[n_pre]
         Sorted gids of the pre-synaptic neurons with a synapse on this rank.
-    pre_index : int32[n_nodes]
-        Pre index of each gid, -1 for gids with no synapse here.
+    pre_index : GidIndex
+        Pre index of each gid in ``pre_gids`` (a hash table sized by ``n_pre``,
+        not by the network); -1 for gids with no synapse here.
     section_size : int
         Local posts per section (<= 65536).
     max_delay, min_delay : int
@@ -53,7 +56,7 @@ class DeliveryLayout:
     """
 
     pre_gids: np.ndarray
-    pre_index: np.ndarray
+    pre_index: GidIndex
     section_size: int
     n_sections: int
     max_delay: int
@@ -81,12 +84,12 @@ class DeliveryLayout:
     def bytes_per_synapse(self) -> float:
         return self.nbytes / max(self.n_synapses, 1)
 
-    def with_pre_gids(self, pre_gids: np.ndarray, pre_index: np.ndarray) -> "DeliveryLayout":
+    def with_pre_gids(self, pre_gids: np.ndarray, pre_index: GidIndex) -> "DeliveryLayout":
         """The same synapses indexed by ``pre_gids``, a sorted superset of this layout's pres.
 
         Pres without synapses here get empty segments, so that several
         layouts share one pre index (and one ring entry per spike);
-        ``pre_index`` (int32 per gid) is that shared index. The synapse
+        ``pre_index`` (``GidIndex.of(pre_gids)``) is that shared index. The synapse
         arrays are shared, not copied.
         """
         pos = np.searchsorted(pre_gids, self.pre_gids)

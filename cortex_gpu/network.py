@@ -308,6 +308,11 @@ class Network:
         """Index of the population of each gid."""
         return np.searchsorted(self._starts, np.asarray(gids), side="right") - 1
 
+    def is_source_gid(self, gids: np.ndarray) -> np.ndarray:
+        """Whether each gid belongs to a spike source population (spike_generator)."""
+        source = np.array([p.is_source for p in self.populations], np.bool_)
+        return source[self.population_of(gids)] if source.size else np.zeros(np.shape(gids), np.bool_)
+
     def check_gids(self, gids: np.ndarray, what: str, neurons_only: bool = False) -> None:
         if gids.size == 0:
             raise ModelError(f"{what}: no nodes given")

@@ -19,7 +19,7 @@ expectations, computed from the connection rules:
 A run passes through phases whose live arrays differ; the peak is the
 largest phase: ``neurons`` (neuron table), ``plan`` (the build's per
 (post, projection) entries, with their temporaries), ``count`` (pass 1's
-``counts[n_chunks, n_nodes]``), ``sort`` (synapse arrays with their sort
+per-chunk hash tables of the pres each chunk draws), ``sort`` (synapse arrays with their sort
 keys, the usual peak), ``run`` (layout, neuron state, ring, buffers).
 Each phase is split into the components of :data:`COMPONENTS`.
 
@@ -47,7 +47,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .build import BUCKET_SHIFT, CHUNKS_PER_WORKER, SECTION_MAX, _delay_bounds, synapse_groups
+from .build import BUCKET_SHIFT, CHUNKS_PER_WORKER, COUNT_TABLE_START, SECTION_MAX, _delay_bounds, synapse_groups
+from .gidmap import table_shift
 from .distributions import as_row, grid_cdf
 from .models import N_PROP
 from .engine import POST_HISTORY
@@ -90,6 +91,8 @@ _NEURON_DRAW = 12 * 8
 #: _plan per (local post, projection) entry: 24 bytes kept (projection, count, aux), 64 more at
 #: its peak (four part lists, the concatenations, the lexsort order and the reordered copies).
 _ENTRY_LIVE, _ENTRY_PEAK = 24, 88
+#: Bytes per slot of a gid hash table (cortex_gpu.gidmap): an int64 key and an int32 value or count.
+_GID_SLOT = 12
 #: cpu.Drives per (drive connection, local target): local index, gid, weight, fixed-point weight.
 _DRIVE_ENTRY = 32
 _SPIKE_BUFFER_START = 1 << 16
@@ -317,7 +320,8 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     # synapses, entries and the chance that a gid is a pre of this rank, per projection
     log_none = np.zeros(n_nodes + 1)
     exact_pre = np.zeros(n_nodes, bool)
-    n_syn_p, entries, sum_pre = [], 0, 0
+    n_syn_p, entries, sum_pre, cand_pre = [], 0, 0, 0
+    cand_lo, cand_hi = n_nodes, 0   # span of the sources of projections onto this rank
     group_syn: dict[str, float] = {}   # expected synapses of each synapse group with synapses here
     group_of = {p: name for name, ids in synapse_groups(net).items() for p in ids}
     sec_lam = np.zeros((n_sec, n_nodes + 1))   # expected synapses of each source gid per section
@@ -334,6 +338,9 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
             group_syn[group] = group_syn.get(group, 0.0) + n_syn
         entries += n_in
         sum_pre += proj.pre.size
+        cand_pre += proj.pre.size if n_in else 0
+        if n_in and proj.pre.size:
+            cand_lo, cand_hi = min(cand_lo, int(proj.pre.min())), max(cand_hi, int(proj.pre.max()) + 1)
         if proj.rule == "one_to_one":
             mine = np.isin(proj.post, local)
             exact_pre[proj.pre[mine]] = True
@@ -350,6 +357,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     p_pre = np.where(np.isnan(log_none), 1.0, -np.expm1(np.nan_to_num(log_none, nan=0.0, neginf=-np.inf)))
     p_pre[exact_pre] = 1.0
     n_pre = float(p_pre.sum())
+    cand_span = max(cand_hi - cand_lo, 0)
     n_syn = float(sum(n_syn_p))
     lam = np.cumsum(sec_lam, axis=1)[:, :n_nodes].max() if n_local and n_nodes else 0.0
     longest = lam + 6.0 * math.sqrt(lam) + 1.0
@@ -392,9 +400,21 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     # per pre Kplus and its last stamp; per ring entry the pre's trace and last stamp
     stdp_neurons = (12 * POST_HISTORY + 16) * n_local if n_plastic else 0
     stdp_ring = (16 * n_pre + 16 * (D + 1) * max(n_pre + srcs, 1)) if n_plastic else 0
-    pre_index = 4 * n_nodes
-    counts = 4 * n_chunks * n_nodes
-    mask = n_nodes   # SpikeBuffer.rec_mask, allocated whether or not anything is recorded
+    # rank-local gid tables: the pre index is a hash table over the rank's pres; pass 1 counts
+    # each chunk's pres in a table of its own, then keeps (gid, count, chunk) per pre it found
+    hash_slots = table_shift(math.ceil(n_pre))[0]
+    pre_span = float(np.ptp(np.flatnonzero(p_pre > 0.0)) + 1) if np.any(p_pre > 0.0) else 0.0
+    # gidmap.GidIndex: a direct int32 table over the pres' span where that is no larger than the hash
+    pre_index = 4 * pre_span if 4 * pre_span <= _GID_SLOT * hash_slots else _GID_SLOT * hash_slots
+    chunk_syn = n_syn / max(n_chunks, 1)
+    distinct = n_pre * -math.expm1(-chunk_syn / n_pre) if n_pre > 0 else 0.0
+    slots = _count_table_slots(min(chunk_syn, cand_pre), distinct)
+    first_slots = table_shift(int(min(max(min(chunk_syn, cand_pre), 1.0), COUNT_TABLE_START)))[0]
+    # a direct int32 table over the sources' span where that is no larger (build._count_chunks)
+    table = 4 * cand_span if cand_span <= 3 * first_slots else _GID_SLOT * slots
+    counts = n_chunks * (table + 24 * distinct)
+    rec_sources = len({int(g) for r in net.spike_recorders for g in r.gids[net.is_source_gid(r.gids)]})
+    mask = n_local + 8 * rec_sources   # SpikeBuffer.rec_local, allocated whether or not anything is recorded
     min_delay = m if n_syn > 0 else 10
     need = 2 * min_delay * (n_local + srcs + 1)
     spk_size = _SPIKE_BUFFER_START if need <= _SPIKE_BUFFER_START else max(need, 2 * _SPIKE_BUFFER_START)
@@ -428,7 +448,7 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     phases = {
         "neurons": phase(neurons_build + _NEURON_DRAW * n_local),
         "plan": phase(neurons_build, transients=plan_peak),
-        "count": max((phase(neurons_build, synapses=built + 8 * n_pre, gid=counts + pre_index + n_nodes,
+        "count": max((phase(neurons_build, synapses=built + 8 * n_pre, gid=counts,
                             transients=plan_live + 12 * n_chunks * n_pre) for _, built in group_steps),
                      key=lambda ph: sum(ph.values())),
         "sort": max((phase(neurons_build, synapses=built + group_layout[g] + 8 * n_pre, gid=pre_index,
@@ -444,8 +464,18 @@ def _rank_memory(net: Network, local: np.ndarray, rank: int, threads: int, weigh
     totals = {k: sum(v.values()) for k, v in phases.items()}
     peak = max(totals, key=totals.get)
     gid_tables = {"network_spec": int(spec), "pre_index": int(pre_index), "build_counts": int(counts),
-                  "build_has": int(n_nodes), "spike_record_mask": int(mask)}
+                  "spike_record_flags": int(mask)}
     return RankMemory(rank, n_local, n_syn, n_pre, n_sec, m, D, phases[peak], totals, peak, gid_tables)
+
+
+def _count_table_slots(bound: float, distinct: float) -> int:
+    """Slots of each chunk's pass-1 table (build._count_chunks): first sized for ``bound`` pres (the
+    chunk's synapses or its projections' sources, the fewer) up to COUNT_TABLE_START, doubled until
+    the chunk's ``distinct`` pres fill at most half of it."""
+    n_keys = int(min(max(bound, 1.0), COUNT_TABLE_START))
+    while table_shift(n_keys)[0] // 2 < distinct:
+        n_keys *= 2
+    return table_shift(n_keys)[0]
 
 
 def _row(delay):
@@ -598,18 +628,22 @@ _BYTES_PER_NEURON = _NEURON_TABLE + _NEURON_RUN
 def cortex_scale_projection(memory_per_rank_gb: float = 96.0, bytes_per_synapse: float = MEASURED_BYTES_PER_SYNAPSE,
                             n_neurons: float = 2e10, n_synapses: float = 1e14, *,
                             nest_gpu_bytes_per_synapse: float = 12.4, jupiter_gpus: int = 23752,
-                            delay_values: int = 55, build_chunks: int = 16) -> dict:
+                            delay_values: int = 55, build_chunks: int = 16, synapses_per_pre: float = 3900.0,
+                            tile_size: int = DEFAULT_TILE_SIZE) -> dict:
     """GPUs needed to hold a cortex-scale network (default: human cortex on GH200s with 96 GB).
 
     Synapses at ``bytes_per_synapse`` (measured: full-scale PD14) plus each
     neuron's state, over ``memory_per_rank_gb``; compared with NEST GPU's
-    ~12.4 bytes per synapse and with JUPITER's 23,752 GH200. The terms that
-    grow with the whole network (gid-indexed tables, see :func:`plan_memory`)
-    are given at this scale per rank: they must become rank-local for the
-    count to hold.
+    ~12.4 bytes per synapse and with JUPITER's 23,752 GH200. The tables that
+    map gids to a rank's own data (see :func:`plan_memory`) are given per
+    rank at this size: the rank-local ones follow from the rank's pres,
+    ``synapses_per_gpu / synapses_per_pre`` (~3,900 synapses per pre at
+    full-scale PD14 on one rank, where ``bytes_per_synapse`` was measured),
+    and its neurons; the ones that still grow with the whole network are
+    listed apart.
     """
     for name, v in (("memory per rank", memory_per_rank_gb), ("bytes per synapse", bytes_per_synapse),
-                    ("neurons", n_neurons), ("synapses", n_synapses)):
+                    ("neurons", n_neurons), ("synapses", n_synapses), ("synapses per pre", synapses_per_pre)):
         if not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a positive number, got {v}")
     mem = memory_per_rank_gb * 1e9
@@ -618,12 +652,25 @@ def cortex_scale_projection(memory_per_rank_gb: float = 96.0, bytes_per_synapse:
     gpus = math.ceil((syn_bytes + neuron_bytes) / mem)
     gpus_nest = math.ceil((n_synapses * nest_gpu_bytes_per_synapse + neuron_bytes) / mem)
     per_rank_syn = n_synapses / gpus
-    # gid-indexed tables, each rank, as the code allocates them today
-    gid = {"pre_index (int32 per gid)": 4 * n_neurons,
-           f"build counts (int32 per gid and chunk, {build_chunks} chunks)": 4 * build_chunks * n_neurons,
-           "spike record mask (1 byte per gid)": n_neurons,
-           "network spec gid lists (>= 2 int64 per gid)": 16 * n_neurons}
-    gid_total = sum(gid.values())
+    per_rank_neurons = n_neurons / gpus
+    n_pre = min(n_neurons, per_rank_syn / synapses_per_pre)
+    chunk_syn = per_rank_syn / build_chunks
+    distinct = n_pre * -math.expm1(-chunk_syn / n_pre)
+    # tables from gids to the rank's own data, each rank: sized by its pres and neurons (build.py,
+    # gidmap.py, record.py); the build's count tables live only in pass 1, before the layout exists
+    local = {"pre index (hash table, 12 bytes per slot, >= 2 slots per pre)": _GID_SLOT * table_shift(
+                 math.ceil(n_pre))[0],
+             f"build count tables ({build_chunks} chunks, one hash table each, and the pres found)":
+                 build_chunks * (_GID_SLOT * _count_table_slots(chunk_syn, distinct) + 24 * distinct),
+             "spike record flags (1 byte per local neuron)": per_rank_neurons}
+    # what each rank still holds for every gid: the network spec's gid lists (a projection's pre and
+    # post lists, a drive's targets and weights, a recorder's gids) and the partition's tile table
+    spec_gids = 16 * n_neurons
+    tiles = 20 * n_neurons / tile_size
+    global_ = {"network spec gid lists (>= 2 int64 per gid)": spec_gids,
+               f"partition tile table (20 bytes per tile of {tile_size} gids)": tiles}
+    local_total = sum(local.values())
+    gid_total = local_total + sum(global_.values())
     # per-segment tables: seg_off (8 bytes) + delay_off (2 bytes per delay value) per (section, pre)
     seg_bytes = 8 + 2 * delay_values
     seg_per_syn = {str(s): seg_bytes / s for s in (3900, 100, 10, 1)}
@@ -634,20 +681,27 @@ def cortex_scale_projection(memory_per_rank_gb: float = 96.0, bytes_per_synapse:
                                     "bench/results/pd14_full_poisson_vs_nest_10s_cpu2.json",
         "bytes_per_neuron": _BYTES_PER_NEURON,
         "synapse_tb": syn_bytes / 1e12, "neuron_tb": neuron_bytes / 1e12,
-        "gpus_needed": gpus, "synapses_per_gpu": per_rank_syn, "neurons_per_gpu": n_neurons / gpus,
+        "gpus_needed": gpus, "synapses_per_gpu": per_rank_syn, "neurons_per_gpu": per_rank_neurons,
         "nest_gpu_bytes_per_synapse": nest_gpu_bytes_per_synapse, "gpus_needed_nest_gpu": gpus_nest,
         "jupiter_gpus": jupiter_gpus, "fraction_of_jupiter": gpus / jupiter_gpus,
         "fraction_of_jupiter_nest_gpu": gpus_nest / jupiter_gpus,
         "fits_jupiter": gpus <= jupiter_gpus,
-        "gid_tables_per_rank_gb": {k: v / 1e9 for k, v in gid.items()},
-        "gid_tables_per_rank_total_gb": gid_total / 1e9,
-        "gid_tables_fit": gid_total <= mem,
+        "synapses_per_pre": synapses_per_pre, "pres_per_gpu": n_pre,
+        "gid_tables_per_rank_gb": {k: v / 1e9 for k, v in local.items()},
+        "gid_tables_per_rank_total_gb": local_total / 1e9,
+        "gid_tables_fit": local_total <= mem,
+        "global_gid_tables_per_rank_gb": {k: v / 1e9 for k, v in global_.items()},
+        "global_gid_tables_per_rank_total_gb": sum(global_.values()) / 1e9,
+        "all_gid_tables_fit": gid_total <= mem,
         "segment_table_bytes_per_synapse_at_synapses_per_segment": seg_per_syn,
         "caveats": [
-            f"the gid-indexed tables cost {gid_total / 1e9:,.0f} GB per rank at this size, "
-            f"{gid_total / mem:,.1f}x the {memory_per_rank_gb:g} GB of a GPU: they must become rank-local "
-            "(pre index over the rank's own pre-synaptic neurons, counts per chunk over them, recording "
-            "masks over local neurons, a spec that describes populations by ranges) for this count to hold",
+            f"the rank-local gid tables (pre index, the build's count tables, recording flags) cost "
+            f"{local_total / 1e9:,.2f} GB per rank at {synapses_per_pre:,.0f} synapses per pre "
+            f"({n_pre:.3g} pres per GPU); fewer synapses per pre means more pres and larger tables",
+            f"still global: the network spec's gid lists ({spec_gids / 1e9:,.0f} GB per rank: projections "
+            "keep their pre and post gids, drives their targets and weights, recorders their gids, as "
+            "arrays) and the partition's tile table "
+            f"({tiles / 1e9:,.2f} GB); the spec must describe populations by ranges for the GPU count to hold",
             f"{bytes_per_synapse:g} bytes/synapse holds while a (section, pre) segment keeps many synapses "
             f"(~3,900 at full-scale PD14 on one rank); its tables cost {seg_bytes} bytes per segment, "
             f"{seg_bytes / 10:.1f} bytes/synapse at 10 synapses per segment: the partition must keep "
@@ -669,10 +723,16 @@ def format_cortex_scale(r: dict) -> str:
         f"{r['jupiter_gpus']:,} GH200",
         f"  NEST GPU at {r['nest_gpu_bytes_per_synapse']:g} bytes/synapse: {r['gpus_needed_nest_gpu']:,} GPUs "
         f"= {100 * r['fraction_of_jupiter_nest_gpu']:.1f}% of JUPITER",
-        "  gid-indexed tables per rank at this size (as the code allocates them today):",
-        *(f"    {k}: {v:,.0f} GB" for k, v in r["gid_tables_per_rank_gb"].items()),
-        f"    total {r['gid_tables_per_rank_total_gb']:,.0f} GB per rank: "
-        + ("fits" if r["gid_tables_fit"] else "does NOT fit; the GPU count holds only once they are rank-local"),
+        f"  rank-local gid tables per rank at {r['synapses_per_pre']:,.0f} synapses per pre "
+        f"({r['pres_per_gpu']:.3g} pres per GPU):",
+        *(f"    {k}: {v:,.3f} GB" for k, v in r["gid_tables_per_rank_gb"].items()),
+        f"    total {r['gid_tables_per_rank_total_gb']:,.2f} GB per rank: "
+        + ("fits" if r["gid_tables_fit"] else "does NOT fit"),
+        "  tables every rank still holds for the whole network:",
+        *(f"    {k}: {v:,.2f} GB" for k, v in r["global_gid_tables_per_rank_gb"].items()),
+        f"    with them: " + ("fits" if r["all_gid_tables_fit"] else
+                              "does NOT fit; the GPU count holds only once the spec describes populations by "
+                              "ranges"),
     ]
     lines += [f"  caveat: {c}" for c in r["caveats"]]
     return "\n".join(lines)

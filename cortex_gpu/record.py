@@ -16,19 +16,37 @@ RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2, "g_ex": 1, "g_in": 2
 
 @dataclass
 class SpikeBuffer:
-    """Spikes of recorded gids as (gid, step) pairs; the kernels append, this grows it."""
+    """Spikes of recorded gids as (gid, step) pairs; the kernels append, this grows it.
 
-    rec_mask: np.ndarray
+    Which spikes to record is kept per local neuron (``rec_local``, bool per
+    neuron in local order) and as the sorted gids of the recorded spike
+    sources (``rec_sources``), which every rank runs: nothing here is sized by
+    the network, only by the rank's neurons and the sources.
+    """
+
+    rec_local: np.ndarray
+    rec_sources: np.ndarray
     gid: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.int64))
     step: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.int64))
     n: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
 
     @classmethod
-    def for_network(cls, net: Network) -> "SpikeBuffer":
-        mask = np.zeros(net.n_nodes, np.bool_)
+    def for_network(cls, net: Network, local_gids: np.ndarray) -> "SpikeBuffer":
+        """The recording flags of ``local_gids`` (sorted) and of the network's spike sources."""
+        rec_local = np.zeros(local_gids.size, np.bool_)
+        sources = [np.zeros(0, np.int64)]
         for r in net.spike_recorders:
-            mask[r.gids] = True
-        return cls(mask)
+            pos, found = locate(local_gids, r.gids)
+            rec_local[pos[found]] = True
+            sources.append(r.gids[net.is_source_gid(r.gids)])
+        return cls(rec_local, np.unique(np.concatenate(sources)))
+
+    def is_recorded(self, gids: np.ndarray, local_gids: np.ndarray) -> np.ndarray:
+        """Whether this rank records the spikes of each of ``gids`` (its own neurons and the sources)."""
+        pos, found = locate(local_gids, gids)
+        out = np.zeros(np.shape(gids), np.bool_)
+        out[found] = self.rec_local[pos[found]]
+        return out | locate(self.rec_sources, gids)[1]
 
     def reserve(self, extra: int) -> None:
         """Make room for ``extra`` more spikes."""

@@ -124,10 +124,45 @@ def test_cortex_scale_arithmetic():
     assert r["gpus_needed_nest_gpu"] == math.ceil((1e14 * 12.4 + neuron_bytes) / 96e9)
     assert r["fits_jupiter"] and r["gpus_needed"] < r["gpus_needed_nest_gpu"] < 23752
     assert r["fraction_of_jupiter"] == pytest.approx(r["gpus_needed"] / 23752)
-    # as the code allocates them today, the gid-indexed tables alone overflow a GPU
-    assert r["gid_tables_per_rank_total_gb"] == pytest.approx((4 + 4 * 16 + 1 + 16) * 2e10 / 1e9)
-    assert not r["gid_tables_fit"]
-    assert any("rank-local" in c for c in r["caveats"])
+    # the rank-local gid tables follow the rank's pres (synapses per GPU / synapses per pre) and neurons
+    n_pre = r["synapses_per_gpu"] / 3900.0
+    assert r["pres_per_gpu"] == pytest.approx(n_pre)
+    tables = r["gid_tables_per_rank_gb"]
+    pre_index = next(v for k, v in tables.items() if k.startswith("pre index"))
+    assert 24 * n_pre / 1e9 <= pre_index <= 48 * n_pre / 1e9
+    assert next(v for k, v in tables.items() if k.startswith("spike record")) == pytest.approx(
+        r["neurons_per_gpu"] / 1e9)
+    assert r["gid_tables_fit"] and r["gid_tables_per_rank_total_gb"] < 0.05 * 96
+    # fewer synapses per pre: more pres, larger tables, in proportion
+    few = cortex_scale_projection(96.0, 6.07, synapses_per_pre=39.0)
+    assert few["gid_tables_per_rank_total_gb"] > 50 * r["gid_tables_per_rank_total_gb"]
+    # what still grows with the network is listed apart, and the caveats say so
+    assert r["global_gid_tables_per_rank_gb"]["network spec gid lists (>= 2 int64 per gid)"] == pytest.approx(320.0)
+    assert not r["all_gid_tables_fit"]
+    assert any("rank-local" in c for c in r["caveats"]) and any("still global" in c for c in r["caveats"])
+
+
+def test_gid_tables_scale_with_the_rank_share():
+    """Eight populations that connect only within themselves, one per rank: a rank's pres are its own
+    population's neurons, so its gid tables (all but the spec) shrink with the rank count."""
+    from cortex_gpu import Network
+    net = Network(0.1)
+    pops = [net.add_population("iaf_psc_exp", 4096) for _ in range(8)]
+    for p in pops:
+        net.connect(p, p, "fixed_indegree", indegree=50, weight=10.0, delay=1.0)
+    net.record_spikes(pops[0])
+
+    def local_tables(r):
+        return sum(v for k, v in r.gid_tables.items() if k != "network_spec")
+    one = plan_memory(net, 1, strategy="contiguous", tile_size=4096).ranks[0]
+    eight = plan_memory(net, 8, strategy="contiguous", tile_size=4096).ranks
+    assert one.n_pre == pytest.approx(net.n_nodes, rel=1e-3)
+    for r in eight:
+        assert r.n_pre == pytest.approx(4096, rel=1e-3)
+        assert local_tables(r) < local_tables(one) / 6
+        # nothing indexed by gid: the pre index is at most 48 bytes per pre, the flags a byte per neuron
+        assert r.gid_tables["pre_index"] <= 48 * r.n_pre
+        assert r.gid_tables["spike_record_flags"] == r.n_neurons
 
 
 def test_measured_bytes_per_synapse_comes_from_the_full_scale_run():

@@ -52,6 +52,7 @@ import numba
 import numpy as np
 
 from .. import philox
+from ..gidmap import gid_lookup
 from ..layout import run_bounds
 
 __all__ = ["Layout", "Neurons", "Drives", "Ring", "Recording", "Synapses", "Stdp", "Own", "deliver", "drive",
@@ -98,7 +99,9 @@ Stdp = namedtuple("Stdp", "lam alpha mu tau_plus_inv ms_per_tic tics_per_step ms
                           "hist_t hist_k hist_n last_t last_k tau_minus_inv err")
 #: Ownership check: ``owner`` (worker of each local post; empty: no check) and ``err[w]``.
 Own = namedtuple("Own", "owner err")
-Recording = namedtuple("Recording", "rec_mask spk_gid spk_step spk_n mm_local mm_var mm_buf")
+#: Spike and state recording: ``rec_local`` (whether each local neuron's spikes are recorded), the
+#: buffers the spikes go to (gid, step, count), the multimeter columns and their buffer.
+Recording = namedtuple("Recording", "rec_local spk_gid spk_step spk_n mm_local mm_var mm_buf")
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
 (P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
@@ -588,7 +591,7 @@ def _sample(t, t0, lo, hi, N, Rec):
 
 @numba.njit(parallel=True, cache=True)
 def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local,
-                  src_ptr, src_pre, src_gid, Rec, wk_spikes, wk_count):
+                  src_ptr, src_pre, src_gid, src_rec, Rec, wk_spikes, wk_count):
     """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
 
     Returns the number of intervals done: fewer than asked when the spike
@@ -596,7 +599,7 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     or when the ownership check or a post history recorded an error (the
     caller raises). ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the
     spike-source emissions of step ``t`` (pre indices ``src_pre``, gids
-    ``src_gid``). ``q0`` is all zeros: every ring entry is delivered. Each
+    ``src_gid``, whether each is recorded ``src_rec``). ``q0`` is all zeros: every ring entry is delivered. Each
     step uses accumulator row 0.
     """
     n_workers = lo.size
@@ -618,8 +621,8 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
                     _sample(t, t0, lo[w], hi[w], N, Rec)
         for k in range(m):
             t = t_iv + k
-            merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
-                       True, no_send, 0, m)
+            merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, src_rec,
+                       Rec, True, no_send, 0, m)
     return n_intervals
 
 
@@ -652,10 +655,13 @@ def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
 
 
 @numba.njit(cache=True)
-def append_received(words, m, t_prev, pre_index, R, S, q0):
+def append_received(words, m, t_prev, pre_keys, pre_vals, pre_shift, pre_base, R, S, q0):
     """Put the spike words of window ``t_prev`` received from other ranks into its ring slots.
 
-    A word is ``gid * m + k``: ``gid`` spiked at step ``t_prev + k``. Spikes
+    A word is ``gid * m + k``: ``gid`` spiked at step ``t_prev + k``. Its pre
+    index comes from the rank's pre index, a hash table over its pres
+    (``pre_keys``, ``pre_vals``, ``pre_shift``, ``pre_base``: :class:`cortex_gpu.gidmap.GidIndex`),
+    so that no table here is sized by the network. Spikes
     of neurons without synapses here are dropped. ``q0`` gets each slot's
     count before the additions, so that ``deliver_window`` can deliver the
     new entries alone. A pre's spikes arrive in time order (one sender, in
@@ -667,7 +673,7 @@ def append_received(words, m, t_prev, pre_index, R, S, q0):
     plastic = S.kplus.size > 0
     for j in range(words.size):
         gid = words[j] // m
-        p = pre_index[gid]
+        p = gid_lookup(pre_keys, pre_vals, pre_shift, pre_base, gid)
         if p < 0:
             continue
         step = t_prev + words[j] % m
@@ -679,8 +685,8 @@ def append_received(words, m, t_prev, pre_index, R, S, q0):
 
 
 @numba.njit(parallel=True, cache=True)
-def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local, src_ptr, src_pre, src_gid, Rec,
-                  rec_t0, wk_spikes, wk_count, record_sources, send):
+def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local, src_ptr, src_pre, src_gid,
+                  src_rec, Rec, rec_t0, wk_spikes, wk_count, record_sources, send):
     """Complete window ``t_w`` once the last window's remote spikes are in the ring; returns the
     number of spike words of this window in ``send``.
 
@@ -701,12 +707,12 @@ def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_lo
     n_send = 0
     for k in range(m):
         n_send = merge_step(t_w + k, rec_t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre,
-                            src_gid, Rec, record_sources, send, n_send, m)
+                            src_gid, src_rec, Rec, record_sources, send, n_send, m)
     return n_send
 
 
 @numba.njit(cache=True)
-def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, Rec,
+def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, src_rec, Rec,
                record_sources, send, n_send, m):
     """Put step ``t``'s spikes in ring slot ``t % n_slots``, count and record them; returns ``n_send``.
 
@@ -747,7 +753,7 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, sr
                 if send.size > 0:
                     send[n_send] = g * m + k
                     n_send += 1
-            if Rec.rec_mask[g]:
+            if Rec.rec_local[i]:
                 j = Rec.spk_n[0]
                 Rec.spk_gid[j] = g
                 Rec.spk_step[j] = t
@@ -759,7 +765,7 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, sr
             R.pre[slot, n] = src_pre[e]
             n += 1
         g = src_gid[e]
-        if record_sources and Rec.rec_mask[g]:
+        if record_sources and src_rec[e]:
             j = Rec.spk_n[0]
             Rec.spk_gid[j] = g
             Rec.spk_step[j] = t

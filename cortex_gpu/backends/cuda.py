@@ -292,7 +292,12 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
     a["ring_pre"] = R.pre.astype(np.int32).ravel()
     a["ring_count"] = R.count.astype(np.int32)
     a["pre_of_local"] = sim._pre_of_local.astype(np.int32)
-    a["rec_mask"] = sim._spikes.rec_mask.astype(np.uint8)
+    # the kernels index the recording flags by gid: on one rank (the only case run here) the local
+    # neurons and the spike sources are every gid, so a gid-sized mask is the rank's own size
+    rec_mask = np.zeros(sim.net.n_nodes, np.uint8)
+    rec_mask[N.gid] = sim._spikes.rec_local
+    rec_mask[sim._spikes.rec_sources] = 1
+    a["rec_mask"] = rec_mask
     a["mm_local"] = sim._sampler.local.astype(np.int64)
     a["mm_var"] = sim._sampler.var.astype(np.int32)
     present = [lay for lay in groups.values() if lay.n_synapses]
@@ -390,8 +395,8 @@ class CudaRunner:
             s = t.scalars
             self.n_ublocks = -(-n // UPDATE_THREADS)
             self.n_cols = int(t.arrays["mm_local"].size)
-            n_src_rec = int(np.count_nonzero(sim._spikes.rec_mask[sim._sources[1]])) if sim._sources[1].size else 0
-            self._record_spikes = bool(np.any(sim._spikes.rec_mask[sim.graph.neurons.gids])) or n_src_rec > 0
+            n_src_rec = int(np.count_nonzero(sim._sources_rec))
+            self._record_spikes = bool(np.any(sim._spikes.rec_local)) or n_src_rec > 0
             n_due_cap = (s["D"] - s["m"] + 1) * s["cap"]
             work = {"due_pre": (n_due_cap, np.int32), "due_d": (n_due_cap, np.uint16),
                     "due_at": (n_due_cap, np.int32), "n_due": (1, np.int32),
@@ -477,7 +482,7 @@ class CudaRunner:
         if not self._record_spikes:
             return 0
         N = sim._N
-        rec = sim._spikes.rec_mask[N.gid]
+        rec = sim._spikes.rec_local
         n_rec = int(np.count_nonzero(rec))
         r_min = int(N.refr_steps[N.pset[rec]].min()) if n_rec else 0
         per = math.ceil(L / (r_min + 1))
