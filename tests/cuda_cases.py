@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+import shutil
+import subprocess
+from pathlib import Path
+
 from cortex_gpu import Network, Simulation
 from cortex_gpu.distributions import Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 
-__all__ = ["single_neuron", "small_network", "pd14_small", "run_case", "assert_same"]
+__all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "run_case", "assert_same",
+           "build_emulator", "CASES"]
 
 
 def single_neuron(model: str = "iaf_psc_exp"):
@@ -50,6 +55,28 @@ def small_network():
     return net
 
 
+def windowed_network():
+    """small_network's populations and drives with every delay >= 0.5 ms: windows of 5 steps between
+    exchanges (a step's spikes wait in the ring while later steps of the window run)."""
+    net = Network(0.1)
+    v0 = Uniform(-70.0, -56.0)
+    exc = net.add_population("iaf_psc_exp", 150, {"V_m": v0})
+    inh = net.add_population("iaf_psc_alpha", 50, {"V_m": v0, "tau_syn_ex": 1.0})
+    times = [np.array([5.0, 5.1, 30.0]), np.array([12.3]), np.array([5.0, 40.0, 40.0])]
+    src = net.add_population("spike_generator", 3, spike_times_ms=times)
+    every = np.concatenate([exc.gids, inh.gids])
+    net.connect(exc.gids, every, "fixed_indegree", indegree=30, weight=Normal(45.0, 8.0),
+                delay=Uniform(0.5, 3.0))
+    net.connect(inh.gids, every, "pairwise_bernoulli", p=0.2, weight=-150.0, delay=0.8)
+    net.connect(src.gids, exc.gids, "all_to_all", weight=300.0, delay=1.2)
+    pg = net.add_generator("poisson_generator", {"rate": 9000.0})
+    net.drive(pg, every, weight=30.0)
+    dc = net.add_generator("dc_generator", {"amplitude": 80.0})
+    net.drive(dc, inh.gids[::3], weight=1.0)
+    net.record_spikes(np.concatenate([every, src.gids]))
+    return net
+
+
 def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
     """The PD14 microcircuit at reduced scale (as tests/test_engine.py), Poisson drive, all spikes
     recorded, V_m of 8 neurons."""
@@ -57,6 +84,25 @@ def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
     firsts = [a for a, _ in info["gid_ranges"]]
     net.record_state(np.array(firsts), ("V_m",), interval_ms=0.1)
     return net
+
+
+#: The networks the many-rank scripts (tests/cuda_ranks_script.py) can name.
+CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small}
+
+
+def build_emulator(out: Path) -> Path:
+    """Compile tests/cuda_emulator/emulator.cpp into the shared library ``out`` (g++ must be on PATH)."""
+    from cortex_gpu.backends import cuda
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise FileNotFoundError("g++ is not on PATH: the kernel emulator cannot be built")
+    here = Path(__file__).resolve().parent / "cuda_emulator"
+    cmd = [gxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-Wall", "-Werror",
+           f"-I{cuda.KERNEL_DIR}", str(here / "emulator.cpp"), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr)
+    return out
 
 
 def run_case(net: Network, backend: str, seed: int = 11, runs=(100.0,), **sim_kw) -> dict[str, np.ndarray]:

@@ -25,8 +25,11 @@ and generator tables; synaptic input summed in 64-bit fixed point; the same
 keyed Philox draws; kernels compiled without FMA contraction
 (``--fmad=false``), as numba compiles ``cpu.update`` (no FMA in its code).
 
-Not built (``NotImplementedError`` naming it): more than one rank,
-``iaf_cond_exp``, synapse models other than ``static_synapse``.
+Several ranks (one GPU each, or several sharing one) run the window loop of
+:mod:`cortex_gpu.backends.cuda_ranks` on top of this runner's kernels.
+
+Not built (``NotImplementedError`` naming it): ``iaf_cond_exp``, synapse
+models other than ``static_synapse``.
 
 The functions that prepare the device tables (:func:`device_tables`,
 :func:`delivery_blocks`, :func:`drive_tables`) use NumPy only, so that
@@ -54,9 +57,10 @@ __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
 #: Kernel files the backend loads, one cupy.RawModule each.
-KERNEL_FILES = ("ring.cu", "deliver.cu", "update.cu", "record.cu")
+KERNEL_FILES = ("ring.cu", "deliver.cu", "update.cu", "record.cu", "exchange.cu")
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
-DELIVERY_KERNEL_FILES = ("deliver.cu", "delivery.cuh", "ring.cu", "update.cu", "neuron.cuh", "scan.cuh")
+DELIVERY_KERNEL_FILES = ("deliver.cu", "delivery.cuh", "ring.cu", "update.cu", "neuron.cuh", "scan.cuh",
+                         "exchange.cu", "exchange.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
 NVRTC_OPTIONS = ("--fmad=false",)
@@ -91,9 +95,10 @@ def nvrtc_options() -> tuple[str, ...]:
 
 def unsupported_reason(net, n_ranks: int) -> str | None:
     """Why the cuda backend cannot run ``net`` on ``n_ranks`` ranks, or None when it can."""
-    if n_ranks > 1:
-        return (f"the cuda backend runs one rank; {n_ranks} ranks (the spike exchange between GPUs) are not "
-                "built yet: use --backend cpu")
+    from .cuda_ranks import ranks_unsupported_reason
+    why = ranks_unsupported_reason(net, n_ranks)
+    if why is not None:
+        return why
     models = sorted({p.model for p in net.populations if not p.is_source} - set(SUPPORTED_MODELS))
     if "iaf_cond_exp" in models:
         return ("iaf_cond_exp is not built on the cuda backend: its adaptive RKF45 step control calls pow(), "
@@ -131,15 +136,16 @@ def estimate_device_bytes(n_local: int, n_synapses: float, n_pre: float, n_secti
     return int(layout + ring + _NEURON_BYTES * n_local)
 
 
-def precheck_device_memory(net, weight_dtype) -> int:
+def precheck_device_memory(net, weight_dtype, n_ranks: int = 1, rank: int = 0,
+                           strategy: str = "round_robin") -> int:
     """Refuse a model whose predicted device memory exceeds the GPU's free memory, before any build.
 
     Uses :func:`cortex_gpu.planner.plan_memory`'s expected synapse, pre and
-    delay counts for one rank; returns the estimate in bytes.
+    delay counts for rank ``rank`` of ``n_ranks``; returns the estimate in bytes.
     """
     import cupy
     from ..planner import plan_memory
-    r = plan_memory(net, 1, weight_dtype=np.dtype(weight_dtype).name).ranks[0]
+    r = plan_memory(net, n_ranks, strategy=strategy, weight_dtype=np.dtype(weight_dtype).name).ranks[rank]
     need = estimate_device_bytes(r.n_neurons, r.n_synapses, r.n_pre, r.n_sections, r.min_delay, r.max_delay,
                                  np.dtype(weight_dtype).itemsize)
     free, _ = cupy.cuda.runtime.memGetInfo()
@@ -346,6 +352,8 @@ class CudaRunner:
                     self._k[name] = mod.get_function(name)
         self._graphs: dict[int, object] = {}
         self._spk_cap = 0
+        #: Whether merge_step records spike-source emissions (every rank runs the sources; one records them).
+        self.record_sources = 1
         self._events = (cupy.cuda.Event(), cupy.cuda.Event())
         #: Seconds of the set-up (host tables, upload, kernel compilation or cache load) and, summed
         #: over runs, the GPU time of the graph replays (CUDA events around each) and their steps.
@@ -355,7 +363,8 @@ class CudaRunner:
     # -------------------------------------------------------------- set-up
     def _kernel_names(self, f: str) -> tuple[str, ...]:
         return {"ring.cu": ("gather_due", "merge_step"), "deliver.cu": (self.tables.deliver_kernel,),
-                "update.cu": ("update_f64",), "record.cu": ("sample_state",)}[f]
+                "update.cu": ("update_f64",), "record.cu": ("sample_state",),
+                "exchange.cu": ("window_begin", "append_received", "gather_new", "pack_send")}[f]
 
     @property
     def layout_device_bytes(self) -> int:
@@ -411,29 +420,51 @@ class CudaRunner:
     def _launch_step(self, events=None) -> None:
         """Issue one step's kernels on the current stream (captured into a graph, or timed with ``events``:
         five CUDA events recorded between the kernels)."""
-        d, s, k = self.d, self.tables.scalars, self._k
-        i32, i64 = np.int32, np.int64
-        n = s["n"]
+        d = self.d
         mark = (lambda j: events[j].record(self.stream)) if events is not None else (lambda j: None)
         mark(0)
-        k["gather_due"]((1,), (RING_THREADS,), (d["clock"], d["ring_pre"], d["ring_count"], i32(s["n_slots"]),
-                                                i32(s["cap"]), i32(s["m"]), i32(s["D"]), d["due_pre"], d["due_d"],
-                                                d["n_due"]))
+        self._launch_gather(d["clock"])
         mark(1)
+        self._launch_deliver(d["acc_ex"], d["acc_in"])
+        mark(2)
+        self._launch_update(d["acc_ex"], d["acc_in"])
+        mark(3)
+        self._launch_merge()
+        mark(4)
+
+    # The step's kernels one by one, so that cuda_ranks.CudaWindowRunner can split a window's steps
+    # between the part that runs while spikes travel and the part after (with per-step accumulator rows).
+    def _launch_gather(self, clock) -> None:
+        """The ring entries due at step ``clock[0]`` into the due list (ring.cu:gather_due)."""
+        d, s = self.d, self.tables.scalars
+        i32 = np.int32
+        self._k["gather_due"]((1,), (RING_THREADS,), (clock, d["ring_pre"], d["ring_count"], i32(s["n_slots"]),
+                                                      i32(s["cap"]), i32(s["m"]), i32(s["D"]), d["due_pre"],
+                                                      d["due_d"], d["n_due"]))
+
+    def _launch_deliver(self, acc_ex, acc_in) -> None:
+        """The due list's synapses into the fixed-point accumulators ``acc_ex``, ``acc_in`` (int64[n])."""
+        d, s, k = self.d, self.tables.scalars, self._k
+        i32, i64 = np.int32, np.int64
         n_blk = int(self.tables.arrays["blk_lo"].size)
         if n_blk:
             k[self.tables.deliver_kernel](
                 (-(-n_blk // DELIVER_WARPS),), (32 * DELIVER_WARPS,),
                 (d["due_pre"], d["due_d"], d["n_due"], d["seg_off"], d["delay_off"], d["syn_post"], d["syn_weight"],
                  i64(s["n_pre"]), i32(s["m"]), i32(s["D"]), i32(s["S"]), d["blk_lo"], d["blk_hi"], i32(n_blk),
-                 d["acc_ex"], d["acc_in"]))
-        mark(2)
+                 acc_ex, acc_in))
+
+    def _launch_update(self, acc_ex, acc_in) -> None:
+        """Drive and neuron update of step ``clock[0]`` from ``acc_ex``, ``acc_in`` (cleared), and sampling."""
+        d, s, k = self.d, self.tables.scalars, self._k
+        i32 = np.int32
+        n = s["n"]
         if n:
             k["update_f64"]((self.n_ublocks,), (UPDATE_THREADS,), (
                 d["clock"], i32(n), np.uint32(s["seed"]),
                 d["gid"], d["pset"], d["prop"], d["kind"], d["refr_steps"],
                 d["V"], d["I_ex"], d["I_in"], d["dI_ex"], d["dI_in"], d["i_0"], d["i0_next"], d["refr"],
-                d["acc_ex"], d["acc_in"],
+                acc_ex, acc_in,
                 d["d_ptr"], d["d_conn"], d["d_w"], d["d_wfx"], d["c_gen"], d["c_delay"], d["c_key"],
                 d["g_kind"], d["g_value"], d["g_cdf_lo"], d["cdf"], d["guide"], d["g_start"], d["g_stop"],
                 i32(s["has_dc"]), d["blk_spk"], d["blk_count"]))
@@ -441,13 +472,16 @@ class CudaRunner:
             k["sample_state"]((-(-self.n_cols // SAMPLE_THREADS),), (SAMPLE_THREADS,), (
                 d["clock"], i32(self.n_cols), d["mm_local"], d["mm_var"], d["V"], d["I_ex"], d["I_in"], d["pset"],
                 d["prop"], d["mm_buf"]))
-        mark(3)
-        k["merge_step"]((1,), (RING_THREADS,), (
+
+    def _launch_merge(self) -> None:
+        """The step's spikes into the ring and the recording buffers; advances ``clock[0]``."""
+        d, s = self.d, self.tables.scalars
+        i32, i64 = np.int32, np.int64
+        self._k["merge_step"]((1,), (RING_THREADS,), (
             d["clock"], i32(self.n_ublocks), i32(UPDATE_THREADS), d["blk_count"], d["blk_spk"], d["blk_off"],
             d["gid"], d["pre_of_local"], d["rec_mask"], d["n_spikes"], d["ring_pre"], d["ring_count"],
-            i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"], d["src_gid"], i32(1),
+            i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"], d["src_gid"], i32(self.record_sources),
             d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap)))
-        mark(4)
 
     def _graph(self, L: int):
         """The captured graph of ``L`` steps (captured on first use; dropped when a buffer moves)."""
