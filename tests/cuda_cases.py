@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import functools
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from cortex_gpu import Network, Simulation
@@ -13,7 +16,7 @@ from cortex_gpu.distributions import Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 
 __all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "run_case", "assert_same",
-           "build_emulator", "CASES"]
+           "build_emulator", "CASES", "cpu_reference", "ranks_command", "assert_same_as_cpu"]
 
 
 def single_neuron(model: str = "iaf_psc_exp"):
@@ -135,3 +138,40 @@ def assert_same(a: dict, b: dict) -> None:
                 f"{np.flatnonzero(x.view(np.int64) != y.view(np.int64))[:5]}"
         else:
             assert np.array_equal(x, y), k
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_reference(case: str, runs: str) -> dict[str, np.ndarray]:
+    """The CPU backend on one rank (seed 11, the model times of ``runs``, comma-separated ms): spikes sorted
+    by (step, gid), final V_m as int64 bits and spike counts by gid."""
+    sim = Simulation(CASES[case](), seed=11, backend="cpu")
+    for t in runs.split(","):
+        sim.run(float(t))
+    gids, steps = sim.all_spikes()
+    order = np.lexsort((gids, steps))
+    by_gid = np.argsort(sim.local_gids)
+    return {"gids": gids[order], "steps": steps[order], "V": sim.state("V_m").view(np.int64)[by_gid],
+            "counts": sim.spike_counts()[by_gid]}
+
+
+def ranks_command(mpiexec: str, n_ranks: int, out: Path, case: str, runs: str, *extra: str,
+                  emulator: Path | None = None) -> list[str]:
+    """``mpiexec -n n_ranks`` tests/cuda_ranks_script.py for ``case`` (emulated kernels with ``emulator``)."""
+    script = Path(__file__).resolve().parent / "cuda_ranks_script.py"
+    emu = ["--emulator", str(emulator)] if emulator is not None else []
+    return [mpiexec, "-n", str(n_ranks), sys.executable, str(script), str(out), case, *emu, "--runs", runs, *extra]
+
+
+def assert_same_as_cpu(out: Path, case: str, runs: str) -> list[dict]:
+    """The ranks' merged results (cuda_ranks_script.py's ``out``) equal the CPU's on one rank bit for bit;
+    returns the ranks' info records."""
+    ref = cpu_reference(case, runs)
+    r = np.load(out)
+    order = np.lexsort((r["gids"], r["steps"]))
+    by_gid = np.argsort(r["local"])
+    assert ref["gids"].size > 300
+    np.testing.assert_array_equal(r["gids"][order], ref["gids"])
+    np.testing.assert_array_equal(r["steps"][order], ref["steps"])
+    np.testing.assert_array_equal(r["V"][by_gid], ref["V"])
+    np.testing.assert_array_equal(r["counts"][by_gid], ref["counts"])
+    return json.loads(str(r["info"]))
