@@ -3,7 +3,7 @@ from __future__ import annotations
 
 __all__ = ["available_backends", "resolve_backend", "cuda_available", "CUDA_BACKEND_BUILT"]
 
-#: Whether the CUDA backend is implemented (one rank, iaf_psc_exp/iaf_psc_alpha, static synapses;
+#: Whether the CUDA backend is implemented (one rank or many, iaf_psc_exp/iaf_psc_alpha, static synapses;
 #: see backends/cuda.py); ``auto`` picks it when CuPy sees a GPU.
 CUDA_BACKEND_BUILT = True
 
