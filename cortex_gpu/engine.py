@@ -191,7 +191,7 @@ class Simulation:
             from .backends.cuda import precheck_device_memory
             from .backends.cuda_ranks import device_note, select_device
             comm = self.comm if self.comm is not None else LocalComm()
-            dev, n_dev = select_device(comm.local_rank)
+            dev, n_dev = select_device(comm.local_rank, self.n_ranks)
             self.device = device_note(self.rank, self.n_ranks, comm.local_rank, comm.local_size, dev, n_dev)
             precheck_device_memory(self.net, self.weight_dtype, self.n_ranks, self.rank, self.partition.strategy)
         self._set_threads()

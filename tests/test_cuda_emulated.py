@@ -129,7 +129,7 @@ def test_device_memory_refused_before_build(fake_cupy):
 
 def test_device_memory_refused_after_host_build(fake_cupy, monkeypatch):
     """The exact check on the built arrays also refuses, before any device array exists."""
-    monkeypatch.setattr(cuda, "precheck_device_memory", lambda net, wd: 0)
+    monkeypatch.setattr(cuda, "precheck_device_memory", lambda *args: 0)
     fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000
     sim = Simulation(small_network(), backend="cuda")
     n_before = len(fake_cupy._env.modules)

@@ -168,9 +168,12 @@ def test_local_rank_maps_to_a_device_round_robin(fake_gpus):
     assert device_note(0, 2, 0, 2, 0, 3) == "rank 0 of 2 (local rank 0 of 2) on GPU 0 of 3"
 
 
-def test_one_rank_build_reports_its_device(fake_gpus):
+def test_one_rank_keeps_the_current_device_and_reports_it(fake_gpus):
+    from cortex_gpu.backends.cuda_ranks import select_device
+    fake_gpus.cuda.Device(2).use()
+    assert select_device(0, n_ranks=1) == (2, 3)
     sim = Simulation(CASES["small"](), backend="cuda")
-    assert "on GPU 0 of 3" in str(sim.build())
+    assert "rank 0 of 1 (local rank 0 of 1) on GPU 2 of 3" in str(sim.build())
     assert type(sim._cuda).__name__ == "CudaRunner"
 
 

@@ -64,16 +64,20 @@ def ranks_unsupported_reason(net, n_ranks: int) -> str | None:
             f"carries static-synapse spikes only; {n_ranks} ranks asked): use --backend cpu, or one rank")
 
 
-def select_device(local_rank: int) -> tuple[int, int]:
+def select_device(local_rank: int, n_ranks: int = 2) -> tuple[int, int]:
     """Make GPU ``local_rank % n_devices`` this process's current CuPy device; ``(device, n_devices)``.
 
     Ranks of one node share out its GPUs round robin; more ranks than GPUs
-    share GPUs (each rank its own context and memory).
+    share GPUs (each rank its own context and memory). A run of one rank
+    (``n_ranks == 1``) keeps the device already current, which a script may
+    have chosen with ``cupy.cuda.Device(i).use()``.
     """
     import cupy
     n = int(cupy.cuda.runtime.getDeviceCount())
     if n < 1:
         raise RuntimeError("the cuda backend found no CUDA device")
+    if n_ranks == 1:
+        return int(cupy.cuda.Device().id), n
     dev = int(local_rank) % n
     cupy.cuda.Device(dev).use()
     return dev, n
