@@ -11,7 +11,9 @@ of the kernels (tests/cuda_emulator) in place of CuPy, with ``--devices``
 fake devices; without it the script needs a GPU. ``--force-cuda-aware``
 makes the MPI library count as CUDA-aware: with the emulator, "device"
 arrays are host memory, which a library without CUDA support reads as any
-other, so the CUDA-aware code path runs end to end.
+other, so the CUDA-aware code path runs end to end. With the emulator,
+``launch_gaps`` lists, per exchange, the kernels that ran between posting
+it and waiting for it: the overlap (I7).
 """
 from __future__ import annotations
 
@@ -47,6 +49,21 @@ def main() -> None:
     if args.force_cuda_aware:
         comm_mod.mpi_cuda_support = lambda MPI: (True, "forced by the test")
     comm = comm_mod.world(args.comm, args.exchange, backend="cuda")
+    gaps = []            # emulator only: kernels run between posting an exchange and waiting for it
+    if args.emulator is not None:
+        env, start, wait, posted = sys.modules["cupy"]._env, comm.start, comm.wait, [None]
+
+        def logged_start(send):
+            posted[0] = env.launches
+            start(send)
+
+        def logged_wait():
+            if posted[0] is not None:
+                gaps.append(env.launches - posted[0])
+                posted[0] = None
+            return wait()
+
+        comm.start, comm.wait = logged_start, logged_wait
     sim = Simulation(CASES[args.case](), seed=11, backend="cuda", comm=comm)
     sim.overlap = not args.no_overlap
     for t in (float(x) for x in args.runs.split(",")):
@@ -58,7 +75,8 @@ def main() -> None:
             "info": {"rank": comm.rank, "local_rank": comm.local_rank, "device": int(cupy.cuda.Device().id),
                      "note": sim.report.device, "mode": comm.mode, "mode_note": getattr(comm, "mode_note", ""),
                      "windows": int(sim.timings["windows"]), "window": int(sim._m),
-                     "runner": type(sim._cuda).__name__}}
+                     "runner": type(sim._cuda).__name__,
+                     "launch_gaps": gaps}}
     every = comm.allgather(mine)
     if comm.rank == 0:
         cat = lambda k: np.concatenate([r[k] for r in every])  # noqa: E731

@@ -69,6 +69,15 @@ def test_spikes_equal_the_cpu_on_one_rank(emulator_lib, tmp_path, case, n_ranks,
         assert i["mode"] == "host" and "MPIX_Query_cuda_support() = 0" in i["mode_note"]  # the mpich wheel
     if case == "windowed":
         assert info[0]["window"] == 5 and info[0]["windows"] == 66 + 1 + 40
+    gaps = np.array(info[0]["launch_gaps"])
+    assert gaps.size == info[0]["windows"]
+    if "--no-overlap" in extra:          # each exchange completes as soon as it is posted
+        assert np.all(gaps == 0)
+    else:   # graph A (window_begin, gather_due and deliver per step) runs before the wait, except for the
+            # exchange that completes at the end of each run
+        n_runs = len([t for t in runs.split(",") if float(t) > 0])
+        assert np.count_nonzero(gaps == 0) == n_runs
+        assert gaps[gaps > 0].min() >= 1 + 2 * min(info[0]["window"], 3)
 
 
 @needs_mpiexec
