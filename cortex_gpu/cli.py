@@ -381,7 +381,9 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     # the planner's prediction, before anything is allocated (every rank computes it; rank 0 prints)
     predicted = plan_memory(net, comm.size, strategy=part.strategy, threads=threads,
                             exchange=comm.exchange if comm.size > 1 else "neighbour").ranks
-    print(f"cortex-gpu: partition {part.strategy}" + (f", exchange {comm.exchange}" if comm.size > 1 else "")
+    print(f"cortex-gpu: partition {part.strategy}"
+          + (f", exchange {comm.exchange}, comm {getattr(comm, 'mode_note', '') or comm.mode}"
+             if comm.size > 1 else "")
           + "; predicted peak memory per rank (MB): "
           + ", ".join(f"{r.rank}: {r.total / 1e6:.0f}" for r in predicted[:16])
           + (" ..." if len(predicted) > 16 else ""), file=err)
@@ -427,7 +429,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
         "layout_bytes": int(report.layout_bytes), "build_s": float(report.build_s), "sim_s": float(sim_s),
         "peak_rss_mb": float(peak_rss_mb()), "predicted_peak_mb": predicted[comm.rank].total / 1e6,
         "remote_pre": int(getattr(sim, "_remote_pre", 0)),
-        "exchange": window, "local_rank": comm.local_rank, "host": socket.gethostname()})
+        "exchange": window, "local_rank": comm.local_rank, "host": socket.gethostname(), "device": sim.device})
     if not lead:
         err.close()
         return None

@@ -15,11 +15,20 @@ window). Three communicators share one small protocol:
   synapses from this rank's neurons (the partition's rank graph), into
   receive buffers sized once for the sender's largest window;
   ``exchange='allgather'`` is the plain all-gather baseline.
-- CUDA-aware MPI (device buffers handed to mpi4py) needs the CUDA backend;
-  choosing it before that backend exists raises, saying so.
+- :class:`MPIComm` in mode ``cuda-aware``: the same exchanges with CuPy
+  device buffers handed straight to mpi4py (``__cuda_array_interface__``),
+  for the CUDA backend on an MPI library that accepts device memory.
+
+Whether the library does is asked at start-up (:func:`mpi_cuda_support`:
+mpi4py's ``MPI.Query_cuda_support`` where it has one, else the library's
+own ``MPIX_Query_cuda_support``, which MPICH and Open MPI export);
+``--comm auto`` then picks CUDA-aware for the CUDA backend when the answer
+is yes and host-staged otherwise, and an explicit ``--comm cuda-aware``
+on a library that says no fails, naming the library and its answer.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import time
@@ -27,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LocalComm", "MPIComm", "launched_by_mpi", "world", "COMM_MODES", "EXCHANGES", "abort_other_ranks"]
+__all__ = ["LocalComm", "MPIComm", "launched_by_mpi", "world", "COMM_MODES", "EXCHANGES", "abort_other_ranks",
+           "mpi_cuda_support", "choose_mode"]
 
 COMM_MODES = ("auto", "host", "cuda-aware")
 EXCHANGES = ("neighbour", "allgather")
@@ -91,11 +101,18 @@ class MPIComm:
     ----------
     comm : an mpi4py communicator (default ``MPI.COMM_WORLD``).
     exchange : 'neighbour' (point to point along the rank graph) or 'allgather'.
+    mode : 'host' (NumPy buffers) or 'cuda-aware' (CuPy device buffers, sent and received by
+        the MPI library directly; :meth:`wait` then returns a CuPy array). Settable with
+        :meth:`set_mode` until :meth:`setup` sizes the buffers.
+
+    ``local_rank``/``local_size``: this rank among the ranks of its node
+    (``Split_type(COMM_TYPE_SHARED)``, so the same under mpiexec and srun);
+    the CUDA backend maps it to a GPU.
     """
 
     _TAG = 0x5350  # "SP"
 
-    def __init__(self, comm=None, exchange: str = "neighbour"):
+    def __init__(self, comm=None, exchange: str = "neighbour", mode: str = "host"):
         from mpi4py import MPI
         if exchange not in EXCHANGES:
             raise ValueError(f"unknown exchange '{exchange}' (known: {', '.join(EXCHANGES)})")
@@ -108,6 +125,10 @@ class MPIComm:
         node.Free()
         self.exchange = exchange
         self.mode = "host"
+        self.mode_note = ""
+        self._xp = np
+        self._set_up = False
+        self.set_mode(mode)
         self.sources = np.zeros(0, np.int64)
         self.targets = np.zeros(0, np.int64)
         self._pending: list = []
@@ -117,8 +138,21 @@ class MPIComm:
         self.start_s = 0.0      # time spent posting the exchange
         self.n_exchanges = 0
 
+    def set_mode(self, mode: str, note: str = "") -> None:
+        """Host-staged ('host') or device buffers ('cuda-aware'); ``note`` says why (for the run's report)."""
+        if mode not in ("host", "cuda-aware"):
+            raise ValueError(f"comm mode must be 'host' or 'cuda-aware', got {mode!r}")
+        if self._set_up and mode != self.mode:
+            raise RuntimeError("the comm mode cannot change after setup() allocated the receive buffers")
+        self.mode, self.mode_note = mode, note
+        if mode == "cuda-aware":
+            import cupy
+            self._xp = cupy
+        else:
+            self._xp = np
+
     def setup(self, in_ranks: np.ndarray, max_send: int) -> None:
-        """Learn the rank graph and size the receive buffers.
+        """Learn the rank graph and size the receive buffers (device buffers in mode 'cuda-aware').
 
         ``in_ranks``: the ranks owning pre-synaptic neurons of this rank's
         synapses; ``max_send``: the most spike words this rank sends in one
@@ -136,13 +170,21 @@ class MPIComm:
         caps = np.empty(self.size, np.int64)
         self.comm.Allgather([np.array([max_send], np.int64), MPI.INT64_T], [caps, MPI.INT64_T])
         self._caps = caps
+        xp = self._xp
         if self.exchange == "neighbour":
-            self._recv = [np.empty(max(int(caps[s]), 1), np.int64) for s in self.sources]
+            self._recv = [xp.zeros(max(int(caps[s]), 1), np.int64) for s in self.sources]
         else:
-            self._recv = [np.empty(max(int(caps.sum()), 1), np.int64)]
+            self._recv = [xp.zeros(max(int(caps.sum()), 1), np.int64)]
+        self._set_up = True
 
-    def start(self, send: np.ndarray) -> None:
-        """Post the exchange of this window's spike words (``send`` must stay untouched until wait)."""
+    @property
+    def recv_capacity(self) -> int:
+        """The most spike words one :meth:`wait` can return (after :meth:`setup`)."""
+        return int(sum(b.size for b in self._recv))
+
+    def start(self, send) -> None:
+        """Post the exchange of this window's spike words (``send`` must stay untouched until wait; a
+        CuPy array in mode 'cuda-aware', whose kernels have finished: MPI reads it directly)."""
         MPI = self.MPI
         t0 = time.perf_counter()
         reqs = []
@@ -162,23 +204,24 @@ class MPIComm:
         self._send = send
         self.start_s += time.perf_counter() - t0
 
-    def wait(self) -> np.ndarray:
-        """Complete the posted exchange; the spike words received from other ranks."""
-        MPI = self.MPI
+    def wait(self):
+        """Complete the posted exchange; the spike words received from other ranks (a NumPy array, or
+        a CuPy array in mode 'cuda-aware')."""
+        MPI, xp = self.MPI, self._xp
         t0 = time.perf_counter()
         if not self._pending:
-            return np.zeros(0, np.int64)
+            return xp.zeros(0, np.int64)
         if self.exchange == "neighbour":
             statuses = [MPI.Status() for _ in self._pending]
             MPI.Request.Waitall(self._pending, statuses)
             parts = [buf[:st.Get_count(MPI.INT64_T)] for buf, st in zip(self._recv, statuses)]
-            out = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            out = xp.concatenate(parts) if parts else xp.zeros(0, np.int64)
         else:
             MPI.Request.Waitall(self._pending)
             r = self.rank
             total = int(self._counts.sum())
             own = slice(int(self._displs[r]), int(self._displs[r] + self._counts[r]))
-            out = np.concatenate([self._recv[0][:own.start], self._recv[0][own.stop:total]])
+            out = xp.concatenate([self._recv[0][:own.start], self._recv[0][own.stop:total]])
         self._pending = []
         self.wait_s += time.perf_counter() - t0
         self.n_exchanges += 1
@@ -224,22 +267,95 @@ def abort_other_ranks(message: str) -> None:
     w.Abort(1)
 
 
+def _mpi_library_handles(MPI) -> list:
+    """ctypes handles of the MPI shared library that mpi4py loaded (found in this process's memory
+    map), then of the process's global symbols."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                name = os.path.basename(path)
+                if name.startswith("libmpi") and ".so" in name and path not in paths:
+                    paths.append(path)
+    except OSError:                       # not Linux: no memory map to read
+        pass
+    handles = []
+    for path in paths:
+        try:
+            handles.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    handles.append(ctypes.CDLL(None))
+    return handles
+
+
+def mpi_cuda_support(MPI) -> tuple[bool, str]:
+    """Whether the MPI library under mpi4py accepts CUDA device buffers, and how that was learnt.
+
+    mpi4py's ``MPI.Query_cuda_support()`` where this mpi4py has it; else the
+    library's ``MPIX_Query_cuda_support()`` (an MPICH and Open MPI extension,
+    exported by their shared libraries) through ctypes, after MPI_Init, as
+    both require; a library with neither is taken as not CUDA-aware.
+    """
+    lib = " ".join(MPI.Get_library_version().splitlines()[0].split()) if hasattr(MPI, "Get_library_version") else "MPI"
+    query = getattr(MPI, "Query_cuda_support", None)
+    if query is not None:
+        ok = bool(query())
+        return ok, f"{lib}: MPI.Query_cuda_support() = {ok}"
+    for handle in _mpi_library_handles(MPI):
+        fn = getattr(handle, "MPIX_Query_cuda_support", None)
+        if fn is None:
+            continue
+        fn.restype, fn.argtypes = ctypes.c_int, []
+        ok = fn() == 1
+        return ok, f"{lib}: MPIX_Query_cuda_support() = {int(ok)}"
+    return False, f"{lib}: neither MPI.Query_cuda_support nor MPIX_Query_cuda_support exists, so it cannot tell"
+
+
+def choose_mode(mode: str, backend: str, cuda_support: tuple[bool, str]) -> tuple[str, str]:
+    """The comm mode of a run with several ranks, and a note saying why.
+
+    ``mode``: 'auto', 'host' or 'cuda-aware' (``--comm``); ``backend``: the
+    backend that runs; ``cuda_support``: :func:`mpi_cuda_support`'s answer.
+    'auto' picks 'cuda-aware' for the cuda backend on a CUDA-aware library,
+    else 'host'; 'cuda-aware' on a library that is not raises RuntimeError.
+    """
+    ok, how = cuda_support
+    if mode == "host":
+        return "host", "host-staged (--comm host)"
+    if mode == "cuda-aware":
+        if backend != "cuda":
+            raise ValueError("--comm cuda-aware hands device buffers to MPI and needs the cuda backend; "
+                             f"this run uses the {backend} backend (use --comm host or auto)")
+        if not ok:
+            raise RuntimeError(f"--comm cuda-aware: the MPI library is not CUDA-aware ({how}), so it cannot "
+                               "read or write GPU memory; use --comm host (or auto), or an MPI built with CUDA "
+                               "support")
+        return "cuda-aware", f"CUDA-aware ({how})"
+    if mode != "auto":
+        raise ValueError(f"unknown --comm '{mode}' (known: {', '.join(COMM_MODES)})")
+    if backend != "cuda":
+        return "host", f"host-staged (the {backend} backend has no device buffers)"
+    if ok:
+        return "cuda-aware", f"CUDA-aware ({how})"
+    return "host", f"host-staged: the MPI library is not CUDA-aware ({how})"
+
+
 def world(mode: str = "auto", exchange: str = "neighbour", backend: str = "cpu") -> LocalComm | MPIComm:
     """The communicator for this process: MPI when launched by an MPI launcher, else local.
 
     ``mode``: 'auto' (host-staged for the CPU backend; CUDA-aware for the
-    CUDA backend when the library supports it), 'host' or 'cuda-aware'.
+    CUDA backend when the library supports it, see :func:`choose_mode`),
+    'host' or 'cuda-aware'. One process has nothing to exchange and gets
+    :class:`LocalComm` whatever the mode.
     """
     if mode not in COMM_MODES:
         raise ValueError(f"unknown --comm '{mode}' (known: {', '.join(COMM_MODES)})")
     if exchange not in EXCHANGES:
         raise ValueError(f"unknown exchange '{exchange}' (known: {', '.join(EXCHANGES)})")
-    if mode == "cuda-aware":
-        if backend != "cuda":
-            raise ValueError("--comm cuda-aware hands device buffers to MPI and needs the cuda backend; "
-                             f"this run uses the {backend} backend (use --comm host or auto)")
-        raise NotImplementedError("--comm cuda-aware is not built yet: the cuda backend runs one rank so far "
-                                  "(no spike exchange between GPUs); use --comm host with --backend cpu")
+    if mode == "cuda-aware" and backend != "cuda":
+        choose_mode(mode, backend, (False, ""))          # raises, naming the backend
     if not launched_by_mpi():
         return LocalComm()
     try:
@@ -248,9 +364,13 @@ def world(mode: str = "auto", exchange: str = "neighbour", backend: str = "cpu")
         raise RuntimeError("this process was started by an MPI launcher but mpi4py is not installed "
                            "(pip install 'cortex_gpu[mpi]')") from exc
     comm = MPIComm(exchange=exchange)
-    if comm.size > 1 and sys.excepthook is sys.__excepthook__:
+    if comm.size == 1:
+        return LocalComm()
+    if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _abort_on_uncaught   # any script: one rank's error must end the job
-    return comm if comm.size > 1 else LocalComm()
+    support = mpi_cuda_support(comm.MPI) if mode != "host" and backend == "cuda" else (False, "not asked")
+    comm.set_mode(*choose_mode(mode, backend, support))
+    return comm
 
 
 def _abort_on_uncaught(exc_type, exc, tb) -> None:

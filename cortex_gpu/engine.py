@@ -83,10 +83,12 @@ class BuildReport:
     build_s: float
     min_delay_steps: int
     max_delay_steps: int
+    device: str = ""     # the cuda backend's GPU for this rank (cuda_ranks.device_note); empty on the CPU
 
     def __str__(self) -> str:
         return (f"built {self.n_neurons} neurons, {self.n_synapses} synapses in {self.build_s:.2f} s; "
-                f"delivery layout {self.bytes_per_synapse:.2f} bytes/synapse")
+                f"delivery layout {self.bytes_per_synapse:.2f} bytes/synapse"
+                + (f"; {self.device}" if self.device else ""))
 
 
 class Simulation:
@@ -142,6 +144,9 @@ class Simulation:
         self.check_ownership = bool(check_ownership)
         if self.backend == "cuda":
             self._check_cuda_supported(backend)
+        if self.backend != "cuda" and getattr(self.comm, "mode", "host") == "cuda-aware":
+            self.comm.set_mode("host", f"host-staged (the model runs on the {self.backend} backend)")
+        self.device = ""
         self.overlap = True
         self.weight_dtype = np.dtype(weight_dtype)
         self.section_size = section_size
@@ -184,7 +189,12 @@ class Simulation:
         t_start = time.perf_counter()
         if self.backend == "cuda":   # a model too large for the GPU fails here, before anything is drawn (I8)
             from .backends.cuda import precheck_device_memory
-            precheck_device_memory(self.net, self.weight_dtype, self.post_history)
+            from .backends.cuda_ranks import device_note, select_device
+            comm = self.comm if self.comm is not None else LocalComm()
+            dev, n_dev = select_device(comm.local_rank, self.n_ranks)
+            self.device = device_note(self.rank, self.n_ranks, comm.local_rank, comm.local_size, dev, n_dev)
+            precheck_device_memory(self.net, self.weight_dtype, self.post_history, self.n_ranks, self.rank,
+                                   self.partition.strategy)
         self._set_threads()
         g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
                         weight_dtype=self.weight_dtype, section_size=self.section_size)
@@ -235,15 +245,16 @@ class Simulation:
                         "exchange_post_s": 0.0, "windows": 0}
         self._setup_exchange()
         if self.backend == "cuda":
-            from .backends.cuda import CudaRunner
-            print("cortex-gpu: cuda backend: synapses drawn on the host (CPU builder), layout copied to the GPU; "
-                  "construction on the GPU is not built", file=sys.stderr)
-            self._cuda = CudaRunner(self)
+            from .backends.cuda_ranks import make_runner
+            if self.rank == 0:
+                print("cortex-gpu: cuda backend: synapses drawn on the host (CPU builder), layout copied to the "
+                      "GPU; construction on the GPU is not built", file=sys.stderr)
+            self._cuda = make_runner(self)
         # the whole construction: synapses, neurons, drives, ring and recorders
         n_syn = g.n_synapses
         self.report = BuildReport(n, n_syn, g.layout_bytes / max(n_syn, 1), g.layout_bytes,
                                   time.perf_counter() - t_start, self._m,
-                                  max(lay.max_delay for lay in g.layouts))
+                                  max(lay.max_delay for lay in g.layouts), self.device)
         return self.report
 
     def _parrot_populations(self) -> np.ndarray:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+import functools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 from cortex_gpu import Network, Simulation
 from cortex_gpu.distributions import Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
-__all__ = ["single_neuron", "small_network", "pd14_small", "stdp_parrots", "hpc_small", "run_case", "assert_same"]
+__all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
+           "run_case", "assert_same", "build_emulator", "CASES", "cpu_reference", "ranks_command",
+           "assert_same_as_cpu"]
 
 #: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
 _STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
@@ -51,6 +60,28 @@ def small_network():
     net.drive(dc, inh.gids[::3], weight=1.0)
     net.record_spikes(np.concatenate([every, src.gids]))
     net.record_state(np.array([0, 1, 77, 150, 151, 199]), ("V_m",), interval_ms=0.1)
+    return net
+
+
+def windowed_network():
+    """small_network's populations and drives with every delay >= 0.5 ms: windows of 5 steps between
+    exchanges (a step's spikes wait in the ring while later steps of the window run)."""
+    net = Network(0.1)
+    v0 = Uniform(-70.0, -56.0)
+    exc = net.add_population("iaf_psc_exp", 150, {"V_m": v0})
+    inh = net.add_population("iaf_psc_alpha", 50, {"V_m": v0, "tau_syn_ex": 1.0})
+    times = [np.array([5.0, 5.1, 30.0]), np.array([12.3]), np.array([5.0, 40.0, 40.0])]
+    src = net.add_population("spike_generator", 3, spike_times_ms=times)
+    every = np.concatenate([exc.gids, inh.gids])
+    net.connect(exc.gids, every, "fixed_indegree", indegree=30, weight=Normal(45.0, 8.0),
+                delay=Uniform(0.5, 3.0))
+    net.connect(inh.gids, every, "pairwise_bernoulli", p=0.2, weight=-150.0, delay=0.8)
+    net.connect(src.gids, exc.gids, "all_to_all", weight=300.0, delay=1.2)
+    pg = net.add_generator("poisson_generator", {"rate": 9000.0})
+    net.drive(pg, every, weight=30.0)
+    dc = net.add_generator("dc_generator", {"amplitude": 80.0})
+    net.drive(dc, inh.gids[::3], weight=1.0)
+    net.record_spikes(np.concatenate([every, src.gids]))
     return net
 
 
@@ -96,6 +127,25 @@ def hpc_small(scale: float = 0.02):
     return net
 
 
+#: The networks the many-rank scripts (tests/cuda_ranks_script.py) can name.
+CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small}
+
+
+def build_emulator(out: Path) -> Path:
+    """Compile tests/cuda_emulator/emulator.cpp into the shared library ``out`` (g++ must be on PATH)."""
+    from cortex_gpu.backends import cuda
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise FileNotFoundError("g++ is not on PATH: the kernel emulator cannot be built")
+    here = Path(__file__).resolve().parent / "cuda_emulator"
+    cmd = [gxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-Wall", "-Werror",
+           f"-I{cuda.KERNEL_DIR}", str(here / "emulator.cpp"), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr)
+    return out
+
+
 def run_case(net: Network, backend: str, seed: int = 11, runs=(100.0,), **sim_kw) -> dict[str, np.ndarray]:
     """Run ``net`` on ``backend`` for the model times in ``runs`` (ms, one ``run`` call each); returns
     every recorded spike, every multimeter trace, the final state and the spike counts."""
@@ -128,3 +178,40 @@ def assert_same(a: dict, b: dict) -> None:
                 f"{np.flatnonzero(x.view(np.int64) != y.view(np.int64))[:5]}"
         else:
             assert np.array_equal(x, y), k
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_reference(case: str, runs: str) -> dict[str, np.ndarray]:
+    """The CPU backend on one rank (seed 11, the model times of ``runs``, comma-separated ms): spikes sorted
+    by (step, gid), final V_m as int64 bits and spike counts by gid."""
+    sim = Simulation(CASES[case](), seed=11, backend="cpu")
+    for t in runs.split(","):
+        sim.run(float(t))
+    gids, steps = sim.all_spikes()
+    order = np.lexsort((gids, steps))
+    by_gid = np.argsort(sim.local_gids)
+    return {"gids": gids[order], "steps": steps[order], "V": sim.state("V_m").view(np.int64)[by_gid],
+            "counts": sim.spike_counts()[by_gid]}
+
+
+def ranks_command(mpiexec: str, n_ranks: int, out: Path, case: str, runs: str, *extra: str,
+                  emulator: Path | None = None) -> list[str]:
+    """``mpiexec -n n_ranks`` tests/cuda_ranks_script.py for ``case`` (emulated kernels with ``emulator``)."""
+    script = Path(__file__).resolve().parent / "cuda_ranks_script.py"
+    emu = ["--emulator", str(emulator)] if emulator is not None else []
+    return [mpiexec, "-n", str(n_ranks), sys.executable, str(script), str(out), case, *emu, "--runs", runs, *extra]
+
+
+def assert_same_as_cpu(out: Path, case: str, runs: str) -> list[dict]:
+    """The ranks' merged results (cuda_ranks_script.py's ``out``) equal the CPU's on one rank bit for bit;
+    returns the ranks' info records."""
+    ref = cpu_reference(case, runs)
+    r = np.load(out)
+    order = np.lexsort((r["gids"], r["steps"]))
+    by_gid = np.argsort(r["local"])
+    assert ref["gids"].size > 300
+    np.testing.assert_array_equal(r["gids"][order], ref["gids"])
+    np.testing.assert_array_equal(r["steps"][order], ref["steps"])
+    np.testing.assert_array_equal(r["V"][by_gid], ref["V"])
+    np.testing.assert_array_equal(r["counts"][by_gid], ref["counts"])
+    return json.loads(str(r["info"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda_available
-from cuda_cases import assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network, stdp_parrots
+from cuda_cases import (assert_same, assert_same_as_cpu, hpc_small, pd14_small, ranks_command, run_case,
+                        single_neuron, small_network, stdp_parrots)
 
 _OK, _WHY = cuda_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _OK, reason=_WHY or "no usable GPU")]
@@ -150,3 +152,51 @@ def test_cli_cuda_run_matches_cpu(tmp_path):
     a = (outs["cpu"] / "spikes-rank00000.bin").read_bytes()
     b = (outs["cuda"] / "spikes-rank00000.bin").read_bytes()
     assert len(a) > 0 and a == b
+
+
+# ------------------------------------------------------------------ many ranks (backends/cuda_ranks.py)
+_MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+needs_mpiexec = pytest.mark.skipif(_MPIEXEC is None, reason="no mpiexec (pip install mpich)")
+
+
+def _mpi_env() -> dict:
+    return dict(os.environ, NUMBA_NUM_THREADS="1",
+                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
+@needs_mpiexec
+@pytest.mark.mpi
+@pytest.mark.parametrize("case, n_ranks, runs", [("windowed", 2, "333.3,0,200"), ("windowed", 4, "333.3"),
+                                                 ("pd14", 2, "1000"), ("pd14", 4, "500")])
+def test_many_ranks_sharing_the_gpu_match_the_cpu_on_one_rank(tmp_path, case, n_ranks, runs):
+    """2 and 4 ranks on this machine's GPU(s) (local rank % devices), host-staged or CUDA-aware as
+    'auto' finds the MPI library: spikes, V_m and counts equal the CPU backend's on one rank."""
+    out = tmp_path / "r.npz"
+    proc = subprocess.run(ranks_command(_MPIEXEC, n_ranks, out, case, runs), capture_output=True, text=True,
+                          env=_mpi_env(), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = assert_same_as_cpu(out, case, runs)
+    import cupy
+    n_dev = cupy.cuda.runtime.getDeviceCount()
+    assert all(i["runner"] == "CudaWindowRunner" and i["device"] == i["local_rank"] % n_dev for i in info)
+    print([(i["rank"], i["device"], i["mode_note"]) for i in info])
+
+
+@needs_mpiexec
+@pytest.mark.mpi
+def test_explicit_cuda_aware_follows_the_library(tmp_path):
+    """--comm cuda-aware runs (and matches the CPU) where the MPI library says it is CUDA-aware, and
+    fails naming the library's answer where it says no (the mpich wheel)."""
+    code = ("from mpi4py import MPI; from cortex_gpu.comm import mpi_cuda_support; "
+            "print(repr(mpi_cuda_support(MPI)))")      # in its own process: MPI_Init stays out of pytest's
+    query = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_mpi_env(), timeout=120)
+    assert query.returncode == 0, query.stderr
+    ok, how = eval(query.stdout)
+    out = tmp_path / "r.npz"
+    proc = subprocess.run(ranks_command(_MPIEXEC, 2, out, "windowed", "100", "--comm", "cuda-aware"),
+                          capture_output=True, text=True, env=_mpi_env(), timeout=900)
+    if ok:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert all(i["mode"] == "cuda-aware" for i in assert_same_as_cpu(out, "windowed", "100"))
+    else:
+        assert proc.returncode != 0 and "the MPI library is not CUDA-aware" in proc.stderr, how

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda
-from cuda_cases import assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network, stdp_parrots
+from cuda_cases import (assert_same, build_emulator, hpc_small, pd14_small, run_case, single_neuron, small_network,
+                        stdp_parrots)
 
 HERE = Path(__file__).resolve().parent
 EMULATOR = HERE / "cuda_emulator"
@@ -30,15 +30,9 @@ EMULATOR = HERE / "cuda_emulator"
 
 @pytest.fixture(scope="module")
 def emulator_lib(tmp_path_factory) -> Path:
-    gxx = shutil.which("g++")
-    if gxx is None:
+    if shutil.which("g++") is None:
         pytest.skip("g++ is not on PATH: the kernel emulator cannot be built")
-    out = tmp_path_factory.mktemp("emu") / "libcg_emulator.so"
-    cmd = [gxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-Wall", "-Werror",
-           f"-I{cuda.KERNEL_DIR}", str(EMULATOR / "emulator.cpp"), "-o", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return build_emulator(tmp_path_factory.mktemp("emu") / "libcg_emulator.so")
 
 
 @pytest.fixture
@@ -214,7 +208,7 @@ def test_device_memory_refused_before_build(fake_cupy):
 
 def test_device_memory_refused_after_host_build(fake_cupy, monkeypatch):
     """The exact check on the built arrays also refuses, before any device array exists."""
-    monkeypatch.setattr(cuda, "precheck_device_memory", lambda net, wd, post_history=0: 0)
+    monkeypatch.setattr(cuda, "precheck_device_memory", lambda *args, **kwargs: 0)
     fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000
     sim = Simulation(small_network(), backend="cuda")
     n_before = len(fake_cupy._env.modules)
@@ -229,5 +223,14 @@ def test_unsupported_models(fake_cupy):
     with pytest.raises(NotImplementedError, match="iaf_cond_exp is not built on the cuda backend"):
         Simulation(net, backend="cuda")
     assert Simulation(net, backend="auto").backend == "cpu"
-    with pytest.raises(NotImplementedError, match="one rank"):
-        Simulation(small_network(), backend="cuda", n_ranks=2)
+    # several ranks: static synapses run (tests/test_cuda_ranks_emulated.py); plastic ones and parrots do not
+    assert cuda.unsupported_reason(small_network(), 4) is None
+    plastic = Network(0.1)
+    a = plastic.add_population("iaf_psc_exp", 4)
+    plastic.connect(a.gids, a.gids, weight=1.0, delay=1.0, synapse_model="stdp_pl_synapse_hom")
+    with pytest.raises(NotImplementedError, match=r"plastic synapses \(stdp_pl_synapse_hom\) on several ranks"):
+        Simulation(plastic, backend="cuda", n_ranks=2)
+    assert Simulation(plastic, backend="auto", n_ranks=2).backend == "cpu"
+    parrots = Network(0.1)
+    parrots.add_population("parrot_neuron", 2)
+    assert "parrot_neuron on several ranks are not built" in cuda.unsupported_reason(parrots, 2)

@@ -94,7 +94,7 @@ def test_update_has_no_fma_with_the_backend_options(tmp_path):
 @needs_nvcc
 def test_delivery_ptx_has_no_atomic_instruction(tmp_path):
     """No atom./red. instruction in the step kernels' PTX, whatever the source calls them."""
-    for name in ("deliver.cu", "update.cu", "ring.cu"):
+    for name in ("deliver.cu", "update.cu", "ring.cu", "exchange.cu"):
         ptx = tmp_path / f"{name}.ptx"
         r = subprocess.run([NVCC, "-arch=sm_90", *cuda.nvrtc_options(), f"-I{cuda.KERNEL_DIR}", "-ptx",
                             str(cuda.KERNEL_DIR / name), "-o", str(ptx)], capture_output=True, text=True)

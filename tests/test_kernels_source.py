@@ -15,7 +15,7 @@ from cortex_gpu.record import RECORDABLE_CODES
 
 #: Kernels that deliver, drive or merge synaptic input; with every header they include, none may
 #: use an atomic operation (I1: one warp or thread owns each accumulator).
-DELIVERY_ENTRY_FILES = ("deliver.cu", "deliver_stdp.cu", "update.cu", "ring.cu")
+DELIVERY_ENTRY_FILES = ("deliver.cu", "deliver_stdp.cu", "update.cu", "ring.cu", "exchange.cu")
 
 
 _STRING = r'"(?:\\.|[^"\\])*"'
@@ -85,7 +85,8 @@ def test_checker_passes_clean_code():
 def test_no_atomics_in_delivery_kernels():
     files = delivery_sources()
     names = {f.name for f in files}
-    assert {"deliver.cu", "delivery.cuh", "neuron.cuh", "scan.cuh", "philox.cuh"} <= names
+    assert {"deliver.cu", "delivery.cuh", "neuron.cuh", "scan.cuh", "philox.cuh", "exchange.cu", "exchange.cuh"} <= names
+    assert names == {f for f in names if f in cuda.DELIVERY_KERNEL_FILES or f == "philox.cuh"}
     for f in files:
         hits = find_atomics(f.read_text())
         assert not hits, f"{f.name} uses atomic operations (I1 forbids them): {hits}"
@@ -135,7 +136,8 @@ def test_delivery_files_are_listed():
 
 @pytest.mark.parametrize("name, macro, value", [("update.cu", "CG_UPDATE_THREADS", cuda.UPDATE_THREADS),
                                                 ("deliver.cu", "CG_DELIVER_WARPS", cuda.DELIVER_WARPS),
-                                                ("ring.cu", "CG_RING_THREADS", cuda.RING_THREADS)])
+                                                ("ring.cu", "CG_RING_THREADS", cuda.RING_THREADS),
+                                                ("exchange.cu", "CG_RING_THREADS", cuda.RING_THREADS)])
 def test_block_size_defaults_match_backend(name, macro, value):
     """The kernels' #ifndef defaults equal what the backend passes with -D (either way the same sizes)."""
     assert int(_defines(name)[macro]) == value

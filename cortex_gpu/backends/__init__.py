@@ -3,8 +3,9 @@ from __future__ import annotations
 
 __all__ = ["available_backends", "resolve_backend", "cuda_available", "CUDA_BACKEND_BUILT"]
 
-#: Whether the CUDA backend is implemented (one rank; iaf_psc_exp, iaf_psc_alpha, parrot_neuron;
-#: static and stdp_pl_synapse_hom synapses; see backends/cuda.py); ``auto`` picks it when CuPy sees a GPU.
+#: Whether the CUDA backend is implemented (iaf_psc_exp, iaf_psc_alpha, parrot_neuron; static and
+#: stdp_pl_synapse_hom synapses on one rank, static synapses on many; see backends/cuda.py);
+#: ``auto`` picks it when CuPy sees a GPU.
 CUDA_BACKEND_BUILT = True
 
 

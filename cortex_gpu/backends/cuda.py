@@ -35,8 +35,12 @@ keyed Philox draws; kernels compiled without FMA contraction
 the STDP rule's exp and pow are ``cg_pexp``/``cg_ppow`` (kernels/philox.cuh),
 twins of the ``philox.pexp``/``ppow`` that ``cpu.py`` calls.
 
-Not built (``NotImplementedError`` naming it): more than one rank,
-``iaf_cond_exp``, the ownership check mode (``check_ownership``).
+Several ranks (one GPU each, or several sharing one) run the window loop of
+:mod:`cortex_gpu.backends.cuda_ranks` on top of this runner's kernels.
+
+Not built (``NotImplementedError`` naming it): ``iaf_cond_exp``, the
+ownership check mode (``check_ownership``), and plastic synapses or
+parrot_neuron on more than one rank.
 
 The functions that prepare the device tables (:func:`device_tables`,
 :func:`delivery_blocks`, :func:`drive_tables`) use NumPy only, so that
@@ -64,10 +68,10 @@ __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
 #: Kernel files the backend loads, one cupy.RawModule each.
-KERNEL_FILES = ("ring.cu", "deliver.cu", "deliver_stdp.cu", "update.cu", "record.cu")
+KERNEL_FILES = ("ring.cu", "deliver.cu", "deliver_stdp.cu", "update.cu", "record.cu", "exchange.cu")
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
 DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "delivery.cuh", "stdp.cuh", "ring.cu", "update.cu",
-                         "neuron.cuh", "scan.cuh")
+                         "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
 NVRTC_OPTIONS = ("--fmad=false",)
@@ -105,9 +109,10 @@ def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str 
     if check_ownership:
         return ("the ownership check mode (check_ownership, CORTEX_GPU_CHECK_OWNERSHIP) is not built on the cuda "
                 "backend: use --backend cpu to check ownership")
-    if n_ranks > 1:
-        return (f"the cuda backend runs one rank; {n_ranks} ranks (the spike exchange between GPUs) are not "
-                "built yet: use --backend cpu")
+    from .cuda_ranks import ranks_unsupported_reason
+    why = ranks_unsupported_reason(net, n_ranks)
+    if why is not None:
+        return why
     models = sorted({p.model for p in net.populations if not p.is_source} - set(SUPPORTED_MODELS))
     if "iaf_cond_exp" in models:
         return ("iaf_cond_exp is not built on the cuda backend: its adaptive RKF45 step control calls pow(), "
@@ -152,19 +157,21 @@ def estimate_device_bytes(n_local: int, n_synapses: float, n_pre: float, n_secti
     return int(layout + ring + stdp + _NEURON_BYTES * n_local)
 
 
-def precheck_device_memory(net, weight_dtype, post_history: int = 0) -> int:
+def precheck_device_memory(net, weight_dtype, post_history: int = 0, n_ranks: int = 1, rank: int = 0,
+                           strategy: str = "round_robin") -> int:
     """Refuse a model whose predicted device memory exceeds the GPU's free memory, before any build.
 
     Uses :func:`cortex_gpu.planner.plan_memory`'s expected synapse, pre and
-    delay counts for one rank, and the expected plastic synapses of the
-    plastic projections; returns the estimate in bytes.
+    delay counts for rank ``rank`` of ``n_ranks``, and the expected plastic
+    synapses of the plastic projections (plastic synapses run on one rank
+    only); returns the estimate in bytes.
     """
     import cupy
     from types import SimpleNamespace
     from ..build import synapse_groups
     from ..partition import expected_tile_synapses
     from ..planner import plan_memory
-    r = plan_memory(net, 1, weight_dtype=np.dtype(weight_dtype).name).ranks[0]
+    r = plan_memory(net, n_ranks, strategy=strategy, weight_dtype=np.dtype(weight_dtype).name).ranks[rank]
     groups = synapse_groups(net)
     everyone = (np.zeros(1, np.int64), np.full(1, net.n_nodes, np.int64))
     n_plastic = sum(float(expected_tile_synapses(SimpleNamespace(projections=[p]), *everyone).sum())
@@ -422,6 +429,8 @@ class CudaRunner:
                     self._k[name] = mod.get_function(name)
         self._graphs: dict[int, object] = {}
         self._spk_cap = 0
+        #: Whether merge_step records spike-source emissions (every rank runs the sources; one records them).
+        self.record_sources = 1
         self._events = (cupy.cuda.Event(), cupy.cuda.Event())
         #: Seconds of the set-up (host tables, upload, kernel compilation or cache load) and, summed
         #: over runs, the GPU time of the graph replays (CUDA events around each) and their steps.
@@ -435,7 +444,8 @@ class CudaRunner:
                 "deliver.cu": (t.deliver_kernel,) + ((self._group_kernel("c_", "deliver_count"),)
                                                      if "c_seg_off" in t.arrays else ()),
                 "deliver_stdp.cu": ((self._group_kernel("p_", "deliver_stdp"),) if t.scalars["plastic"] else ()),
-                "update.cu": ("update_f64",), "record.cu": ("sample_state",)}[f]
+                "update.cu": ("update_f64",), "record.cu": ("sample_state",),
+                "exchange.cu": ("window_begin", "append_received", "gather_new", "pack_send")}[f]
 
     def _group_kernel(self, prefix: str, op: str) -> str:
         """``<op>_<delay_off dtype>`` of the count (``c_``) or plastic (``p_``) group."""
@@ -495,15 +505,32 @@ class CudaRunner:
     def _launch_step(self, events=None) -> None:
         """Issue one step's kernels on the current stream (captured into a graph, or timed with ``events``:
         five CUDA events recorded between the kernels)."""
-        d, s, k = self.d, self.tables.scalars, self._k
-        i32, i64 = np.int32, np.int64
-        n = s["n"]
+        d = self.d
         mark = (lambda j: events[j].record(self.stream)) if events is not None else (lambda j: None)
         mark(0)
-        k["gather_due"]((1,), (RING_THREADS,), (d["clock"], d["ring_pre"], d["ring_count"], i32(s["n_slots"]),
-                                                i32(s["cap"]), i32(s["m"]), i32(s["D"]), d["due_pre"], d["due_d"],
-                                                d["due_at"], d["n_due"]))
+        self._launch_gather(d["clock"])
         mark(1)
+        self._launch_deliver(d["acc_ex"], d["acc_in"])
+        mark(2)
+        self._launch_update(d["acc_ex"], d["acc_in"])
+        mark(3)
+        self._launch_merge()
+        mark(4)
+
+    # The step's kernels one by one, so that cuda_ranks.CudaWindowRunner can split a window's steps
+    # between the part that runs while spikes travel and the part after (with per-step accumulator rows).
+    def _launch_gather(self, clock) -> None:
+        """The ring entries due at step ``clock[0]`` into the due list (ring.cu:gather_due)."""
+        d, s = self.d, self.tables.scalars
+        i32 = np.int32
+        self._k["gather_due"]((1,), (RING_THREADS,), (clock, d["ring_pre"], d["ring_count"], i32(s["n_slots"]),
+                                                      i32(s["cap"]), i32(s["m"]), i32(s["D"]), d["due_pre"],
+                                                      d["due_d"], d["due_at"], d["n_due"]))
+
+    def _launch_deliver(self, acc_ex, acc_in) -> None:
+        """The due list's synapses into the fixed-point accumulators ``acc_ex``, ``acc_in`` (int64[n])."""
+        d, s, k = self.d, self.tables.scalars, self._k
+        i32, i64 = np.int32, np.int64
         n_blk = int(self.tables.arrays["blk_lo"].size)
         grid, block = (-(-n_blk // DELIVER_WARPS),), (32 * DELIVER_WARPS,)
         due = (d["due_pre"], d["due_d"], d["n_due"])
@@ -511,28 +538,33 @@ class CudaRunner:
         if n_blk:   # static synapses (possibly none: the kernel then finds empty runs)
             k[self.tables.deliver_kernel](grid, block, (
                 *due, d["seg_off"], d["delay_off"], d["syn_post"], d["syn_weight"], i64(s["n_pre"]),
-                i32(s["min_delay"]), i32(s["max_delay"]), i32(s["S"]), *blocks, d["acc_ex"], d["acc_in"]))
+                i32(s["min_delay"]), i32(s["max_delay"]), i32(s["S"]), *blocks, acc_ex, acc_in))
         if n_blk and s.get("c_n_syn"):
             k[self._group_kernel("c_", "deliver_count")](grid, block, (
                 *due, d["c_seg_off"], d["c_delay_off"], d["c_syn_post"], i64(s["n_pre"]), i32(s["c_min_delay"]),
-                i32(s["c_max_delay"]), i32(s["S"]), *blocks, d["acc_in"]))
+                i32(s["c_max_delay"]), i32(s["S"]), *blocks, acc_in))
         if n_blk and s.get("p_n_syn"):
             P = self.sim._S
             f64 = np.float64
             k[self._group_kernel("p_", "deliver_stdp")](grid, block, (
                 d["clock"], d["due_pre"], d["due_d"], d["due_at"], d["n_due"], d["p_seg_off"], d["p_delay_off"],
                 d["p_syn_post"], d["p_syn_weight"], i64(s["n_pre"]), i32(s["p_min_delay"]), i32(s["p_max_delay"]),
-                i32(s["S"]), *blocks, d["acc_ex"], d["ring_kplus"], d["ring_tlast"], f64(P.lam), f64(P.alpha),
+                i32(s["S"]), *blocks, acc_ex, d["ring_kplus"], d["ring_tlast"], f64(P.lam), f64(P.alpha),
                 f64(P.mu), f64(P.tau_plus_inv), f64(P.ms_per_tic), f64(P.ms_per_step), i64(P.tics_per_step),
                 d["hist_t"], d["hist_k"], d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]),
                 d["tau_minus_inv"], d["blk_err"]))
-        mark(2)
+
+    def _launch_update(self, acc_ex, acc_in) -> None:
+        """Drive and neuron update of step ``clock[0]`` from ``acc_ex``, ``acc_in`` (cleared), and sampling."""
+        d, s, k = self.d, self.tables.scalars, self._k
+        i32 = np.int32
+        n = s["n"]
         if n:
             k["update_f64"]((self.n_ublocks,), (UPDATE_THREADS,), (
                 d["clock"], i32(n), np.uint32(s["seed"]),
                 d["gid"], d["pset"], d["prop"], d["kind"], d["refr_steps"],
                 d["V"], d["I_ex"], d["I_in"], d["dI_ex"], d["dI_in"], d["i_0"], d["i0_next"], d["refr"],
-                d["acc_ex"], d["acc_in"],
+                acc_ex, acc_in,
                 d["d_ptr"], d["d_conn"], d["d_w"], d["d_wfx"], d["c_gen"], d["c_delay"], d["c_key"],
                 d["g_kind"], d["g_value"], d["g_cdf_lo"], d["cdf"], d["guide"], d["g_start"], d["g_stop"],
                 i32(s["has_dc"]), d["blk_spk"], d["blk_count"]))
@@ -540,17 +572,21 @@ class CudaRunner:
             k["sample_state"]((-(-self.n_cols // SAMPLE_THREADS),), (SAMPLE_THREADS,), (
                 d["clock"], i32(self.n_cols), d["mm_local"], d["mm_var"], d["V"], d["I_ex"], d["I_in"], d["pset"],
                 d["prop"], d["mm_buf"]))
-        mark(3)
+
+    def _launch_merge(self) -> None:
+        """The step's spikes into the ring, the pre traces and post histories, and the recording buffers;
+        advances ``clock[0]``."""
+        d, s = self.d, self.tables.scalars
+        i32, i64 = np.int32, np.int64
         P = self.sim._S
-        k["merge_step"]((1,), (RING_THREADS,), (
+        self._k["merge_step"]((1,), (RING_THREADS,), (
             d["clock"], i32(self.n_ublocks), i32(UPDATE_THREADS), d["blk_count"], d["blk_spk"], d["blk_off"],
             d["gid"], d["pset"], d["kind"], d["refr"], d["pre_of_local"], d["rec_mask"], d["n_spikes"],
             d["ring_pre"], d["ring_count"], i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"],
-            d["src_gid"], i32(1), d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap),
+            d["src_gid"], i32(self.record_sources), d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap),
             i32(s["plastic"]), d["ring_kplus"], d["ring_tlast"], np.float64(P.tau_plus_inv),
             np.float64(P.ms_per_tic), i64(P.tics_per_step), d["kplus"], d["tlast"], d["hist_t"], d["hist_k"],
             d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]), d["tau_minus_inv"], d["merge_err"]))
-        mark(4)
 
     def _graph(self, L: int):
         """The captured graph of ``L`` steps (captured on first use; dropped when a buffer moves)."""

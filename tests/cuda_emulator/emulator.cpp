@@ -6,9 +6,10 @@
  * grid and block sizes (threads per block); fake_cupy.py calls it where CuPy
  * would launch the kernel. The per-thread work is the kernels' own code: the
  * host+device helpers of kernels/delivery.cuh and kernels/neuron.cuh
- * and kernels/stdp.cuh (cg_block_run, cg_flat_synapse, cg_flat_count, cg_last_le,
- * cg_step_neuron, cg_state_value, cg_stdp_update, cg_pre_spike, cg_post_spike,
- * ...), compiled here with g++ -ffp-contract=off. What the emulation replaces
+ * and kernels/stdp.cuh and kernels/exchange.cuh (cg_block_run, cg_flat_synapse,
+ * cg_flat_count, cg_last_le, cg_step_neuron, cg_state_value, cg_stdp_update,
+ * cg_pre_spike, cg_post_spike, cg_received_pre, cg_spike_word, ...), compiled
+ * here with g++ -ffp-contract=off. What the emulation replaces
  * is what only a GPU has: warps and thread blocks run one lane after another,
  * shuffles and block scans become loops, __match_any_sync becomes a search for
  * lanes with the same post, and a plastic synapse due twice in a step is
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "delivery.cuh"
+#include "exchange.cuh"
 #include "neuron.cuh"
 #include "stdp.cuh"
 
@@ -293,4 +295,68 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
     ring_count[t % n_slots] = n_ring;
     *spk_n = n_rec;
     clock[0] = t + 1;
+}
+
+/* kernels/exchange.cu */
+EMU void window_begin(int grid, int block, const cg_i64 *clock, int m, cg_i64 *win_t, cg_i64 *n_send)
+{
+    for (int k = 0; k < std::min(m, grid * block); ++k) win_t[k] = clock[0] + k;
+    *n_send = 0;
+}
+
+EMU void append_received(int grid, int block, const cg_i64 *words, int n_words, int m, cg_i64 t_prev,
+                         const cg_i64 *pre_gids, cg_i64 n_pre, int *ring_pre, int *ring_count, int n_slots, int cap,
+                         int *q0)
+{
+    (void)grid;
+    (void)block;
+    for (int s = 0; s < n_slots; ++s) q0[s] = ring_count[s];
+    if (n_words == 0) return;
+    for (int k = 0; k < m; ++k) {                       /* one slot at a time, words in order */
+        const int slot = (int)((t_prev + k) % n_slots);
+        int n = ring_count[slot];
+        for (int j = 0; j < n_words; ++j) {
+            const int p = cg_received_pre(words[j], m, k, pre_gids, n_pre);
+            if (p < 0) continue;
+            if (n < cap) ring_pre[(cg_i64)slot * cap + n] = p;
+            ++n;
+        }
+        ring_count[slot] = std::min(n, cap);
+    }
+}
+
+EMU void gather_new(int grid, int block, const cg_i64 *clock, const int *ring_pre, const int *ring_count,
+                    const int *q0, int n_slots, int cap, int m, int D, int *due_pre, cg_u16 *due_d, int *n_due)
+{
+    (void)grid;
+    (void)block;
+    const cg_i64 t = clock[0];
+    int done = 0;
+    for (int d = m; d <= D; ++d) {                      /* delays in turn, each slot's new entries in order */
+        const int slot = cg_slot(t, d, n_slots);
+        for (int q = q0[slot]; q < ring_count[slot]; ++q) {
+            due_pre[done] = ring_pre[(cg_i64)slot * cap + q];
+            due_d[done] = (cg_u16)d;
+            ++done;
+        }
+    }
+    *n_due = done;
+}
+
+EMU void pack_send(int grid, int block, const cg_i64 *clock, const cg_i64 *win_t, int m, int n_ublocks, int ublock,
+                   const int *blk_count, const int *blk_spk, int *send_off, const cg_i64 *gid, cg_i64 *send,
+                   cg_i64 *n_send, cg_i64 send_cap)
+{
+    (void)grid;
+    (void)block;
+    const int k = (int)(clock[0] - win_t[0]);
+    cg_i64 n = *n_send;
+    for (int b = 0; b < n_ublocks; ++b) {               /* blocks in order, each in neuron order */
+        send_off[b] = (int)(n - *n_send);
+        for (int q = 0; q < blk_count[b]; ++q) {
+            if (n < send_cap) send[n] = cg_spike_word(gid[blk_spk[(cg_i64)b * ublock + q]], m, k);
+            ++n;
+        }
+    }
+    *n_send = n;
 }

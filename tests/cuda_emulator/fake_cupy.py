@@ -57,17 +57,33 @@ class FakeArray:
             raise ValueError("Shape mismatch")
         self._a[...] = arr
 
-    def get(self, stream=None):
+    def get(self, stream=None, out=None):
         self._env.no_capture("ndarray.get")
-        return self._a.copy()
+        if out is None:
+            return self._a.copy()
+        if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != self.shape:
+            raise ValueError("Shape, dtype or type mismatch of out")
+        out[...] = self._a
+        return out
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The device array interface (version 3) that mpi4py reads: here a host address, which a
+        library without CUDA support (the tests' MPICH) reads as ordinary memory."""
+        if not self._a.flags.c_contiguous:
+            raise ValueError("only contiguous fake device arrays are exported")
+        return {"shape": self._a.shape, "typestr": self._a.dtype.str, "data": (self._a.ctypes.data, False),
+                "version": 3, "strides": None, "stream": None}
 
 
 class _Env:
     """Shared state of one fake CuPy: the stream stack and the emulator library."""
 
-    def __init__(self, emulator: Path, free_bytes: int):
+    def __init__(self, emulator: Path, free_bytes: int, n_devices: int = 1):
         self.lib = ctypes.CDLL(str(emulator))
         self.free_bytes = free_bytes
+        self.n_devices = n_devices
+        self.device = 0          # the current device (Device(i).use())
         self.streams: list = []
         self.launches = 0
         self.launched: Counter[str] = Counter()   # launches run, per kernel name
@@ -125,15 +141,25 @@ class _Graph:
             k.run(grid, block, args)
 
 
-def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) -> types.ModuleType:
-    """A module with the CuPy names the CUDA backend uses, backed by the emulator library ``emulator``."""
-    env = _Env(emulator, free_bytes)
+def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
+                   n_devices: int = 1) -> types.ModuleType:
+    """A module with the CuPy names the CUDA backend uses, backed by the emulator library ``emulator``;
+    ``n_devices`` devices, all the same CPU (for the rank-to-device mapping)."""
+    env = _Env(emulator, free_bytes, n_devices)
     cp = types.ModuleType("cupy")
     cp.__version__ = "emulated"
     cp._env = env
     cp.ndarray = FakeArray
     cp.asarray = lambda a: FakeArray(np.array(a, copy=True), env)
     cp.zeros = lambda n, dtype=np.float64: FakeArray(np.zeros(n, dtype), env)
+
+    def concatenate(parts):
+        env.no_capture("cupy.concatenate")
+        if not all(isinstance(p, FakeArray) for p in parts):
+            raise TypeError("cupy.concatenate takes device arrays")
+        return FakeArray(np.concatenate([p._a for p in parts]), env)
+
+    cp.concatenate = concatenate
 
     class RawModule:
         def __init__(self, code: str, options=()):
@@ -186,15 +212,21 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4) ->
         pci_bus_id = "0000:00:00.0"
         compute_capability = "emulated"
 
-        def __init__(self, i: int = 0):
-            self.id = i
+        def __init__(self, i: int | None = None):
+            self.id = env.device if i is None else int(i)
+            if not 0 <= self.id < env.n_devices:
+                raise RuntimeError(f"cudaErrorInvalidDevice: device {self.id} of {env.n_devices}")
+
+        def use(self):
+            env.device = self.id
 
     cuda = types.ModuleType("cupy.cuda")
     cuda.Stream, cuda.Event, cuda.Device = Stream, Event, Device
+    cuda.alloc_pinned_memory = lambda nbytes: bytearray(nbytes)     # np.frombuffer takes it as CuPy's
     cuda.get_elapsed_time = lambda a, b: (b.t - a.t) * 1e3
     props = {"name": b"CPU emulation", "totalGlobalMem": 2 * free_bytes, "multiProcessorCount": n_sm}
     cuda.runtime = types.SimpleNamespace(memGetInfo=lambda: (env.free_bytes, 2 * env.free_bytes),
-                                         getDeviceCount=lambda: 1, getDeviceProperties=lambda i: props,
+                                         getDeviceCount=lambda: env.n_devices, getDeviceProperties=lambda i: props,
                                          driverGetVersion=lambda: 0, runtimeGetVersion=lambda: 0)
     cp.cuda = cuda
     cp.RawModule = RawModule
