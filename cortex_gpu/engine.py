@@ -489,6 +489,7 @@ class Simulation:
         m = self._m
         n_workers = self._lo.size
         wk_spikes = np.zeros((n_workers, m, max(int((self._hi - self._lo).max(initial=0)), 1)), np.int32)
+        wk_mult = np.zeros_like(wk_spikes)   # a parrot's multiplicity beside its entry in wk_spikes
         wk_count = np.zeros((n_workers, m), np.int64)
         src_s, src_g, src_p, src_max = self._sources
         src_r = self._sources_rec
@@ -504,7 +505,7 @@ class Simulation:
             done = 0
             if self.comm.size > 1:
                 self._run_windows(t0, n_iv, mm, src_ptr, src_p[a:b], src_g[a:b], src_r[a:b], mm_buf, wk_spikes,
-                                  wk_count, src_max)
+                                  wk_mult, wk_count, src_max)
                 done = n_iv
             while done < n_iv:
                 self._spikes.reserve(2 * mm * (self._N.V.size + src_max + 1))
@@ -516,7 +517,7 @@ class Simulation:
                 profiling.push("deliver+update")
                 k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, *self._Y,
                                       self._N, self._G, self._R, self._S, self._O, self._q_all, self._pre_of_local, sp,
-                                      src_p[e0:b], src_g[e0:b], src_r[e0:b], rec, wk_spikes, wk_count)
+                                      src_p[e0:b], src_g[e0:b], src_r[e0:b], rec, wk_spikes, wk_mult, wk_count)
                 profiling.pop()
                 done += k
                 self._check_errors()
@@ -530,8 +531,8 @@ class Simulation:
         self._complete_exchange()
         self.sim_s += time.perf_counter() - t_wall
 
-    def _run_windows(self, t0, n_windows, mm, src_ptr, src_pre, src_gid, src_rec, mm_buf, wk_spikes, wk_count,
-                     src_max) -> None:
+    def _run_windows(self, t0, n_windows, mm, src_ptr, src_pre, src_gid, src_rec, mm_buf, wk_spikes, wk_mult,
+                     wk_count, src_max) -> None:
         """Windows of ``mm`` steps from ``t0`` with other ranks, the exchange overlapped (I7).
 
         Per window: deliver what is already in the ring (the exchange of the
@@ -560,7 +561,7 @@ class Simulation:
             profiling.swap("update")
             n_send = cpu.finish_window(t_w, mm, self.seed, self._lo, self._hi, *Y, N, self._G, R, S, O, self._q0,
                                        self._pre_of_local, src_ptr, src_pre, src_gid, src_rec, rec, t0, wk_spikes,
-                                       wk_count, self.rank == 0, self._send)
+                                       wk_mult, wk_count, self.rank == 0, self._send)
             profiling.pop()
             c3 = clock()
             self._check_errors()

@@ -110,11 +110,11 @@ def stdp_parrots(seed: int = 3):
     gens = net.add_population("spike_generator", 8, spike_times_ms=times)
     parrots = net.add_population("parrot_neuron", 6)
     posts = net.add_population("iaf_psc_alpha", 12, {"tau_minus": 30.0, "tau_syn_ex": 0.5, "I_e": 250.0})
-    # delay 1 step: the window is 1 step (see test_stdp.py: parrots spiking twice in a longer window)
-    net.connect(gens.gids, parrots.gids, "fixed_indegree", indegree=2, weight=1.0, delay=0.1)
+    # delays of 3 steps and more: windows of 3 steps, in which a parrot may spike more than once
+    net.connect(gens.gids, parrots.gids, "fixed_indegree", indegree=2, weight=1.0, delay=0.3)
     net.copy_synapse_model("stdp_pl_synapse_hom", "stdp_test", _STDP)
     net.connect(parrots.gids, posts.gids, "fixed_indegree", indegree=4, weight=Redraw(Uniform(200.0, 400.0), low=0.0),
-                delay=Redraw(Normal(1.5, 0.5), low=0.1, high=3.0), synapse_model="stdp_test")
+                delay=Redraw(Normal(1.5, 0.5), low=0.3, high=3.0), synapse_model="stdp_test")
     net.connect(gens.gids[:1], posts.gids, "all_to_all", weight=250.0, delay=1.0, synapse_model="stdp_test")
     net.drive(net.add_generator("poisson_generator", {"rate": 6000.0}), posts.gids, weight=40.0)
     net.record_spikes(np.concatenate([gens.gids, parrots.gids, posts.gids]))

@@ -203,10 +203,6 @@ def test_ownership_check_from_the_environment(monkeypatch):
     assert not Simulation(net).check_ownership
 
 
-@pytest.mark.xfail(strict=True, reason="known CPU bug: update() leaves a parrot's multiplicity in refr and "
-                                       "merge_step reads it at the end of the window, so a parrot that spikes "
-                                       "twice within one minimum-delay window loses the first spike's copies "
-                                       "(the cuda backend merges every step and is right)")
 def test_parrot_spiking_twice_in_one_window_repeats_both():
     """A parrot spiking at 5.4 and 5.6 ms, inside one window of 4 steps: both spikes reach the target."""
     net = Network(H)

@@ -493,7 +493,7 @@ def _cond_exp_evolve(p, V, g_ex, g_in, h_ode, refractory, I_stim):
 
 
 @numba.njit(cache=True)
-def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, n_spikes, O):
+def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
     Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
@@ -502,8 +502,10 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, n_spikes, O):
     ``_cond_exp_evolve``), and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
     inlined here the loop ran ~15x slower (register pressure). A parrot
-    spikes when spikes arrived (its ``acc_in`` counts them, -1.0 each) and
-    leaves their number, its multiplicity, in ``refr`` for ``merge_step``.
+    spikes when spikes arrived (its ``acc_in`` counts them, -1.0 each); their
+    number, its multiplicity, goes to ``mult`` beside its place in
+    ``spikes``, for ``merge_step`` (a parrot may spike in several steps of
+    one window, so the multiplicity is kept per step, not per neuron).
     """
     checking = O.owner.size > 0
     prop = N.prop
@@ -528,7 +530,7 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, n_spikes, O):
         acc_in[i] = 0
         if kind[q] == PARROT:  # no state; spikes arrived on receptor 0 are repeated in this step
             if inh < 0.0:
-                refr[i] = np.int32(-inh)
+                mult[n_spikes] = np.int32(-inh)
                 spikes[n_spikes] = i
                 n_spikes += 1
             continue
@@ -591,7 +593,7 @@ def _sample(t, t0, lo, hi, N, Rec):
 
 @numba.njit(parallel=True, cache=True)
 def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local,
-                  src_ptr, src_pre, src_gid, src_rec, Rec, wk_spikes, wk_count):
+                  src_ptr, src_pre, src_gid, src_rec, Rec, wk_spikes, wk_mult, wk_count):
     """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
 
     Returns the number of intervals done: fewer than asked when the spike
@@ -616,13 +618,13 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
                 t = t_iv + k
                 deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O)
                 drive(t, w, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next, O)
-                wk_count[w, k] = update(t, w, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], 0, O)
+                wk_count[w, k] = update(t, w, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], wk_mult[w, k], 0, O)
                 if Rec.mm_local.size > 0:
                     _sample(t, t0, lo[w], hi[w], N, Rec)
         for k in range(m):
             t = t_iv + k
-            merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, src_rec,
-                       Rec, True, no_send, 0, m)
+            merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_mult, wk_count, k, src_ptr, src_pre, src_gid,
+                       src_rec, Rec, True, no_send, 0, m)
     return n_intervals
 
 
@@ -686,7 +688,7 @@ def append_received(words, m, t_prev, pre_keys, pre_vals, pre_shift, pre_base, R
 
 @numba.njit(parallel=True, cache=True)
 def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local, src_ptr, src_pre, src_gid,
-                  src_rec, Rec, rec_t0, wk_spikes, wk_count, record_sources, send):
+                  src_rec, Rec, rec_t0, wk_spikes, wk_mult, wk_count, record_sources, send):
     """Complete window ``t_w`` once the last window's remote spikes are in the ring; returns the
     number of spike words of this window in ``send``.
 
@@ -701,19 +703,20 @@ def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_lo
             t = t_w + k
             deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, N.acc_ex[k], N.acc_in[k], S, O)
             drive(t, w, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next, O)
-            wk_count[w, k] = update(t, w, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], 0, O)
+            wk_count[w, k] = update(t, w, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], wk_mult[w, k],
+                                    0, O)
             if Rec.mm_local.size > 0:
                 _sample(t, rec_t0, lo[w], hi[w], N, Rec)
     n_send = 0
     for k in range(m):
-        n_send = merge_step(t_w + k, rec_t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre,
-                            src_gid, src_rec, Rec, record_sources, send, n_send, m)
+        n_send = merge_step(t_w + k, rec_t0, N, R, S, pre_of_local, wk_spikes, wk_mult, wk_count, k, src_ptr,
+                            src_pre, src_gid, src_rec, Rec, record_sources, send, n_send, m)
     return n_send
 
 
 @numba.njit(cache=True)
-def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, src_pre, src_gid, src_rec, Rec,
-               record_sources, send, n_send, m):
+def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_mult, wk_count, k, src_ptr, src_pre, src_gid, src_rec,
+               Rec, record_sources, send, n_send, m):
     """Put step ``t``'s spikes in ring slot ``t % n_slots``, count and record them; returns ``n_send``.
 
     Workers own increasing post ranges and list their spikes in order, so the
@@ -721,7 +724,7 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, sr
     other ranks (``send`` not empty), every local spike is also appended to
     ``send`` as ``gid * m + k``. Spike sources run on every rank; only the
     rank with ``record_sources`` records them. A parrot's spike of
-    multiplicity ``c`` (left in ``refr`` by ``update``) enters the ring and
+    multiplicity ``c`` (left in ``wk_mult`` by ``update``) enters the ring and
     ``send`` ``c`` times. With plastic synapses each entry gets its pre's
     trace and each local spike joins its neuron's post history.
     """
@@ -735,8 +738,7 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_count, k, src_ptr, sr
             N.n_spikes[i] += 1
             copies = 1
             if N.kind[N.pset[i]] == PARROT:
-                copies = N.refr[i]
-                N.refr[i] = 0
+                copies = wk_mult[w, k, q]
                 if copies > PARROT_MAX_COPIES:
                     raise ValueError("a parrot_neuron received more spikes in one step than it can repeat "
                                      "(cortex_gpu.backends.cpu.PARROT_MAX_COPIES)")
