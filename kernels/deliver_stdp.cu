@@ -38,6 +38,7 @@
  * Caller: cortex_gpu/backends/cuda.py, once per step after the other
  * delivery kernels, before update. Kernels deliver_stdp_<delay_off dtype>.
  */
+#include "deliver_warp.cuh"
 #include "delivery.cuh"
 #include "scan.cuh"
 #include "stdp.cuh"
@@ -68,17 +69,8 @@ __device__ __forceinline__ void deliver_stdp_block(
     const int base = s * S;
     const int n_due = *n_due_p;
     for (int r = 0; r < n_due; r += 32) {
-        const int e = r + lane;
-        cg_i64 k0 = 0, k1 = 0;
-        if (e < n_due)
-            cg_block_run(seg_off, delay_off, syn_post, n_pre, m, D, S, s, due_pre[e], (int)due_d[e], lo - base,
-                         hi - base, &k0, &k1);
-        const int len = (int)(k1 - k0);
-        const int incl = cg_warp_inclusive_scan(len);
-        const int total = __shfl_sync(CG_FULL_MASK, incl, 31);
-        sh_off[wl][lane] = incl - len;
-        sh_k0[wl][lane] = k0;
-        __syncwarp();
+        const int total = cg_warp_runs(r, due_pre, due_d, n_due, seg_off, delay_off, syn_post, n_pre, m, D, S, s,
+                                       lo - base, hi - base, sh_off[wl], sh_k0[wl]);
         for (int c = 0; c < total; c += 32) {
             const int f = c + lane;
             cg_i64 k = -1 - lane;                /* inactive lanes: keys no other lane has */

@@ -33,6 +33,7 @@
  */
 #include "delivery.cuh" /* cg_slot, cg_last_le */
 #include "exchange.cuh"
+#include "ring.cuh"     /* cg_gather_entries */
 #include "scan.cuh"
 
 #ifndef CG_RING_THREADS
@@ -89,28 +90,8 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) gather_new(
 {
     __shared__ int scratch[33];
     __shared__ int off[CG_RING_THREADS];
-    const cg_i64 t = clock[0];
-    int done = 0;
-    for (int d0 = m; d0 <= D; d0 += blockDim.x) {
-        const int d = d0 + threadIdx.x;
-        int cnt = 0;
-        if (d <= D) {
-            const int slot = cg_slot(t, d, n_slots);
-            cnt = ring_count[slot] - q0[slot];
-        }
-        int total;
-        off[threadIdx.x] = cg_block_exclusive_scan(cnt, scratch, &total);
-        __syncthreads();
-        const int n_d = min((int)blockDim.x, D - d0 + 1);
-        for (int f = threadIdx.x; f < total; f += blockDim.x) {
-            const int j = cg_last_le(off, n_d, f);
-            const int slot = cg_slot(t, d0 + j, n_slots);
-            due_pre[done + f] = ring_pre[(cg_i64)slot * cap + q0[slot] + (f - off[j])];
-            due_d[done + f] = (cg_u16)(d0 + j);
-        }
-        done += total;
-    }
-    if (threadIdx.x == 0) *n_due = done;
+    cg_gather_entries(clock[0], ring_pre, ring_count, q0, n_slots, cap, m, D, due_pre, due_d, nullptr, n_due, off,
+                      scratch);
 }
 
 /* Append the spikes of step t = clock[0] (update.cu's per-block lists
@@ -124,15 +105,7 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) pack_send(
     __shared__ int scratch[33];
     const int k = (int)(clock[0] - win_t[0]);
     const cg_i64 n0 = *n_send;
-    int total;
-    int n_local = 0;
-    for (int b0 = 0; b0 < n_ublocks; b0 += blockDim.x) {
-        const int b = b0 + threadIdx.x;
-        const int off = cg_block_exclusive_scan(b < n_ublocks ? blk_count[b] : 0, scratch, &total);
-        if (b < n_ublocks) send_off[b] = n_local + off;
-        n_local += total;
-    }
-    __syncthreads();                            /* send_off is read by other threads below */
+    const int n_local = cg_block_list_offsets(n_ublocks, blk_count, send_off, scratch);
     for (int f = threadIdx.x; f < n_local; f += blockDim.x) {
         const int b = cg_last_le(send_off, n_ublocks, f);
         const int i = blk_spk[(cg_i64)b * ublock + (f - send_off[b])];

@@ -31,6 +31,7 @@
  */
 #include "delivery.cuh" /* cg_slot, cg_last_le */
 #include "neuron.cuh"   /* CG_KIND_PARROT, CG_PARROT_MAX_COPIES */
+#include "ring.cuh"   /* cg_gather_entries */
 #include "scan.cuh"
 #include "stdp.cuh"
 
@@ -49,25 +50,8 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) gather_due(
 {
     __shared__ int scratch[33];
     __shared__ int off[CG_RING_THREADS];
-    const cg_i64 t = clock[0];
-    int done = 0;
-    for (int d0 = m; d0 <= D; d0 += blockDim.x) {
-        const int d = d0 + threadIdx.x;
-        const int cnt = d <= D ? ring_count[cg_slot(t, d, n_slots)] : 0;
-        int total;
-        off[threadIdx.x] = cg_block_exclusive_scan(cnt, scratch, &total);
-        __syncthreads();
-        const int n_d = min((int)blockDim.x, D - d0 + 1);
-        for (int f = threadIdx.x; f < total; f += blockDim.x) {
-            const int j = cg_last_le(off, n_d, f);
-            const int slot = cg_slot(t, d0 + j, n_slots);
-            due_at[done + f] = slot * cap + (f - off[j]);
-            due_pre[done + f] = ring_pre[due_at[done + f]];
-            due_d[done + f] = (cg_u16)(d0 + j);
-        }
-        done += total;
-    }
-    if (threadIdx.x == 0) *n_due = done;
+    cg_gather_entries(clock[0], ring_pre, ring_count, nullptr, n_slots, cap, m, D, due_pre, due_d, due_at, n_due, off,
+                      scratch);
 }
 
 /* Put the spikes of step t = clock[0] into ring slot t % n_slots, count them
@@ -110,14 +94,7 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
     int *slot_pre = ring_pre + slot0;
     const cg_i64 stamp = t + 1;
     int total;
-    int n_local = 0;
-    for (int b0 = 0; b0 < n_ublocks; b0 += blockDim.x) {
-        const int k = b0 + threadIdx.x;
-        const int off = cg_block_exclusive_scan(k < n_ublocks ? blk_count[k] : 0, scratch, &total);
-        if (k < n_ublocks) blk_off[k] = n_local + off;
-        n_local += total;
-    }
-    __syncthreads();                            /* blk_off is read by other threads below */
+    const int n_local = cg_block_list_offsets(n_ublocks, blk_count, blk_off, scratch);
     int n_ring = 0;
     const cg_i64 e0 = src_ptr[t - t0], n_src = src_ptr[t - t0 + 1] - e0;
     /* local spikes (f < n_local), then source emissions: one pass, one order */

@@ -51,4 +51,22 @@ __device__ __forceinline__ int cg_block_exclusive_scan(int x, int *scratch, int 
     return scratch[warp] + incl - x;
 }
 
+/* Where each of n_lists consecutive lists of counts[k] elements starts in
+ * their concatenation: off[k] (int32[n_lists], global memory); returns the
+ * total. Every thread of the block calls it; off is complete for every
+ * thread when it returns. */
+__device__ __forceinline__ int cg_block_list_offsets(int n_lists, const int *counts, int *off, int *scratch)
+{
+    int total;
+    int n = 0;
+    for (int k0 = 0; k0 < n_lists; k0 += blockDim.x) {
+        const int k = k0 + threadIdx.x;
+        const int o = cg_block_exclusive_scan(k < n_lists ? counts[k] : 0, scratch, &total);
+        if (k < n_lists) off[k] = n + o;
+        n += total;
+    }
+    __syncthreads();                            /* off is read by other threads after the return */
+    return n;
+}
+
 #endif /* CORTEX_GPU_SCAN_CUH */

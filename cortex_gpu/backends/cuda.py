@@ -70,8 +70,8 @@ KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
 #: Kernel files the backend loads, one cupy.RawModule each.
 KERNEL_FILES = ("ring.cu", "deliver.cu", "deliver_stdp.cu", "update.cu", "record.cu", "exchange.cu")
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
-DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "delivery.cuh", "stdp.cuh", "ring.cu", "update.cu",
-                         "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh")
+DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "deliver_warp.cuh", "delivery.cuh", "stdp.cuh", "ring.cu",
+                         "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
 NVRTC_OPTIONS = ("--fmad=false",)
