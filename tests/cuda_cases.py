@@ -40,9 +40,10 @@ def single_neuron(model: str = "iaf_psc_exp"):
     return net
 
 
-def small_network():
+def small_network(exc_delay=None, record_vm: bool = True):
     """200 neurons of both current-based models, random delays and weights, a spike_generator, Poisson
-    and dc drive; all spikes and V_m of 6 neurons recorded."""
+    and dc drive; all spikes and (``record_vm``) V_m of 6 neurons recorded. ``exc_delay``: the E
+    delays (default Redraw(Normal(1.5, 0.6), 0.1 .. 4.0) ms)."""
     net = Network(0.1)
     v0 = Uniform(-70.0, -56.0)
     exc = net.add_population("iaf_psc_exp", 150, {"V_m": v0})
@@ -51,7 +52,7 @@ def small_network():
     src = net.add_population("spike_generator", 3, spike_times_ms=times)
     every = np.concatenate([exc.gids, inh.gids])
     net.connect(exc.gids, every, "fixed_indegree", indegree=30, weight=Normal(45.0, 8.0),
-                delay=Redraw(Normal(1.5, 0.6), low=0.1, high=4.0))
+                delay=exc_delay if exc_delay is not None else Redraw(Normal(1.5, 0.6), low=0.1, high=4.0))
     net.connect(inh.gids, every, "pairwise_bernoulli", p=0.2, weight=-150.0, delay=0.8)
     net.connect(src.gids, exc.gids, "all_to_all", weight=300.0, delay=1.2)
     pg = net.add_generator("poisson_generator", {"rate": 9000.0})
@@ -59,30 +60,15 @@ def small_network():
     dc = net.add_generator("dc_generator", {"amplitude": 80.0})
     net.drive(dc, inh.gids[::3], weight=1.0)
     net.record_spikes(np.concatenate([every, src.gids]))
-    net.record_state(np.array([0, 1, 77, 150, 151, 199]), ("V_m",), interval_ms=0.1)
+    if record_vm:
+        net.record_state(np.array([0, 1, 77, 150, 151, 199]), ("V_m",), interval_ms=0.1)
     return net
 
 
 def windowed_network():
     """small_network's populations and drives with every delay >= 0.5 ms: windows of 5 steps between
     exchanges (a step's spikes wait in the ring while later steps of the window run)."""
-    net = Network(0.1)
-    v0 = Uniform(-70.0, -56.0)
-    exc = net.add_population("iaf_psc_exp", 150, {"V_m": v0})
-    inh = net.add_population("iaf_psc_alpha", 50, {"V_m": v0, "tau_syn_ex": 1.0})
-    times = [np.array([5.0, 5.1, 30.0]), np.array([12.3]), np.array([5.0, 40.0, 40.0])]
-    src = net.add_population("spike_generator", 3, spike_times_ms=times)
-    every = np.concatenate([exc.gids, inh.gids])
-    net.connect(exc.gids, every, "fixed_indegree", indegree=30, weight=Normal(45.0, 8.0),
-                delay=Uniform(0.5, 3.0))
-    net.connect(inh.gids, every, "pairwise_bernoulli", p=0.2, weight=-150.0, delay=0.8)
-    net.connect(src.gids, exc.gids, "all_to_all", weight=300.0, delay=1.2)
-    pg = net.add_generator("poisson_generator", {"rate": 9000.0})
-    net.drive(pg, every, weight=30.0)
-    dc = net.add_generator("dc_generator", {"amplitude": 80.0})
-    net.drive(dc, inh.gids[::3], weight=1.0)
-    net.record_spikes(np.concatenate([every, src.gids]))
-    return net
+    return small_network(exc_delay=Uniform(0.5, 3.0), record_vm=False)
 
 
 def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
