@@ -38,7 +38,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,7 +46,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import RunResult, write_record  # noqa: E402
+from bench.report import RunResult, run_worker, write_record  # noqa: E402
 
 __all__ = ["run_cortex_hpc", "run_peer", "benchmark", "ratios", "memory_probe", "main", "E_RATE_LIMIT_HZ"]
 
@@ -125,21 +124,7 @@ def run_peer(simulator: str, *, scale: float, t_presim_ms: float, t_sim_ms: floa
         cmd.append("--worker")
     else:
         cmd += ["--record", "example"] + (["--weights", "--weight-sources", str(WEIGHT_SOURCES)] if weights else [])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    if simulator == "cortex_gpu":
-        env["NUMBA_NUM_THREADS"] = str(max(threads, int(env.get("NUMBA_NUM_THREADS", 0) or 0)))
-    print(f"[bench] {simulator}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"simulator": simulator, "error": f"timed out after {timeout_s} s"}
-    if proc.returncode != 0:
-        return {"simulator": simulator, "error": f"exit status {proc.returncode}", "stderr_tail": proc.stderr[-4000:]}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        return {"simulator": simulator, "error": "no result printed", "stdout_tail": proc.stdout[-4000:]}
-    return json.loads(lines[-1])
+    return run_worker(simulator, cmd, threads=threads, timeout_s=timeout_s)
 
 
 def ratios(ours: dict, nest: dict) -> dict:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import platform
 import subprocess
@@ -33,7 +32,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.nest_microcircuit import nest_threads_for  # noqa: E402
-from bench.report import write_record  # noqa: E402
+from bench.report import run_worker, write_record  # noqa: E402
 from cortex_gpu.models.microcircuit import POPULATIONS, microcircuit_parameters  # noqa: E402
 
 __all__ = ["machine_info", "git_commit", "run_peer", "benchmark", "ratios", "main"]
@@ -110,23 +109,7 @@ def run_peer(simulator: str, *, N_scaling: float, K_scaling: float, drive: str, 
            "--seed", str(seed), "--threads", str(threads)]
     if record:
         cmd.append("--record")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    if simulator == "cortex_gpu":
-        # Numba must start enough threads before its first parallel call.
-        env["NUMBA_NUM_THREADS"] = str(max(threads, int(env.get("NUMBA_NUM_THREADS", 0) or 0)))
-    print(f"[bench] {simulator} {drive}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"simulator": simulator, "error": f"timed out after {timeout_s} s"}
-    if proc.returncode != 0:
-        return {"simulator": simulator, "error": f"exit status {proc.returncode}",
-                "stderr_tail": proc.stderr[-4000:]}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        return {"simulator": simulator, "error": "no result printed", "stdout_tail": proc.stdout[-4000:]}
-    return json.loads(lines[-1])
+    return run_worker(simulator, cmd, threads=threads, timeout_s=timeout_s, label=f" {drive}")
 
 
 def ratios(ours: dict, nest: dict) -> dict:

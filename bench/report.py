@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,3 +109,30 @@ def write_record(record: dict, out: Path | None, name: str) -> None:
     path = out / f"{name}_{stamp}_{(record['git']['commit'] or 'nogit')[:8]}.json"
     path.write_text(text + "\n")
     print(f"[bench] wrote {path}", file=sys.stderr)
+
+
+def run_worker(simulator: str, cmd: list[str], *, threads: int, timeout_s: float | None, label: str = "") -> dict:
+    """Run a benchmark worker (``cmd``, a fresh Python process) and return the JSON object it prints last.
+
+    The repository goes on ``PYTHONPATH``; for cortex_gpu, Numba gets at
+    least ``threads`` threads (it must start them before its first parallel
+    call). A failure (crash, out of memory, timeout, nothing printed) comes
+    back as ``{"simulator": ..., "error": ...}``, so that the other runs of a
+    benchmark still happen.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(repo)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if simulator == "cortex_gpu":
+        env["NUMBA_NUM_THREADS"] = str(max(threads, int(env.get("NUMBA_NUM_THREADS", 0) or 0)))
+    print(f"[bench] {simulator}{label}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"simulator": simulator, "error": f"timed out after {timeout_s} s"}
+    if proc.returncode != 0:
+        return {"simulator": simulator, "error": f"exit status {proc.returncode}", "stderr_tail": proc.stderr[-4000:]}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"simulator": simulator, "error": "no result printed", "stdout_tail": proc.stdout[-4000:]}
+    return json.loads(lines[-1])
