@@ -275,9 +275,10 @@ def test_pexp_plog_ppow_header_twins_bit_identical(tmp_path):
 # ---------------------------------------------------------------- CUDA mirror
 
 def test_header_constants_match_python():
-    text = (KERNELS / "philox.cuh").read_text()
+    # distributions.cuh (the ziggurat, draw) shares philox.py's hex-float constants too
+    text = (KERNELS / "philox.cuh").read_text() + (KERNELS / "distributions.cuh").read_text()
     consts = dict(re.findall(r"#define CG_(\w+) (-?0x[0-9a-f.]+p[-+]\d+)", text))
-    assert len(consts) >= 45
+    assert len(consts) >= 46 and "TWO_M31" in consts
     for name, lit in consts.items():
         if name.startswith("SC"):
             assert float.fromhex(lit) == ph._SC_TABLE[int(name[2:])], name
