@@ -544,6 +544,17 @@ def synapse_groups(net: Network) -> dict[str, frozenset[int]]:
     return {k: frozenset(v) for k, v in groups.items()}
 
 
+def sections(n_local: int, section_size: int | None = None) -> tuple[int, int]:
+    """``(section_size, n_sections)`` of ``n_local`` posts: by default the fewest sections of at most
+    :data:`SECTION_MAX` posts, equally sized; raises on a ``section_size`` outside [1, SECTION_MAX]."""
+    n_sections = max(1, -(-n_local // SECTION_MAX))
+    if section_size is None:
+        section_size = max(1, -(-n_local // n_sections))
+    if not 1 <= section_size <= SECTION_MAX:
+        raise ValueError(f"section_size must be in [1, {SECTION_MAX}], got {section_size}")
+    return section_size, max(1, -(-n_local // section_size))
+
+
 def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
                 n_workers: int = 1, weight_dtype=np.float32, section_size: int | None = None) -> LocalGraph:
     """Build ``rank``'s neurons and incoming synapses.
@@ -565,12 +576,7 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     neurons = _neurons(net, local, seed)
     timings["neurons"] = time.perf_counter() - t0
     n_local = local.size
-    n_sections = max(1, -(-n_local // SECTION_MAX))
-    if section_size is None:
-        section_size = max(1, -(-n_local // n_sections))
-    if not 1 <= section_size <= SECTION_MAX:
-        raise ValueError(f"section_size must be in [1, {SECTION_MAX}], got {section_size}")
-    n_sections = max(1, -(-n_local // section_size))
+    section_size, n_sections = sections(n_local, section_size)
     groups = synapse_groups(net)
     only_static = not groups["count"] and not groups["plastic"]
     layouts: dict[str, DeliveryLayout | None] = {}

@@ -135,6 +135,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=12345, metavar="N", help="random seed (default 12345)")
     run.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
                      help="'auto' takes the GPU when one is usable, else the CPU (default auto)")
+    run.add_argument("--construction", choices=("auto", "device", "host"), default="auto",
+                     help="where the synapses are drawn: on the GPU ('device', cuda backend only) or by the CPU "
+                          "builder ('host'); same network either way ('auto': the device on the cuda backend)")
     run.add_argument("--threads", type=_threads, default=None, metavar="N",
                      help="CPU threads (default: the cores available to this process)")
     run.add_argument("--record", choices=("spikes", "none"), default="spikes",
@@ -370,6 +373,8 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
 
     net, info = _build_model(args)
     extra = {} if getattr(args, "post_history", None) is None else {"post_history": args.post_history}
+    if getattr(args, "construction", "auto") != "auto":
+        extra["construction"] = args.construction
     # 'auto' goes to Simulation as is: a model the cuda backend cannot run then runs on the CPU
     sim = Simulation(net, seed=args.seed, threads=threads, backend="auto" if args.backend == "auto" else backend,
                      comm=comm, partition=args.partition, **extra)

@@ -39,6 +39,8 @@ SHORT_HISTORY = 8
 TICS_PER_MS = 1000
 #: Environment variable that turns the ownership check on (see Simulation's check_ownership).
 CHECK_OWNERSHIP_ENV = "CORTEX_GPU_CHECK_OWNERSHIP"
+#: Where ``Simulation(construction=...)`` draws the synapses.
+CONSTRUCTIONS = ("auto", "device", "host")
 
 
 class OwnershipError(RuntimeError):
@@ -114,13 +116,17 @@ class Simulation:
         the ownership map (worker ranges inside a rank, the partition across
         ranks) and abort naming the ids on a violation; default from the
         environment variable CORTEX_GPU_CHECK_OWNERSHIP=1.
+    construction : where the synapses are drawn: 'device' (on the rank's GPU,
+        :mod:`cortex_gpu.backends.cuda_build`; cuda backend only), 'host' (the
+        CPU builder, :func:`cortex_gpu.build.build_local`) or 'auto' (the
+        device on the cuda backend). Both give the same layout, bit for bit.
     """
 
     def __init__(self, net: Network, *, seed: int = 12345, threads: int = 1, backend: str = "cpu",
                  n_ranks: int = 1, rank: int = 0, partition: str = "round_robin",
                  weight_dtype: str = "float32", section_size: int | None = None, comm=None,
                  post_history: int = POST_HISTORY, check_ownership: bool | None = None,
-                 tile_size: int = DEFAULT_TILE_SIZE):
+                 tile_size: int = DEFAULT_TILE_SIZE, construction: str = "auto"):
         if not 0 <= int(seed) < 2 ** 32:
             raise ValueError(f"seed must be in [0, 2**32), got {seed}")
         if threads < 1:
@@ -142,8 +148,16 @@ class Simulation:
         if check_ownership is None:
             check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
         self.check_ownership = bool(check_ownership)
+        if construction not in CONSTRUCTIONS:
+            raise ValueError(f"construction must be one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
         if self.backend == "cuda":
             self._check_cuda_supported(backend)
+        if construction == "device" and self.backend != "cuda":
+            raise ValueError(f"construction='device' draws the synapses on the GPU: it needs the cuda backend, "
+                             f"not {self.backend}")
+        #: 'device' or 'host': where build() draws the synapses
+        self.construction = "device" if construction == "auto" and self.backend == "cuda" else \
+            ("host" if construction == "auto" else construction)
         if self.backend != "cuda" and getattr(self.comm, "mode", "host") == "cuda-aware":
             self.comm.set_mode("host", f"host-staged (the model runs on the {self.backend} backend)")
         self.device = ""
@@ -196,8 +210,14 @@ class Simulation:
             precheck_device_memory(self.net, self.weight_dtype, self.post_history, self.n_ranks, self.rank,
                                    self.partition.strategy)
         self._set_threads()
-        g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
-                        weight_dtype=self.weight_dtype, section_size=self.section_size)
+        if self.construction == "device":
+            from .backends.cuda_build import build_local_device
+            with profiling.range("construct"):
+                g = build_local_device(self.net, self.partition, self.rank, self.seed,
+                                       weight_dtype=self.weight_dtype, section_size=self.section_size)
+        else:
+            g = build_local(self.net, self.partition, self.rank, self.seed, n_workers=self.threads,
+                            weight_dtype=self.weight_dtype, section_size=self.section_size)
         self.graph = g
         L = g.layout
         nt = g.neurons
@@ -246,9 +266,9 @@ class Simulation:
         self._setup_exchange()
         if self.backend == "cuda":
             from .backends.cuda_ranks import make_runner
-            if self.rank == 0:
-                print("cortex-gpu: cuda backend: synapses drawn on the host (CPU builder), layout copied to the "
-                      "GPU; construction on the GPU is not built", file=sys.stderr)
+            if self.rank == 0 and self.construction == "host":
+                print("cortex-gpu: cuda backend: synapses drawn on the host (construction='host'), layout "
+                      "copied to the GPU", file=sys.stderr)
             self._cuda = make_runner(self)
         # the whole construction: synapses, neurons, drives, ring and recorders
         n_syn = g.n_synapses

@@ -19,7 +19,7 @@ PD14's spread of 55 delays; the relative uint16 table costs ~1.1.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -53,6 +53,11 @@ class DeliveryLayout:
         Post index inside the section.
     syn_weight : float32 or float64[n_syn]
         Weight in pA; positive excitatory, negative inhibitory.
+    device : dict or None
+        Device copies of ``seg_off``, ``delay_off``, ``syn_post`` and
+        ``syn_weight`` (CuPy arrays) when the layout was built on the GPU
+        (:mod:`cortex_gpu.backends.cuda_build`); the cuda backend uses them
+        instead of uploading the host arrays.
     """
 
     pre_gids: np.ndarray
@@ -65,6 +70,7 @@ class DeliveryLayout:
     delay_off: np.ndarray
     syn_post: np.ndarray
     syn_weight: np.ndarray
+    device: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_synapses(self) -> int:

@@ -1,6 +1,10 @@
-"""Shared fixtures: the PyNEST layer with a fresh kernel, and one script run with both NEST and it."""
+"""Shared fixtures: the PyNEST layer with a fresh kernel, one script run with both NEST and it, and the
+CUDA kernels' CPU emulator behind a stand-in for CuPy (tests/cuda_emulator)."""
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import numba
@@ -47,3 +51,38 @@ def run_both() -> Callable[..., tuple[Any, Any]]:
     yield run
     nest.ResetKernel()
     ours.ResetKernel()
+
+
+@pytest.fixture(scope="session")
+def emulator_lib(tmp_path_factory) -> Path:
+    """The kernel emulator library (tests/cuda_emulator/emulator.cpp), built once per session."""
+    from cuda_cases import build_emulator
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not on PATH: the kernel emulator cannot be built")
+    return build_emulator(tmp_path_factory.mktemp("emu") / "libcg_emulator.so")
+
+
+def _fake_cupy(monkeypatch, emulator_lib: Path, n_devices: int):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "cuda_emulator"))
+    from fake_cupy import make_fake_cupy
+    from cortex_gpu.backends import cuda
+    cp = make_fake_cupy(emulator_lib, n_devices=n_devices)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    cuda._module.cache_clear()
+    return cp
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch, emulator_lib):
+    """``import cupy`` gives the emulator-backed stand-in for the duration of a test."""
+    from cortex_gpu.backends import cuda
+    yield _fake_cupy(monkeypatch, emulator_lib, 1)
+    cuda._module.cache_clear()
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch, emulator_lib):
+    """``import cupy`` gives the emulator's stand-in with three devices."""
+    from cortex_gpu.backends import cuda
+    yield _fake_cupy(monkeypatch, emulator_lib, 3)
+    cuda._module.cache_clear()

@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 from cortex_gpu import Network, Simulation
-from cortex_gpu.distributions import Normal, Redraw, Uniform
+from cortex_gpu.distributions import Lognormal, Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
 __all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
-           "run_case", "assert_same", "build_emulator", "CASES", "cpu_reference", "ranks_command",
-           "assert_same_as_cpu"]
+           "build_zoo", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES", "cpu_reference",
+           "ranks_command", "assert_same_as_cpu"]
 
 #: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
 _STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
@@ -111,6 +111,58 @@ def hpc_small(scale: float = 0.02):
     """hpc_benchmark (MODELS.md section 4) at a small scale: plastic E->E, every spike recorded."""
     net, _ = hpc_benchmark(scale)
     return net
+
+
+def build_zoo():
+    """Every connection rule and value kind for the construction tests (not run): fixed_indegree with and
+    without autapses and multapses, fixed_total_number, pairwise_bernoulli (p < 1 and p = 1),
+    all_to_all and one_to_one with per-connection arrays, a spike source; normal, lognormal and
+    uniform weights, bounded and not; grid-table, constant and per-connection delays. The normal
+    weights of the first projection (1000 +- 100 pA) are the only ones above 500 pA."""
+    rng = np.random.default_rng(5)
+    net = Network(0.1)
+    a = net.add_population("iaf_psc_exp", 120)
+    b = net.add_population("iaf_psc_alpha", 80)
+    src = net.add_population("spike_generator", 4, spike_times_ms=[np.array([1.0])] * 4)
+    every = np.concatenate([a.gids, b.gids])
+    net.connect(a.gids, every, "fixed_indegree", indegree=60, allow_autapses=False, allow_multapses=False,
+                weight=Normal(1000.0, 100.0), delay=Redraw(Normal(1.5, 0.5), low=0.2, high=3.0))
+    net.connect(b.gids, a.gids, "fixed_indegree", indegree=20, weight=Redraw(Lognormal(3.0, 0.5), low=5.0, high=60.0),
+                delay=Uniform(0.5, 2.0))
+    net.connect(a.gids, b.gids, "fixed_total_number", N=4000, weight=Uniform(-80.0, -20.0), delay=1.0)
+    net.connect(b.gids, b.gids, "fixed_total_number", N=1500, allow_autapses=False,
+                weight=Redraw(Normal(-300.0, 50.0), high=-250.0), delay=Redraw(Lognormal(0.0, 0.3), low=0.1))
+    net.connect(a.gids, a.gids, "pairwise_bernoulli", p=0.1, allow_autapses=False, weight=Uniform(300.0, 400.0),
+                delay=Redraw(Normal(2.0, 0.3), low=0.1))
+    net.connect(b.gids, a.gids, "pairwise_bernoulli", p=1.0, weight=-10.0, delay=0.5)
+    net.connect(a.gids, every, "pairwise_bernoulli", p=0.05, weight=Normal(5.0, 1.0),
+                delay=Redraw(Uniform(0.1, 3.0), low=0.5))
+    net.connect(a.gids[:10], a.gids[:15], "all_to_all", allow_autapses=False, weight=rng.uniform(1, 9, (15, 10)),
+                delay=rng.integers(1, 30, (15, 10)) * 0.1)
+    net.connect(a.gids[20:40], b.gids[:20], "one_to_one", weight=rng.uniform(10, 20, 20), delay=2.5)
+    net.connect(np.tile(a.gids[:5], 2), b.gids[20:30], "one_to_one", weight=-3.0, delay=rng.uniform(0.1, 4.0, 10))
+    net.connect(src.gids, a.gids, "all_to_all", weight=100.0, delay=0.7)
+    return net
+
+
+def assert_same_layouts(host, device) -> None:
+    """Two :class:`~cortex_gpu.build.LocalGraph` s with the same synapse groups, pre gids, tables, post
+    indices, weights (bits) and indegrees."""
+    assert np.array_equal(host.indegree, device.indegree)
+    for name in ("layout", "count_layout", "plastic_layout"):
+        x, y = getattr(host, name), getattr(device, name)
+        assert (x is None) == (y is None), name
+        if x is None:
+            continue
+        for attr in ("section_size", "n_sections", "max_delay", "min_delay"):
+            assert getattr(x, attr) == getattr(y, attr), (name, attr)
+        for attr in ("pre_gids", "seg_off", "delay_off", "syn_post", "syn_weight"):
+            u, v = getattr(x, attr), getattr(y, attr)
+            assert u.dtype == v.dtype and u.shape == v.shape, (name, attr, u.dtype, v.dtype, u.shape, v.shape)
+            bits = f"u{u.itemsize}"   # floats compared as bits
+            bad = np.flatnonzero(u.view(bits) != v.view(bits))
+            assert bad.size == 0, f"{name}.{attr}: {bad.size} differ, first at {bad[:5]}"
+        assert np.array_equal(x.pre_index[x.pre_gids], y.pre_index[y.pre_gids])
 
 
 #: The networks the many-rank scripts (tests/cuda_ranks_script.py) can name.

@@ -18,8 +18,8 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda_available
-from cuda_cases import (assert_same, assert_same_as_cpu, hpc_small, pd14_small, ranks_command, run_case,
-                        single_neuron, small_network, stdp_parrots)
+from cuda_cases import (assert_same, assert_same_as_cpu, assert_same_layouts, build_zoo, hpc_small, pd14_small,
+                        ranks_command, run_case, single_neuron, small_network, stdp_parrots)
 
 _OK, _WHY = cuda_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _OK, reason=_WHY or "no usable GPU")]
@@ -36,6 +36,20 @@ def test_philox_header_on_the_gpu():
     out = cupy.zeros(len(want), cupy.uint64)
     mod.get_function("cg_philox_selftest")((1,), (1,), (out,))
     assert [int(x) for x in out.get()] == want
+
+
+@pytest.mark.parametrize("case, kw", [(build_zoo, {}), (build_zoo, {"section_size": 37}), (stdp_parrots, {}),
+                                      (hpc_small, {}), (lambda: pd14_small(0.05, 0.1), {})])
+def test_construction_on_the_gpu_equals_the_cpu_build(case, kw):
+    """Every layout array drawn and sorted on the device equals the CPU build's, bit for bit (CuPy's sort,
+    the kernels' draws in device arithmetic)."""
+    from cortex_gpu.backends.cuda_build import build_local_device
+    from cortex_gpu.build import build_local
+    from cortex_gpu.partition import make_partition
+    net = case()
+    part = make_partition(net, 1, "round_robin")
+    assert_same_layouts(build_local(net, part, 0, 7, n_workers=os.cpu_count() or 1, **kw),
+                        build_local_device(net, part, 0, 7, **kw))
 
 
 @pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_alpha"])

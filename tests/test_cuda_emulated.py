@@ -12,39 +12,14 @@ ballots, __match_any_sync, block scans, memory ordering, CuPy and NVRTC.
 from __future__ import annotations
 
 import re
-import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda
-from cuda_cases import (assert_same, build_emulator, hpc_small, pd14_small, run_case, single_neuron, small_network,
+from cuda_cases import (assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network,
                         stdp_parrots)
-
-HERE = Path(__file__).resolve().parent
-EMULATOR = HERE / "cuda_emulator"
-
-
-@pytest.fixture(scope="module")
-def emulator_lib(tmp_path_factory) -> Path:
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not on PATH: the kernel emulator cannot be built")
-    return build_emulator(tmp_path_factory.mktemp("emu") / "libcg_emulator.so")
-
-
-@pytest.fixture
-def fake_cupy(monkeypatch, emulator_lib):
-    """``import cupy`` gives the emulator-backed stand-in for the duration of a test."""
-    monkeypatch.syspath_prepend(str(EMULATOR))
-    from fake_cupy import make_fake_cupy
-    cp = make_fake_cupy(emulator_lib)
-    monkeypatch.setitem(sys.modules, "cupy", cp)
-    cuda._module.cache_clear()
-    yield cp
-    cuda._module.cache_clear()
 
 
 @pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_alpha"])
@@ -191,7 +166,7 @@ def test_launch_options_and_interface(fake_cupy):
     """Every kernel file is compiled without FMA contraction, and every launch matched its signature
     (the stand-in raises on a wrong count, dtype or scalar width)."""
     run_case(small_network(), "cuda", runs=(5.0,))
-    assert len(fake_cupy._env.modules) == len(cuda.KERNEL_FILES)
+    assert len(fake_cupy._env.modules) == len(cuda.KERNEL_FILES) + 1     # and construct.cu, for the build
     for m in fake_cupy._env.modules:
         assert "--fmad=false" in m.options
         assert not re.search(r'#include\s+"', m.code)          # headers pasted in (CuPy's cache key)
@@ -207,10 +182,11 @@ def test_device_memory_refused_before_build(fake_cupy):
 
 
 def test_device_memory_refused_after_host_build(fake_cupy, monkeypatch):
-    """The exact check on the built arrays also refuses, before any device array exists."""
+    """The exact check on the built arrays also refuses, before any device array exists (the device
+    construction's own check: tests/test_cuda_build_emulated.py)."""
     monkeypatch.setattr(cuda, "precheck_device_memory", lambda *args, **kwargs: 0)
     fake_cupy._env.free_bytes = cuda.RESERVE_BYTES + 1000
-    sim = Simulation(small_network(), backend="cuda")
+    sim = Simulation(small_network(), backend="cuda", construction="host")
     n_before = len(fake_cupy._env.modules)
     with pytest.raises(cuda.DeviceMemoryError, match="the built model"):
         sim.build()

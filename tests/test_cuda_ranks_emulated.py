@@ -23,7 +23,7 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.comm import choose_mode, mpi_cuda_support
-from cuda_cases import CASES, assert_same_as_cpu, build_emulator, ranks_command
+from cuda_cases import CASES, assert_same_as_cpu, ranks_command
 
 pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install 'cortex_gpu[mpi]')")
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -32,13 +32,6 @@ ROOT = HERE.parent
 ENV = {**os.environ, "NUMBA_NUM_THREADS": "1",
        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 needs_mpiexec = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
-
-
-@pytest.fixture(scope="module")
-def emulator_lib(tmp_path_factory) -> Path:
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not on PATH: the kernel emulator cannot be built")
-    return build_emulator(tmp_path_factory.mktemp("emu") / "libcg_emulator.so")
 
 
 def run_ranks(n_ranks: int, out: Path, case: str, lib: Path, *extra: str, runs: str) -> None:
@@ -153,19 +146,6 @@ def test_cuda_support_query_prefers_mpi4py_then_the_library():
     assert proc.returncode == 0, proc.stderr
     ok, how = eval(proc.stdout)
     assert ok is False and "MPIX_Query_cuda_support() = 0" in how     # the mpich wheel: no CUDA
-
-
-@pytest.fixture
-def fake_gpus(monkeypatch, emulator_lib):
-    """``import cupy`` gives the emulator's stand-in with three devices."""
-    monkeypatch.syspath_prepend(str(HERE / "cuda_emulator"))
-    from fake_cupy import make_fake_cupy
-    from cortex_gpu.backends import cuda
-    cp = make_fake_cupy(emulator_lib, n_devices=3)
-    monkeypatch.setitem(sys.modules, "cupy", cp)
-    cuda._module.cache_clear()
-    yield cp
-    cuda._module.cache_clear()
 
 
 def test_local_rank_maps_to_a_device_round_robin(fake_gpus):

@@ -137,7 +137,8 @@ def test_delivery_files_are_listed():
 @pytest.mark.parametrize("name, macro, value", [("update.cu", "CG_UPDATE_THREADS", cuda.UPDATE_THREADS),
                                                 ("deliver.cu", "CG_DELIVER_WARPS", cuda.DELIVER_WARPS),
                                                 ("ring.cu", "CG_RING_THREADS", cuda.RING_THREADS),
-                                                ("exchange.cu", "CG_RING_THREADS", cuda.RING_THREADS)])
+                                                ("exchange.cu", "CG_RING_THREADS", cuda.RING_THREADS),
+                                                ("construct.cu", "CG_CONSTRUCT_THREADS", cuda.CONSTRUCT_THREADS)])
 def test_block_size_defaults_match_backend(name, macro, value):
     """The kernels' #ifndef defaults equal what the backend passes with -D (either way the same sizes)."""
     assert int(_defines(name)[macro]) == value
@@ -166,3 +167,15 @@ def test_emulator_signatures_match_kernels():
         for k, params in kernel_signatures(cuda.KERNEL_DIR / name).items():
             assert [(p.dtype, p.pointer) for p in mine[k]] == [(p.dtype, p.pointer) for p in params], k
     assert np.dtype(np.int64) == np.dtype("int64")
+
+
+def test_construction_codes_match_the_cpu_build():
+    """construct.cuh's rule and error codes are connect.RULE_CODES and build's error codes."""
+    from cortex_gpu import build
+    from cortex_gpu.connect import RULE_CODES
+    d = _defines("construct.cuh")
+    names = {"one_to_one": "ONE_TO_ONE", "all_to_all": "ALL_TO_ALL", "fixed_indegree": "FIXED_INDEGREE",
+             "fixed_total_number": "FIXED_TOTAL", "pairwise_bernoulli": "BERNOULLI"}
+    assert {rule: int(d["CG_RULE_" + names[rule]]) for rule in RULE_CODES} == RULE_CODES
+    assert (int(d["CG_BUILD_ERR_DELAY"]), int(d["CG_BUILD_ERR_REDRAW"]), int(d["CG_BUILD_ERR_DELAY_MAX"])) == \
+        (build._ERR_DELAY, build._ERR_REDRAW, build._ERR_DELAY_MAX)

@@ -79,6 +79,8 @@ NVRTC_OPTIONS = ("--fmad=false",)
 UPDATE_THREADS = 256
 DELIVER_WARPS = 8
 RING_THREADS = 1024
+#: Threads per block of the construction kernels (kernels/construct.cu, one thread per entry, synapse or pre).
+CONSTRUCT_THREADS = 128
 SAMPLE_THREADS = 128
 #: Steps per captured graph (one launch from Python per chunk), as the CPU engine's CHUNK_STEPS.
 CHUNK_STEPS = 1000
@@ -101,7 +103,7 @@ def nvrtc_options() -> tuple[str, ...]:
     """Every option the kernels are compiled with (tests compile with the same ones through nvcc; the
     headers need no -I: :func:`kernel_source` pastes them in)."""
     return NVRTC_OPTIONS + (f"-DCG_UPDATE_THREADS={UPDATE_THREADS}", f"-DCG_DELIVER_WARPS={DELIVER_WARPS}",
-                            f"-DCG_RING_THREADS={RING_THREADS}")
+                            f"-DCG_RING_THREADS={RING_THREADS}", f"-DCG_CONSTRUCT_THREADS={CONSTRUCT_THREADS}")
 
 
 def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str | None:
@@ -238,7 +240,8 @@ def generator_tables(G) -> dict[str, np.ndarray]:
 
 @dataclass
 class DeviceTables:
-    """Host copies of every array the kernels read, in the kernels' dtypes, and the scalars they take.
+    """Every array the kernels read, in the kernels' dtypes, and the scalars they take: host copies,
+    except a layout built on the GPU, whose arrays are already there (:func:`_layout_arrays`).
 
     ``arrays`` maps the kernels' argument names (kernels/*.cu) to contiguous
     NumPy arrays; ``scalars`` holds ``n``, ``n_pre``, ``m``, ``D``, ``S``,
@@ -255,6 +258,11 @@ class DeviceTables:
         return int(sum(a.nbytes for a in self.arrays.values()))
 
     @property
+    def upload_bytes(self) -> int:
+        """Bytes of the host arrays, which the runner allocates on the device."""
+        return int(sum(a.nbytes for a in self.arrays.values() if isinstance(a, np.ndarray)))
+
+    @property
     def deliver_kernel(self) -> str:
         return f"deliver_{self.weight}_{self.delay_off}"
 
@@ -265,22 +273,15 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
     N, R = sim._N, sim._R
     n = int(N.V.size)
     a: dict[str, np.ndarray] = {}
-    a["seg_off"] = np.ascontiguousarray(L.seg_off, np.int64)
-    a["delay_off"] = np.ascontiguousarray(L.delay_off)
-    a["syn_post"] = np.ascontiguousarray(L.syn_post, np.uint16)
-    a["syn_weight"] = np.ascontiguousarray(L.syn_weight)
+    a.update(_layout_arrays(L, "", weights=True))
     a["blk_lo"], a["blk_hi"] = delivery_blocks(n, L.section_size, posts_per_warp)
     groups = {"static": L}
     for prefix, lay in (("c_", sim.graph.count_layout), ("p_", sim.graph.plastic_layout)):
         if lay is None:
             continue
         groups[prefix] = lay
-        a[prefix + "seg_off"] = np.ascontiguousarray(lay.seg_off, np.int64)
-        a[prefix + "delay_off"] = np.ascontiguousarray(lay.delay_off)
-        a[prefix + "syn_post"] = np.ascontiguousarray(lay.syn_post, np.uint16)
-    if sim.graph.plastic_layout is not None:
-        # float64 weights, in place: the host's array is the one Simulation.connections() reads after a run
-        a["p_syn_weight"] = np.ascontiguousarray(sim.graph.plastic_layout.syn_weight, np.float64)
+        # plastic weights are copied back after each run into the host array connections() reads
+        a.update(_layout_arrays(lay, prefix, weights=prefix == "p_"))
     a.update(stdp_tables(sim._S, sim._R))
     a["blk_err"] = np.zeros(5 * max(a["blk_lo"].size, 1), np.int64)
     a["merge_err"] = np.zeros(1, np.int64)
@@ -324,6 +325,16 @@ def device_tables(sim, posts_per_warp: int) -> DeviceTables:
                                   "for the cuda backend's 32-bit ring positions; use --backend cpu")
     return DeviceTables(a, scalars, "f32" if L.syn_weight.dtype == np.float32 else "f64",
                         "u16" if L.delay_off.dtype == np.uint16 else "u32")
+
+
+def _layout_arrays(lay, prefix: str, weights: bool) -> dict:
+    """A layout's delivery arrays under the kernels' names (``prefix`` + seg_off, delay_off, syn_post,
+    and syn_weight if ``weights``): the device arrays of a layout built on the GPU, else host arrays."""
+    names = ("seg_off", "delay_off", "syn_post") + (("syn_weight",) if weights else ())
+    if lay.device is not None:
+        return {prefix + k: lay.device[k] for k in names}
+    dtypes = {"seg_off": np.int64, "syn_post": np.uint16}
+    return {prefix + k: np.ascontiguousarray(getattr(lay, k), dtypes.get(k)) for k in names}
 
 
 def stdp_tables(S, R) -> dict[str, np.ndarray]:
@@ -409,7 +420,7 @@ class CudaRunner:
                     "due_at": (n_due_cap, np.int32), "n_due": (1, np.int32),
                     "blk_spk": (self.n_ublocks * UPDATE_THREADS, np.int32), "blk_count": (self.n_ublocks, np.int32),
                     "blk_off": (self.n_ublocks, np.int32), "clock": (2, np.int64), "spk_n": (1, np.int64)}
-            need = (t.nbytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
+            need = (t.upload_bytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
                     + self._record_bytes(self._chunk_steps()))
             free, total = cupy.cuda.runtime.memGetInfo()
             check_device_memory(need, int(free), f"the built model ({sim.graph.layout.n_synapses:,} synapses, "

@@ -8,7 +8,8 @@
  * host+device helpers of kernels/delivery.cuh and kernels/neuron.cuh
  * and kernels/stdp.cuh and kernels/exchange.cuh (cg_block_run, cg_flat_synapse,
  * cg_flat_count, cg_last_le, cg_step_neuron, cg_state_value, cg_stdp_update,
- * cg_pre_spike, cg_post_spike, cg_received_pre, cg_spike_word, ...), compiled
+ * cg_pre_spike, cg_post_spike, cg_received_pre, cg_spike_word, and the
+ * construction's cg_draw_entry, cg_synapse_key, cg_segment_tables), compiled
  * here with g++ -ffp-contract=off. What the emulation replaces
  * is what only a GPU has: warps and thread blocks run one lane after another,
  * shuffles and block scans become loops, __match_any_sync becomes a search for
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "construct.cuh"
 #include "delivery.cuh"
 #include "exchange.cuh"
 #include "neuron.cuh"
@@ -359,4 +361,66 @@ EMU void pack_send(int grid, int block, const cg_i64 *clock, const cg_i64 *win_t
         }
     }
     *n_send = n;
+}
+
+/* ---- construction (kernels/construct.cu): one thread per entry, synapse or pre, here in turn */
+EMU void draw_entries(int grid, int block, int count_only, cg_i64 e0, cg_i64 e1, const cg_i64 *entry_local,
+                      const cg_i64 *entry_proj, const cg_i64 *entry_count, const cg_i64 *entry_aux,
+                      const cg_i64 *entry_off, const cg_i64 *local_gid, cg_i64 section_base, const cg_i64 *rule,
+                      const cg_i64 *pre_off, const cg_i64 *pre_flat, const double *log1m,
+                      const unsigned char *autapses, const unsigned char *multapses, const double *w_row,
+                      const double *d_row, const double *values, const cg_i64 *d_tab_lo, const cg_i64 *d_tab_g0,
+                      const cg_i64 *d_tab_k0, const double *d_tab, const cg_i64 *d_guide, const double *zx,
+                      const double *zf, double steps_per_ms, cg_u32 seed, cg_u32 key_pre, cg_u32 key_weight,
+                      cg_u32 key_delay, cg_i64 *entry_n, cg_i64 *gid, int *delay, double *weight, cg_u16 *post,
+                      int *err_code, cg_i64 *err_value)
+{
+    const cg_plan P = {rule, pre_off, pre_flat, log1m, autapses, multapses, w_row, d_row, values, d_tab_lo,
+                       d_tab_g0, d_tab_k0, d_tab, d_guide, zx, zf, steps_per_ms, seed, key_pre, key_weight,
+                       key_delay};
+    const cg_i64 n_threads = (cg_i64)grid * block;
+    for (cg_i64 e = e0; e < e1 && e - e0 < n_threads; ++e)
+        cg_draw_entry(&P, count_only, e, e0, entry_local, entry_proj, entry_count, entry_aux, entry_off, local_gid,
+                      section_base, entry_n, gid, delay, weight, post, err_code, err_value);
+}
+
+EMU void synapse_keys(int grid, int block, cg_i64 n, const cg_i64 *gid, const int *delay, const cg_i64 *pre_gids,
+                      cg_i64 n_pre, int m, int W, int pos_bits, unsigned long long *key)
+{
+    for (cg_i64 k = 0; k < n && k < (cg_i64)grid * block; ++k)
+        key[k] = cg_synapse_key(gid, delay, pre_gids, n_pre, m, W, pos_bits, k);
+}
+
+template <typename WT>
+static void gather_sorted(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
+                          const cg_u16 *post, const double *weight, cg_u16 *syn_post, WT *syn_weight)
+{
+    for (cg_i64 k = 0; k < n && k < (cg_i64)grid * block; ++k)
+        cg_gather_sorted<WT>(k, key, pos_bits, post, weight, syn_post, syn_weight);
+}
+
+EMU void gather_sorted_f32(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
+                           const cg_u16 *post, const double *weight, cg_u16 *syn_post, float *syn_weight)
+{
+    gather_sorted<float>(grid, block, n, key, pos_bits, post, weight, syn_post, syn_weight);
+}
+
+EMU void gather_sorted_f64(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
+                           const cg_u16 *post, const double *weight, cg_u16 *syn_post, double *syn_weight)
+{
+    gather_sorted<double>(grid, block, n, key, pos_bits, post, weight, syn_post, syn_weight);
+}
+
+EMU void segment_tables_u16(int grid, int block, cg_i64 n_pre, cg_i64 n, const unsigned long long *key,
+                            int pos_bits, int W, cg_i64 seg0, unsigned short *delay_off, cg_i64 *seg_len)
+{
+    for (cg_i64 p = 0; p < n_pre && p < (cg_i64)grid * block; ++p)
+        cg_segment_tables<unsigned short>(p, n, key, pos_bits, W, seg0, delay_off, seg_len);
+}
+
+EMU void segment_tables_u32(int grid, int block, cg_i64 n_pre, cg_i64 n, const unsigned long long *key,
+                            int pos_bits, int W, cg_i64 seg0, unsigned int *delay_off, cg_i64 *seg_len)
+{
+    for (cg_i64 p = 0; p < n_pre && p < (cg_i64)grid * block; ++p)
+        cg_segment_tables<unsigned int>(p, n, key, pos_bits, W, seg0, delay_off, seg_len);
 }

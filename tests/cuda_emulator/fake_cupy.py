@@ -66,6 +66,17 @@ class FakeArray:
         out[...] = self._a
         return out
 
+    def sort(self):
+        """In place, as ``cupy.ndarray.sort`` (the construction sorts distinct keys: stability cannot show)."""
+        self._env.no_capture("ndarray.sort")
+        self._a.sort()
+
+    def min(self):
+        return self._a.min()
+
+    def max(self):
+        return self._a.max()
+
     @property
     def __cuda_array_interface__(self) -> dict:
         """The device array interface (version 3) that mpi4py reads: here a host address, which a
@@ -150,7 +161,7 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
     cp.__version__ = "emulated"
     cp._env = env
     cp.ndarray = FakeArray
-    cp.asarray = lambda a: FakeArray(np.array(a, copy=True), env)
+    cp.asarray = lambda a: a if isinstance(a, FakeArray) else FakeArray(np.array(a, copy=True), env)
     cp.zeros = lambda n, dtype=np.float64: FakeArray(np.zeros(n, dtype), env)
 
     def concatenate(parts):
@@ -160,6 +171,14 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
         return FakeArray(np.concatenate([p._a for p in parts]), env)
 
     cp.concatenate = concatenate
+
+    def unique(a, return_counts=False):
+        env.no_capture("cupy.unique")
+        out = np.unique(a._a, return_counts=return_counts)
+        return tuple(FakeArray(x, env) for x in out) if return_counts else FakeArray(out, env)
+
+    cp.unique = unique
+    cp.cumsum = lambda a: FakeArray(np.cumsum(a._a), env)
 
     class RawModule:
         def __init__(self, code: str, options=()):
