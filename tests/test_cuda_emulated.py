@@ -210,3 +210,20 @@ def test_unsupported_models(fake_cupy):
     parrots = Network(0.1)
     parrots.add_population("parrot_neuron", 2)
     assert "parrot_neuron on several ranks are not built" in cuda.unsupported_reason(parrots, 2)
+
+
+def test_gpu_benchmark_runs_in_emulation(fake_cupy, monkeypatch, tmp_path):
+    """bench/gpu_microcircuit.py end to end on a tiny PD14 (a GPU session must not find its bugs): the
+    record names the device construction and its phases, the step split and the synaptic events."""
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    from bench.gpu_microcircuit import run_gpu_microcircuit
+    rec = run_gpu_microcircuit(0.01, 0.05, t_presim_ms=10.0, t_sim_ms=20.0, split_steps=20)
+    r = rec["result"]
+    extra = r["extra"]
+    assert extra["construction_on"] == "device"
+    assert extra["construction"]["warm_device_build_s"] > 0
+    assert {"count", "fill", "sort", "copy_back_s"} <= set(extra["construction"]["graph_phases_s"])
+    assert {"delivery", "update", "merge", "overhead", "host"} <= set(extra["step_us"])
+    assert r["rtf"] > 0 and extra["synaptic_events"] > 0
+    assert extra["layout_device_bytes_per_synapse"] > 6.0   # post index + float32 weight + tables

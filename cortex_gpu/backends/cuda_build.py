@@ -217,21 +217,25 @@ def build_local_device(net: Network, partition: Partition, rank: int, seed: int,
     n_pre = pre_gids.size
     pre_index = GidIndex.of(pre_gids)
     layouts: dict[str, DeliveryLayout | None] = {"static": None, "count": None, "plastic": None}
-    t_fill = 0.0
+    t_fill = t_copy = 0.0
     for name, dp in plans.items():
         m, D, longest = span[name]
         dtype = np.float64 if name == "plastic" else np.dtype(weight_dtype)
-        layouts[name], dt = _layout_pass(B, dp, pre_gids, d_pre, pre_index, m, D, longest, dtype)
+        layouts[name], dt, dc = _layout_pass(B, dp, pre_gids, d_pre, pre_index, m, D, longest, dtype)
         t_fill += dt
+        t_copy += dc
+    # cumulative seconds from the start, as build_local's; the copy to the host on its own
     timings["fill"] = timings["count"] + t_fill
-    timings["sort"] = time.perf_counter() - t0
+    timings["sort"] = time.perf_counter() - t0 - t_copy
+    timings["copy_back_s"] = t_copy
     return LocalGraph(rank, partition.n_ranks, neurons, layouts["static"], indegree, time.perf_counter() - t0,
                       timings, layouts["count"], layouts["plastic"])
 
 
 def _layout_pass(B: _DeviceBuilder, dp: _DevicePlan, pre_gids, d_pre, pre_index, m: int, D: int,
-                 longest: int, weight_dtype) -> tuple[DeliveryLayout, float]:
-    """Pass B of one group: its layout (device arrays attached) and the seconds its draws took."""
+                 longest: int, weight_dtype) -> tuple[DeliveryLayout, float, float]:
+    """Pass B of one group: its layout (device arrays attached), the seconds its draws took and the
+    seconds of the copy to the host."""
     cp = B.cp
     n_pre, S, n_sec = pre_gids.size, B.S, B.n_sections
     W = D - m + 1
@@ -269,7 +273,9 @@ def _layout_pass(B: _DeviceBuilder, dp: _DevicePlan, pre_gids, d_pre, pre_index,
         if n_pre else cp.zeros(n_sec * n_pre + 1, np.int64)
     dev = {"seg_off": seg_off, "delay_off": delay_off[:n_sec * n_pre * (W - 1)], "syn_post": syn_post[:n_syn],
            "syn_weight": syn_weight[:n_syn]}
+    c0 = time.perf_counter()
     host = {k: v.get() for k, v in dev.items()}
+    t_copy = time.perf_counter() - c0
     lay = DeliveryLayout(pre_gids, pre_index, S, n_sec, D, m, host["seg_off"], host["delay_off"],
                          host["syn_post"], host["syn_weight"], device=dev)
-    return lay, t_draw
+    return lay, t_draw, t_copy

@@ -246,7 +246,8 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
     props = {"name": b"CPU emulation", "totalGlobalMem": 2 * free_bytes, "multiProcessorCount": n_sm}
     cuda.runtime = types.SimpleNamespace(memGetInfo=lambda: (env.free_bytes, 2 * env.free_bytes),
                                          getDeviceCount=lambda: env.n_devices, getDeviceProperties=lambda i: props,
-                                         driverGetVersion=lambda: 0, runtimeGetVersion=lambda: 0)
+                                         driverGetVersion=lambda: 0, runtimeGetVersion=lambda: 0,
+                                         deviceSynchronize=lambda: None)
     cp.cuda = cuda
     cp.RawModule = RawModule
     return cp
