@@ -124,3 +124,29 @@ def test_scratch_larger_than_the_device_is_refused(fake_cupy):
     net = build_zoo()
     with pytest.raises(DeviceMemoryError, match=r"scratch .* needs [\d,]+ bytes .* but 1,048,576 bytes are free"):
         build_local_device(net, make_partition(net, 1, "round_robin"), 0, 7)
+
+
+def _layout_digest(g) -> str:
+    import hashlib
+    h = hashlib.sha1()
+    for lay in g.layouts:
+        for name in ("pre_gids", "seg_off", "delay_off", "syn_post", "syn_weight"):
+            h.update(np.ascontiguousarray(getattr(lay, name)).tobytes())
+    h.update(g.indegree.tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.slow
+def test_full_scale_pd14_layout_bit_identical(fake_cupy):
+    """Full-scale PD14 (77,169 neurons, ~3e8 synapses, two sections): the device construction's layout
+    hashes as the CPU build's. ~2.5 minutes and ~10 GB, most of it the emulated kernels' serial draws
+    and NumPy's sort standing in for CuPy's."""
+    from cortex_gpu.backends.cuda_build import build_local_device
+    from cortex_gpu.models import microcircuit
+    net, _ = microcircuit(1.0, 1.0, "poisson", record_spikes=False)
+    part = make_partition(net, 1, "round_robin")
+    device = build_local_device(net, part, 0, 12345)
+    n_syn, want = device.n_synapses, _layout_digest(device)
+    del device
+    assert n_syn > 2.9e8
+    assert _layout_digest(build_local(net, part, 0, 12345, n_workers=2)) == want

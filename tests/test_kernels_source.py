@@ -92,6 +92,16 @@ def test_no_atomics_in_delivery_kernels():
         assert not hits, f"{f.name} uses atomic operations (I1 forbids them): {hits}"
 
 
+def test_no_atomics_in_the_construction_kernels():
+    """The device build's result must not depend on thread timing: each entry's thread writes its own
+    synapses, every other output has one writer (kernels/construct.cu's invariants)."""
+    files = included_files(cuda.KERNEL_DIR / "construct.cu")
+    assert {"construct.cu", "construct.cuh", "distributions.cuh", "philox.cuh"} <= {f.name for f in files}
+    for f in files:
+        hits = find_atomics(f.read_text())
+        assert not hits, f"{f.name} uses atomic operations: {hits}"
+
+
 # --------------------------------------------------------------------------- shared constants
 def _defines(name: str) -> dict[str, str]:
     text = (cuda.KERNEL_DIR / name).read_text()

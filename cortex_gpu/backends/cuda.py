@@ -2,10 +2,11 @@
 
 What runs where
 ---------------
-- Construction runs on the host: the CPU builder (:mod:`cortex_gpu.build`)
-  draws the rank's synapses and the delivery layout is copied to the device
-  unchanged, so both backends deliver from identical arrays. Drawing the
-  synapses on the device is not built; the engine says so when it builds.
+- Construction runs on the device (:mod:`cortex_gpu.backends.cuda_build`,
+  ``kernels/construct.cu``): the rank's synapses are drawn and sorted there
+  into the CPU build's layout arrays, bit for bit, and the runner takes them
+  as they are; with ``construction='host'`` the CPU builder
+  (:mod:`cortex_gpu.build`) draws them and the layout is uploaded.
 - A step is five to seven kernels on one stream (``kernels/``): ``gather_due``
   (the ring entries due now), one delivery kernel per synapse group, each
   with one warp per post block and no atomics (``deliver_<w>_<d>`` static,
