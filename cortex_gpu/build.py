@@ -555,6 +555,32 @@ def sections(n_local: int, section_size: int | None = None) -> tuple[int, int]:
     return section_size, max(1, -(-n_local // section_size))
 
 
+@dataclass
+class RankStart:
+    """What both builders (this module's and :mod:`cortex_gpu.backends.cuda_build`) start from: the
+    rank's gids and neuron table, its sections and the synapse groups of the network."""
+
+    t0: float                  # perf_counter at the start of the build
+    local: np.ndarray
+    neurons: NeuronTable
+    timings: dict
+    section_size: int
+    n_sections: int
+    groups: dict
+    only_static: bool          # no count or plastic group: one layout, its own pre index
+
+
+def rank_start(net: Network, partition: Partition, rank: int, seed: int, section_size: int | None) -> RankStart:
+    t0 = time.perf_counter()
+    local = partition.local_gids(rank)
+    neurons = _neurons(net, local, seed)
+    timings = {"neurons": time.perf_counter() - t0}
+    section_size, n_sections = sections(local.size, section_size)
+    groups = synapse_groups(net)
+    return RankStart(t0, local, neurons, timings, section_size, n_sections, groups,
+                     not groups["count"] and not groups["plastic"])
+
+
 def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
                 n_workers: int = 1, weight_dtype=np.float32, section_size: int | None = None) -> LocalGraph:
     """Build ``rank``'s neurons and incoming synapses.
@@ -570,15 +596,9 @@ def build_local(net: Network, partition: Partition, rank: int, seed: int, *,
     section_size : local posts per section, at most 65536; default: the
         fewest sections of at most 65536 posts, equally sized.
     """
-    t0 = time.perf_counter()
-    timings = {}
-    local = partition.local_gids(rank)
-    neurons = _neurons(net, local, seed)
-    timings["neurons"] = time.perf_counter() - t0
-    n_local = local.size
-    section_size, n_sections = sections(n_local, section_size)
-    groups = synapse_groups(net)
-    only_static = not groups["count"] and not groups["plastic"]
+    r = rank_start(net, partition, rank, seed, section_size)
+    t0, timings, local, neurons, groups, only_static = r.t0, r.timings, r.local, r.neurons, r.groups, r.only_static
+    section_size, n_sections, n_local = r.section_size, r.n_sections, r.local.size
     layouts: dict[str, DeliveryLayout | None] = {}
     indegree = np.zeros(n_local, np.int64)
     previous_chunksize = numba.get_parallel_chunksize()

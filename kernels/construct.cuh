@@ -20,6 +20,7 @@
 
 #include "distributions.cuh"
 #include "delivery.cuh"   /* cg_u16 */
+#include "search.cuh"
 
 #define CG_RULE_ONE_TO_ONE 0
 #define CG_RULE_ALL_TO_ALL 1
@@ -50,18 +51,6 @@ typedef struct {
     double steps_per_ms;
     cg_u32 seed, key_pre, key_weight, key_delay;
 } cg_plan;
-
-/* First k in [0, n) with a[k] >= x, else n. */
-CG_FN cg_i64 cg_lower_bound_i64(const cg_i64 *a, cg_i64 n, cg_i64 x)
-{
-    cg_i64 lo = 0, hi = n;
-    while (lo < hi) {
-        const cg_i64 mid = (lo + hi) >> 1;
-        if (a[mid] < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
 
 /* Whether g is among out_gid[0 .. j): connect.draw_pres's marker test. The
  * pre set is sorted and repeat-free, so equal gids are equal pre indices. */
@@ -166,7 +155,8 @@ CG_FN int cg_synapse_value(const cg_plan *P, int p, cg_i64 post_gid, cg_i64 aux,
     const int fast_d = shared && t_lo >= 0;
     cg_i64 conn = -1;                                              /* draw_pres's out_conn */
     if (rule == CG_RULE_ONE_TO_ONE) conn = aux + j;
-    else if (rule == CG_RULE_ALL_TO_ALL) conn = aux * n_pre + cg_lower_bound_i64(P->pre_flat + P->pre_off[p], n_pre, g);
+    else if (rule == CG_RULE_ALL_TO_ALL)                           /* g's place in the sorted pre set */
+        conn = aux * n_pre + cg_first_at_least(P->pre_flat + P->pre_off[p], 0, n_pre, g);
     cg_u32x4 b = {0, 0, 0, 0};
     if (shared) b = cg_block(P->seed, s_pre, (cg_u64)post_gid, (cg_u32)j, 0);   /* the pre's block */
     double w;
@@ -234,7 +224,7 @@ CG_FN void cg_draw_entry(const cg_plan *P, int count_only, cg_i64 e, cg_i64 e0, 
 CG_FN cg_u64 cg_synapse_key(const cg_i64 *gid, const int *delay, const cg_i64 *pre_gids, cg_i64 n_pre, int m,
                             int W, int pos_bits, cg_i64 k)
 {
-    const cg_i64 q = cg_lower_bound_i64(pre_gids, n_pre, gid[k]);
+    const cg_i64 q = cg_first_at_least(pre_gids, 0, n_pre, gid[k]);
     return ((cg_u64)(q * W + (delay[k] - m)) << pos_bits) | (cg_u64)k;
 }
 
@@ -250,18 +240,6 @@ CG_FN void cg_gather_sorted(cg_i64 k, const unsigned long long *key, int pos_bit
     syn_weight[k] = (WT)weight[at];
 }
 
-/* First k in [0, n) with key[k] >= x, else n (key sorted). */
-CG_FN cg_i64 cg_first_key(const unsigned long long *key, cg_i64 n, cg_u64 x)
-{
-    cg_i64 lo = 0, hi = n;
-    while (lo < hi) {
-        const cg_i64 mid = (lo + hi) >> 1;
-        if (key[mid] < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 /* Segment of pre p in the section (global segment seg0 + p): its length
  * seg_len[seg0 + p], and the start of each delay's run relative to it,
  * delay_off[(seg0 + p) * (W - 1) + d - 1] for delays m + d, 0 < d < W (the
@@ -271,12 +249,12 @@ template <typename DOFF>
 CG_FN void cg_segment_tables(cg_i64 p, cg_i64 n, const unsigned long long *key, int pos_bits, int W, cg_i64 seg0,
                              DOFF *delay_off, cg_i64 *seg_len)
 {
-    const cg_i64 first = cg_first_key(key, n, (cg_u64)(p * W) << pos_bits);
+    const cg_i64 first = cg_first_at_least(key, 0, n, (cg_u64)(p * W) << pos_bits);
     for (int d = 1; d < W; ++d) {
-        const cg_i64 at = cg_first_key(key, n, (cg_u64)(p * W + d) << pos_bits);
+        const cg_i64 at = cg_first_at_least(key, 0, n, (cg_u64)(p * W + d) << pos_bits);
         delay_off[(seg0 + p) * (W - 1) + d - 1] = (DOFF)(at - first);
     }
-    seg_len[seg0 + p] = cg_first_key(key, n, (cg_u64)((p + 1) * W) << pos_bits) - first;
+    seg_len[seg0 + p] = cg_first_at_least(key, 0, n, (cg_u64)((p + 1) * W) << pos_bits) - first;
 }
 
 #endif /* CORTEX_GPU_CONSTRUCT_CUH */

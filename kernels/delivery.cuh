@@ -19,6 +19,7 @@
 #define CORTEX_GPU_DELIVERY_CUH
 
 #include "philox.cuh" /* CG_FN, cg_i64, cg_dmul */
+#include "search.cuh"
 
 #if !defined(__CUDACC_RTC__) && !defined(__CUDA_ARCH__)
 #include <math.h>
@@ -45,12 +46,7 @@ CG_FN cg_i64 cg_fixed(double w)
 /* First k in [lo, hi) with a[k] >= x, else hi (cpu._lower_bound). */
 CG_FN cg_i64 cg_lower_bound(const cg_u16 *a, cg_i64 lo, cg_i64 hi, cg_i64 x)
 {
-    while (lo < hi) {
-        const cg_i64 mid = (lo + hi) >> 1;
-        if ((cg_i64)a[mid] < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+    return cg_first_at_least(a, lo, hi, x);
 }
 
 /* [*start, *stop) of the run of delay d in segment seg (layout.run_bounds). */

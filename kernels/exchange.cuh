@@ -17,6 +17,7 @@
 #define CORTEX_GPU_EXCHANGE_CUH
 
 #include "philox.cuh" /* CG_FN, cg_i64 */
+#include "search.cuh"
 
 /* The word of a spike of neuron gid at step k of a window of m steps. */
 CG_FN cg_i64 cg_spike_word(cg_i64 gid, int m, int k)
@@ -27,12 +28,7 @@ CG_FN cg_i64 cg_spike_word(cg_i64 gid, int m, int k)
 /* Index of gid in the sorted pre_gids[0 .. n_pre), or -1 when it is not there. */
 CG_FN int cg_pre_of(const cg_i64 *pre_gids, cg_i64 n_pre, cg_i64 gid)
 {
-    cg_i64 lo = 0, hi = n_pre;
-    while (lo < hi) {
-        const cg_i64 mid = (lo + hi) >> 1;
-        if (pre_gids[mid] < gid) lo = mid + 1;
-        else hi = mid;
-    }
+    const cg_i64 lo = cg_first_at_least(pre_gids, 0, n_pre, gid);
     return (lo < n_pre && pre_gids[lo] == gid) ? (int)lo : -1;
 }
 

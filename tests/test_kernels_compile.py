@@ -160,7 +160,7 @@ def test_nvrtc_compiles_the_backend_kernels():
         lib = ctypes.CDLL(path)
     except OSError as exc:
         pytest.skip(f"libnvrtc at {path} does not load: {exc}")
-    for name in (*cuda.KERNEL_FILES, "philox_selftest.cu", "distributions_selftest.cu"):
+    for name in (*cuda.KERNEL_FILES, cuda.CONSTRUCT_KERNEL_FILE, "philox_selftest.cu", "distributions_selftest.cu"):
         status, log = _nvrtc_compile(lib, cuda.kernel_source(name), name,
                                      ["--gpu-architecture=compute_90", *cuda.nvrtc_options()])
         if "libnvrtc-builtins" in log:

@@ -64,15 +64,19 @@ from .. import profiling
 
 __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "delivery_blocks", "drive_tables",
            "unsupported_reason", "check_device_memory", "estimate_device_bytes", "precheck_device_memory",
-           "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES"]
+           "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES",
+           "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
 
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
 #: Kernel files the backend loads, one cupy.RawModule each.
 KERNEL_FILES = ("ring.cu", "deliver.cu", "deliver_stdp.cu", "update.cu", "record.cu", "exchange.cu")
+#: The construction's kernel file (:mod:`cortex_gpu.backends.cuda_build`), loaded when a rank builds on its GPU.
+CONSTRUCT_KERNEL_FILE = "construct.cu"
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
 DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "deliver_warp.cuh", "delivery.cuh", "stdp.cuh", "ring.cu",
-                         "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh")
+                         "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh",
+                         "search.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
 NVRTC_OPTIONS = ("--fmad=false",)

@@ -35,13 +35,12 @@ import time
 import numpy as np
 
 from .. import keys, philox
-from ..build import (MAX_DELAY_STEPS, LocalGraph, _neurons, _plan, _raise_build_error, sections,
-                     synapse_groups)
+from ..build import MAX_DELAY_STEPS, LocalGraph, _plan, _raise_build_error, rank_start
 from ..gidmap import GidIndex
 from ..layout import DeliveryLayout
 from ..network import Network
 from ..partition import Partition
-from .cuda import CONSTRUCT_THREADS, _module, check_device_memory
+from .cuda import CONSTRUCT_KERNEL_FILE, CONSTRUCT_THREADS, _module, check_device_memory
 
 __all__ = ["build_local_device", "SCRATCH_BYTES_PER_SYNAPSE"]
 
@@ -82,7 +81,7 @@ class _DeviceBuilder:
         self.cp = cp
         self.net, self.local, self.seed = net, local, seed
         self.S, self.n_sections = section_size, n_sections
-        mod = _module("construct.cu")
+        mod = _module(CONSTRUCT_KERNEL_FILE)
         self.k = {name: mod.get_function(name) for name in
                   ("draw_entries", "synapse_keys", "gather_sorted_f32", "gather_sorted_f64",
                    "segment_tables_u16", "segment_tables_u32")}
@@ -175,15 +174,9 @@ def build_local_device(net: Network, partition: Partition, rank: int, seed: int,
     (without ``n_workers``); each layout also keeps its arrays on the device
     (``DeliveryLayout.device``).
     """
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    local = partition.local_gids(rank)
-    neurons = _neurons(net, local, seed)
-    timings["neurons"] = time.perf_counter() - t0
-    n_local = local.size
-    section_size, n_sections = sections(n_local, section_size)
-    groups = synapse_groups(net)
-    only_static = not groups["count"] and not groups["plastic"]
+    r = rank_start(net, partition, rank, seed, section_size)
+    t0, timings, local, neurons, groups, only_static = r.t0, r.timings, r.local, r.neurons, r.groups, r.only_static
+    section_size, n_sections, n_local = r.section_size, r.n_sections, r.local.size
     B = _DeviceBuilder(net, local, seed, section_size, n_sections)
     cp = B.cp
     plans: dict[str, _DevicePlan] = {}
