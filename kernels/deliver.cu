@@ -44,6 +44,7 @@
 #ifndef CG_DELIVER_WARPS
 #define CG_DELIVER_WARPS 8
 #endif
+static_assert(CG_BLOCK_SIZE_OK(32 * CG_DELIVER_WARPS), "CG_DELIVER_WARPS: 1 .. 32 warps per block");
 
 template <typename W, typename DOFF, bool COUNT>
 __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *due_d, const int *n_due_p,

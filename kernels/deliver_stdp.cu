@@ -46,6 +46,7 @@
 #ifndef CG_DELIVER_WARPS
 #define CG_DELIVER_WARPS 8
 #endif
+static_assert(CG_BLOCK_SIZE_OK(32 * CG_DELIVER_WARPS), "CG_DELIVER_WARPS: 1 .. 32 warps per block");
 
 template <typename DOFF>
 __device__ __forceinline__ void deliver_stdp_block(

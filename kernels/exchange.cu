@@ -39,6 +39,7 @@
 #ifndef CG_RING_THREADS
 #define CG_RING_THREADS 1024
 #endif
+static_assert(CG_BLOCK_SIZE_OK(CG_RING_THREADS), "CG_RING_THREADS: a multiple of 32, at most 1024 (scan.cuh)");
 
 /* Start a window at t_w = clock[0]: win_t[k] = t_w + k (0 <= k < m), the
  * clocks of graph A's gather_due launches and of pack_send's step index;

@@ -38,6 +38,7 @@
 #ifndef CG_RING_THREADS
 #define CG_RING_THREADS 1024
 #endif
+static_assert(CG_BLOCK_SIZE_OK(CG_RING_THREADS), "CG_RING_THREADS: a multiple of 32, at most 1024 (scan.cuh)");
 
 /* The ring entries due at t = clock[0] as a flat list: due_pre[f] (pre index),
  * due_d[f] (delay) and due_at[f] (its position slot * cap + q in the ring),

@@ -15,6 +15,13 @@
 
 #define CG_FULL_MASK 0xffffffffu
 
+/* Whether n threads per block suit the scans below (and the warp collectives
+ * with CG_FULL_MASK, which need every warp whole): a multiple of 32, 32 ..
+ * 1024. Kernel files static_assert it of the block size they are built for
+ * (-D from cuda.nvrtc_options()); their __launch_bounds__ then refuses a
+ * launch with more threads than their shared arrays hold. */
+#define CG_BLOCK_SIZE_OK(n) ((n) % 32 == 0 && (n) >= 32 && (n) <= 1024)
+
 /* Inclusive prefix sum of x over the 32 lanes of a converged warp. */
 __device__ __forceinline__ int cg_warp_inclusive_scan(int x)
 {

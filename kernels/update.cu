@@ -37,6 +37,7 @@
 #ifndef CG_UPDATE_THREADS
 #define CG_UPDATE_THREADS 256
 #endif
+static_assert(CG_BLOCK_SIZE_OK(CG_UPDATE_THREADS), "CG_UPDATE_THREADS: a multiple of 32, at most 1024 (scan.cuh)");
 
 extern "C" __global__ void __launch_bounds__(CG_UPDATE_THREADS) update_f64(
     const cg_i64 *clock, int n, unsigned int seed,

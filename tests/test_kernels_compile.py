@@ -76,6 +76,21 @@ def test_compile_error_is_reported(tmp_path):
 
 
 @needs_nvcc
+@pytest.mark.parametrize("name, macro, bad", [("ring.cu", "CG_RING_THREADS", 1000),
+                                              ("exchange.cu", "CG_RING_THREADS", 2048),
+                                              ("update.cu", "CG_UPDATE_THREADS", 100),
+                                              ("deliver.cu", "CG_DELIVER_WARPS", 33),
+                                              ("deliver_stdp.cu", "CG_DELIVER_WARPS", 0)])
+def test_block_size_is_checked_when_compiling(tmp_path, name, macro, bad):
+    """The block scans and full-mask warp collectives need whole warps and at most 1024 threads: a kernel
+    file built for another block size (its -D) fails to compile, naming the macro."""
+    opts = [o for o in _nvcc_options() if not o.startswith(f"-D{macro}=")] + [f"-D{macro}={bad}"]
+    r = subprocess.run([NVCC, "-arch=sm_90", *opts, "-c", str(cuda.KERNEL_DIR / name), "-o", str(tmp_path / "x.o")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "static assertion failed" in r.stderr and macro in r.stderr, r.stderr
+
+
+@needs_nvcc
 def test_update_has_no_fma_with_the_backend_options(tmp_path):
     """--fmad=false keeps the neuron update's multiply-adds apart (the CPU rounds each one); without it
     nvcc contracts them, so the check is not vacuous."""
