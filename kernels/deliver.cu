@@ -21,8 +21,10 @@
  *   n_pre, m, D, S the layout's pre count, minimum and maximum delay, section size
  *   blk_lo, blk_hi int32[n_blk]: local post range of each warp's block
  *   acc_ex, acc_in int64[n_local], added to
- * Launch: any number of warps per block (CG_DELIVER_WARPS, blockDim.x =
- * 32 * CG_DELIVER_WARPS), at least n_blk warps in all; extra warps return.
+ * Launch: blockDim.x a multiple of 32, at most 32 * CG_DELIVER_WARPS (the
+ * shared arrays hold that many warps; __launch_bounds__ refuses more); warp b
+ * is global thread index / 32, as the emulator counts warps; at least n_blk
+ * warps in all; extra warps return.
  * Caller: cortex_gpu/backends/cuda.py, once per step and synapse group,
  * between gather_due and update. Kernels deliver_<weight dtype>_<delay_off
  * dtype> (static synapses: w >= 0 into acc_ex, else acc_in) and
@@ -59,7 +61,7 @@ __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *
     __shared__ cg_i64 sh_in[CG_DELIVER_WARPS][32];
     const int lane = threadIdx.x & 31;
     const int wl = threadIdx.x >> 5;
-    const int b = blockIdx.x * CG_DELIVER_WARPS + wl;
+    const int b = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);   /* this warp's post block */
     if (b >= n_blk) return;                      /* the whole warp leaves together */
     const int lo = blk_lo[b], hi = blk_hi[b];
     const int s = lo / S;

@@ -34,7 +34,9 @@
  *   blk_err        int64[n_blk * 5]: the first update of block b that needed a
  *                  post spike older than its history keeps (flag, t, due
  *                  index, local post, pre stamp); written once, by warp b
- * Launch: blockDim.x = 32 * CG_DELIVER_WARPS, at least n_blk warps in all.
+ * Launch: as deliver.cu (blockDim.x a multiple of 32, at most
+ * 32 * CG_DELIVER_WARPS; warp b = global thread index / 32), at least n_blk
+ * warps in all.
  * Caller: cortex_gpu/backends/cuda.py, once per step after the other
  * delivery kernels, before update. Kernels deliver_stdp_<delay_off dtype>.
  */
@@ -62,7 +64,7 @@ __device__ __forceinline__ void deliver_stdp_block(
     __shared__ int sh_lost[CG_DELIVER_WARPS][32];
     const int lane = threadIdx.x & 31;
     const int wl = threadIdx.x >> 5;
-    const int b = blockIdx.x * CG_DELIVER_WARPS + wl;
+    const int b = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);   /* this warp's post block */
     if (b >= n_blk) return;                      /* the whole warp leaves together */
     const cg_i64 t = clock[0];
     const int lo = blk_lo[b], hi = blk_hi[b];
