@@ -78,8 +78,10 @@ DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "deliver_warp.cuh", "d
                          "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh",
                          "search.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
-#: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
-NVRTC_OPTIONS = ("--fmad=false",)
+#: --std=c++17: the kernels need C++17 (hexadecimal float literals in philox.cuh), and CuPy does not leave
+#: the standard to NVRTC: cupy.RawModule appends --std=c++11 (CuPy 13; --std=c++14 later) to options that
+#: name none (cupy/_core/core.pyx, assemble_cupy_compiler_options). CuPy also adds the device's -arch.
+NVRTC_OPTIONS = ("--fmad=false", "--std=c++17")
 #: Threads per block, passed to the kernels as -D defines (their #ifndef defaults are the same).
 UPDATE_THREADS = 256
 DELIVER_WARPS = 8

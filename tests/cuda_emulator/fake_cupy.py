@@ -8,6 +8,9 @@ calls the serial emulation of that kernel in ``emulator.cpp``; stream
 capture records launches and a graph replays them, with the arguments
 bound at capture as a real CUDA graph binds them; copies between host and
 device are refused while a stream captures, as CUDA refuses them.
+``RawModule`` assembles its options as CuPy 13 does (``--std=c++11``
+appended unless an option names the standard) and refuses what NVRTC
+refuses under that standard (hexadecimal float literals before C++17).
 
 What this cannot show: the CUDA-only parts of the kernels (warp shuffles,
 ballots, __match_any_sync, block scans, memory ordering), CuPy's own
@@ -16,6 +19,7 @@ behaviour and NVRTC. Those are for the tests marked ``gpu``.
 from __future__ import annotations
 
 import ctypes
+import re
 import time
 import types
 from collections import Counter
@@ -23,9 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from signatures import source_signatures
+from signatures import source_signatures, strip_comments
 
-__all__ = ["make_fake_cupy", "FakeArray"]
+__all__ = ["make_fake_cupy", "FakeArray", "CompileException"]
+
+
+class CompileException(RuntimeError):
+    """What ``cupy.cuda.compiler.CompileException`` stands for: NVRTC refused the source."""
 
 _CTYPES = {np.dtype(np.int32): ctypes.c_int32, np.dtype(np.int64): ctypes.c_int64,
            np.dtype(np.uint32): ctypes.c_uint32, np.dtype(np.float64): ctypes.c_double,
@@ -181,7 +189,19 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
     cp.cumsum = lambda a: FakeArray(np.cumsum(a._a), env)
 
     class RawModule:
-        def __init__(self, code: str, options=()):
+        """CuPy 13's RawModule: ``compile_with_cache`` appends ``--std=c++11`` unless an option names a
+        standard (cupy/_core/core.pyx: assemble_cupy_compiler_options), and NVRTC then compiles."""
+
+        def __init__(self, *, code: str, options=()):
+            if not isinstance(options, tuple):
+                raise TypeError("RawModule options must be a tuple (CuPy's compile cache keys on it)")
+            std = [o for o in options if "-std=c++" in o]
+            self.effective_options = options if std else options + ("--std=c++11",)
+            level = int(re.search(r"-std=c\+\+(\d+)", (std or ["--std=c++11"])[-1]).group(1))
+            hexfloat = re.search(r"\b0[xX][0-9a-fA-F]*\.?[0-9a-fA-F]*[pP][+-]?\d+", strip_comments(code))
+            if hexfloat and level in (3, 11, 14):
+                raise CompileException(f"(NVRTC, --std=c++{level:02d}) error: extra text after expected end of "
+                                       f"number at '{hexfloat.group(0)}': hexadecimal float literals are C++17")
             self.code = code
             self.options = tuple(options)
             self.signatures = source_signatures(code)
