@@ -493,7 +493,11 @@ class CudaRunner:
     def _reserve(self, name: str, size: int, dtype) -> None:
         cur = self.d.get(name)
         if cur is None or cur.size < max(size, 1):
-            self.d[name] = self.cp.zeros(max(size, 1), dtype)
+            # on the runner's stream: cupy.zeros clears on the current stream, and the legacy null stream
+            # does not order with a non_blocking one (the clearing could land after the first copy in);
+            # the pool then also hands the memory back to this stream's free list
+            with self.stream:
+                self.d[name] = self.cp.zeros(max(size, 1), dtype)
             self._graphs.clear()
 
     def _chunk_steps(self) -> int:

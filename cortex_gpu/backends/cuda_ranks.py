@@ -203,10 +203,13 @@ class CudaWindowRunner(CudaRunner):
         """Launch append_received for ``words`` (a device array, or None for none): sets q0."""
         d, s = self.d, self.tables.scalars
         n_words = 0 if words is None else int(words.size)
-        self._k["append_received"]((1,), (RING_THREADS,), (
-            d["recv"] if words is None or n_words == 0 else words, np.int32(n_words), np.int32(max(m_prev, 1)),
-            np.int64(t_prev), d["pre_gids"], np.int64(d["pre_gids"].size), d["ring_pre"], d["ring_count"],
-            np.int32(s["n_slots"]), np.int32(s["cap"]), d["q0"]))
+        # on the runner's stream (a RawKernel launches on the current one): after graph A and the copy of
+        # the received words, before graph B; the legacy null stream would order with neither
+        with self.stream:
+            self._k["append_received"]((1,), (RING_THREADS,), (
+                d["recv"] if words is None or n_words == 0 else words, np.int32(n_words),
+                np.int32(max(m_prev, 1)), np.int64(t_prev), d["pre_gids"], np.int64(d["pre_gids"].size),
+                d["ring_pre"], d["ring_count"], np.int32(s["n_slots"]), np.int32(s["cap"]), d["q0"]))
 
     def _complete_exchange(self) -> None:
         """Wait for the last posted window's spikes and append them to the ring on the device.
