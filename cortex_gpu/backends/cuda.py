@@ -63,7 +63,7 @@ import numpy as np
 from .. import profiling
 
 __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "delivery_blocks", "drive_tables",
-           "unsupported_reason", "check_device_memory", "estimate_device_bytes", "precheck_device_memory",
+           "unsupported_reason", "check_device_memory", "device_free_bytes", "estimate_device_bytes", "precheck_device_memory",
            "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES",
            "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
 
@@ -141,6 +141,16 @@ def check_device_memory(need_bytes: int, free_bytes: int, what: str) -> None:
             f"context and kernels) but {free_bytes:,} bytes are free: use a smaller model or --backend cpu")
 
 
+def device_free_bytes() -> int:
+    """Bytes a new CuPy allocation can get on the current GPU: the driver's free memory (cudaMemGetInfo)
+    plus the blocks CuPy's default memory pool holds free. Freed arrays (the construction's scratch, an
+    earlier run's buffers) stay cached in the pool, which the driver counts as used; the pool releases
+    them when an allocation would otherwise fail (cupy/cuda/memory.pyx: _try_malloc)."""
+    import cupy
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return int(free) + int(cupy.get_default_memory_pool().free_bytes())
+
+
 def estimate_device_bytes(n_local: int, n_synapses: float, n_pre: float, n_sections: int, min_delay: int,
                           max_delay: int, weight_bytes: int, *, n_plastic: float = 0.0, n_groups: int = 1,
                           post_history: int = 0, short_history: int = 8) -> int:
@@ -188,8 +198,7 @@ def precheck_device_memory(net, weight_dtype, post_history: int = 0, n_ranks: in
     need = estimate_device_bytes(r.n_neurons, r.n_synapses, r.n_pre, r.n_sections, r.min_delay, r.max_delay,
                                  np.dtype(weight_dtype).itemsize, n_plastic=n_plastic,
                                  n_groups=sum(bool(v) for v in groups.values()) or 1, post_history=post_history)
-    free, _ = cupy.cuda.runtime.memGetInfo()
-    check_device_memory(need, int(free), f"this model (planner estimate: {r.n_synapses:,.0f} synapses, "
+    check_device_memory(need, device_free_bytes(), f"this model (planner estimate: {r.n_synapses:,.0f} synapses, "
                                          f"{r.n_neurons:,} neurons)")
     return need
 
@@ -429,8 +438,7 @@ class CudaRunner:
                     "blk_off": (self.n_ublocks, np.int32), "clock": (2, np.int64), "spk_n": (1, np.int64)}
             need = (t.upload_bytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
                     + self._record_bytes(self._chunk_steps()))
-            free, total = cupy.cuda.runtime.memGetInfo()
-            check_device_memory(need, int(free), f"the built model ({sim.graph.layout.n_synapses:,} synapses, "
+            check_device_memory(need, device_free_bytes(), f"the built model ({sim.graph.layout.n_synapses:,} synapses, "
                                                  f"{n:,} neurons)")
             self.stream = cupy.cuda.Stream(non_blocking=True)
             with self.stream:

@@ -40,7 +40,8 @@ from typing import Callable
 import numpy as np
 
 from .. import profiling
-from .cuda import RING_THREADS, UPDATE_THREADS, CudaRunner, check_device_memory, generator_tables
+from .cuda import (RING_THREADS, UPDATE_THREADS, CudaRunner, check_device_memory, device_free_bytes,
+                   generator_tables)
 
 __all__ = ["CudaWindowRunner", "ranks_unsupported_reason", "select_device", "device_note", "make_runner"]
 
@@ -128,9 +129,8 @@ class CudaWindowRunner(CudaRunner):
         if N.acc_ex.shape != (self.m, n):
             raise RuntimeError(f"internal: accumulators of shape {N.acc_ex.shape}, expected one row per step "
                                f"of the {self.m}-step window")
-        free, _ = cp.cuda.runtime.memGetInfo()
         pinned_bytes = 8 * (self.send_cap + recv_cap)
-        check_device_memory(sum(a.nbytes for a in extra.values()), int(free),
+        check_device_memory(sum(a.nbytes for a in extra.values()), device_free_bytes(),
                             f"the window buffers of rank {sim.rank} ({self.m} accumulator rows of {n:,} neurons)")
         with self.stream:
             for name, host in extra.items():

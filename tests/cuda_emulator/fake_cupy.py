@@ -148,6 +148,7 @@ class _Env:
         self.launches = 0
         self.launched: Counter[str] = Counter()   # launches run, per kernel name
         self.modules: list = []
+        self.pool_free_bytes = 0  # bytes CuPy's memory pool caches free (memGetInfo counts them as used)
         self.null = None         # the legacy default stream (set by make_fake_cupy)
         self.pending: dict = {}  # stream -> {id(buffer): (buffer, op)}: buffers its unsynchronised work touched
         self.ops: Counter = Counter()    # operations queued per stream
@@ -397,4 +398,18 @@ def make_fake_cupy(emulator: Path, free_bytes: int = 80 << 30, n_sm: int = 4,
                                          deviceSynchronize=env.synchronize_all)
     cp.cuda = cuda
     cp.RawModule = RawModule
+
+    class MemoryPool:
+        """CuPy's default pool as far as memory checks see it: freed blocks stay cached in the pool, not
+        free for cudaMemGetInfo, until free_all_blocks (or an allocation that would fail) releases them."""
+
+        def free_bytes(self) -> int:
+            return env.pool_free_bytes
+
+        def free_all_blocks(self, stream=None) -> None:
+            env.free_bytes += env.pool_free_bytes
+            env.pool_free_bytes = 0
+
+    pool = MemoryPool()
+    cp.get_default_memory_pool = lambda: pool
     return cp
