@@ -22,7 +22,8 @@ refuses under that standard (hexadecimal float literals before C++17).
 
 What this cannot show: the CUDA-only parts of the kernels (warp shuffles,
 ballots, __match_any_sync, block scans, memory ordering), CuPy's own
-behaviour and NVRTC. Those are for the tests marked ``gpu``.
+behaviour beyond what is modelled above, and NVRTC itself. Those are for
+the tests marked ``gpu``.
 """
 from __future__ import annotations
 
