@@ -63,9 +63,9 @@ import numpy as np
 from .. import profiling
 
 __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "delivery_blocks", "drive_tables",
-           "unsupported_reason", "check_device_memory", "device_free_bytes", "estimate_device_bytes", "precheck_device_memory",
-           "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES",
-           "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
+           "unsupported_reason", "check_device_memory", "device_free_bytes", "estimate_device_bytes",
+           "precheck_device_memory", "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS",
+           "DELIVERY_KERNEL_FILES", "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
 
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
@@ -438,8 +438,8 @@ class CudaRunner:
                     "blk_off": (self.n_ublocks, np.int32), "clock": (2, np.int64), "spk_n": (1, np.int64)}
             need = (t.upload_bytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
                     + self._record_bytes(self._chunk_steps()))
-            check_device_memory(need, device_free_bytes(), f"the built model ({sim.graph.layout.n_synapses:,} synapses, "
-                                                 f"{n:,} neurons)")
+            check_device_memory(need, device_free_bytes(),
+                                f"the built model ({sim.graph.layout.n_synapses:,} synapses, {n:,} neurons)")
             self.stream = cupy.cuda.Stream(non_blocking=True)
             with self.stream:
                 self.d = {k: cupy.asarray(v) for k, v in t.arrays.items()}
