@@ -175,6 +175,10 @@ class MPIComm:
             self._recv = [xp.zeros(max(int(caps[s]), 1), np.int64) for s in self.sources]
         else:
             self._recv = [xp.zeros(max(int(caps.sum()), 1), np.int64)]
+        if xp is not np:
+            # cupy.zeros clears on the current stream, and MPI writes device memory with no regard for any
+            # stream (mpi4py: make sure the GPU buffer is ready before any MPI operation)
+            xp.cuda.get_current_stream().synchronize()
         self._set_up = True
 
     @property

@@ -63,9 +63,9 @@ import numpy as np
 from .. import profiling
 
 __all__ = ["CudaRunner", "DeviceTables", "DeviceMemoryError", "device_tables", "delivery_blocks", "drive_tables",
-           "unsupported_reason", "check_device_memory", "estimate_device_bytes", "precheck_device_memory",
-           "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS", "DELIVERY_KERNEL_FILES",
-           "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
+           "unsupported_reason", "check_device_memory", "device_free_bytes", "estimate_device_bytes",
+           "precheck_device_memory", "nvrtc_options", "kernel_source", "KERNEL_DIR", "KERNEL_FILES", "NVRTC_OPTIONS",
+           "DELIVERY_KERNEL_FILES", "CONSTRUCT_KERNEL_FILE", "CONSTRUCT_THREADS"]
 
 #: The CUDA sources (cortex_gpu/kernels is a link to the repository's kernels/, shipped in the wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "kernels"
@@ -78,8 +78,10 @@ DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "deliver_warp.cuh", "d
                          "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh",
                          "search.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
-#: (The language standard is NVRTC's default, C++17 since CUDA 12; CuPy adds the -arch of the device.)
-NVRTC_OPTIONS = ("--fmad=false",)
+#: --std=c++17: the kernels need C++17 (hexadecimal float literals in philox.cuh), and CuPy does not leave
+#: the standard to NVRTC: cupy.RawModule appends --std=c++11 (CuPy 13; --std=c++14 later) to options that
+#: name none (cupy/_core/core.pyx, assemble_cupy_compiler_options). CuPy also adds the device's -arch.
+NVRTC_OPTIONS = ("--fmad=false", "--std=c++17")
 #: Threads per block, passed to the kernels as -D defines (their #ifndef defaults are the same).
 UPDATE_THREADS = 256
 DELIVER_WARPS = 8
@@ -139,6 +141,16 @@ def check_device_memory(need_bytes: int, free_bytes: int, what: str) -> None:
             f"context and kernels) but {free_bytes:,} bytes are free: use a smaller model or --backend cpu")
 
 
+def device_free_bytes() -> int:
+    """Bytes a new CuPy allocation can get on the current GPU: the driver's free memory (cudaMemGetInfo)
+    plus the blocks CuPy's default memory pool holds free. Freed arrays (the construction's scratch, an
+    earlier run's buffers) stay cached in the pool, which the driver counts as used; the pool releases
+    them when an allocation would otherwise fail (cupy/cuda/memory.pyx: _try_malloc)."""
+    import cupy
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return int(free) + int(cupy.get_default_memory_pool().free_bytes())
+
+
 def estimate_device_bytes(n_local: int, n_synapses: float, n_pre: float, n_sections: int, min_delay: int,
                           max_delay: int, weight_bytes: int, *, n_plastic: float = 0.0, n_groups: int = 1,
                           post_history: int = 0, short_history: int = 8) -> int:
@@ -186,8 +198,7 @@ def precheck_device_memory(net, weight_dtype, post_history: int = 0, n_ranks: in
     need = estimate_device_bytes(r.n_neurons, r.n_synapses, r.n_pre, r.n_sections, r.min_delay, r.max_delay,
                                  np.dtype(weight_dtype).itemsize, n_plastic=n_plastic,
                                  n_groups=sum(bool(v) for v in groups.values()) or 1, post_history=post_history)
-    free, _ = cupy.cuda.runtime.memGetInfo()
-    check_device_memory(need, int(free), f"this model (planner estimate: {r.n_synapses:,.0f} synapses, "
+    check_device_memory(need, device_free_bytes(), f"this model (planner estimate: {r.n_synapses:,.0f} synapses, "
                                          f"{r.n_neurons:,} neurons)")
     return need
 
@@ -427,9 +438,8 @@ class CudaRunner:
                     "blk_off": (self.n_ublocks, np.int32), "clock": (2, np.int64), "spk_n": (1, np.int64)}
             need = (t.upload_bytes + sum(k * np.dtype(d).itemsize for k, d in work.values())
                     + self._record_bytes(self._chunk_steps()))
-            free, total = cupy.cuda.runtime.memGetInfo()
-            check_device_memory(need, int(free), f"the built model ({sim.graph.layout.n_synapses:,} synapses, "
-                                                 f"{n:,} neurons)")
+            check_device_memory(need, device_free_bytes(),
+                                f"the built model ({sim.graph.layout.n_synapses:,} synapses, {n:,} neurons)")
             self.stream = cupy.cuda.Stream(non_blocking=True)
             with self.stream:
                 self.d = {k: cupy.asarray(v) for k, v in t.arrays.items()}
@@ -491,7 +501,11 @@ class CudaRunner:
     def _reserve(self, name: str, size: int, dtype) -> None:
         cur = self.d.get(name)
         if cur is None or cur.size < max(size, 1):
-            self.d[name] = self.cp.zeros(max(size, 1), dtype)
+            # on the runner's stream: cupy.zeros clears on the current stream, and the legacy null stream
+            # does not order with a non_blocking one (the clearing could land after the first copy in);
+            # the pool then also hands the memory back to this stream's free list
+            with self.stream:
+                self.d[name] = self.cp.zeros(max(size, 1), dtype)
             self._graphs.clear()
 
     def _chunk_steps(self) -> int:

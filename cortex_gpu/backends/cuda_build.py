@@ -40,7 +40,7 @@ from ..gidmap import GidIndex
 from ..layout import DeliveryLayout
 from ..network import Network
 from ..partition import Partition
-from .cuda import CONSTRUCT_KERNEL_FILE, CONSTRUCT_THREADS, _module, check_device_memory
+from .cuda import CONSTRUCT_KERNEL_FILE, CONSTRUCT_THREADS, _module, check_device_memory, device_free_bytes
 
 __all__ = ["build_local_device", "SCRATCH_BYTES_PER_SYNAPSE"]
 
@@ -131,9 +131,8 @@ class _DeviceBuilder:
         if n_max <= self.scratch_n:
             return
         cp = self.cp
-        free, _ = cp.cuda.runtime.memGetInfo()
         # the sort needs about another key array of its own
-        check_device_memory((SCRATCH_BYTES_PER_SYNAPSE + 8) * n_max, int(free),
+        check_device_memory((SCRATCH_BYTES_PER_SYNAPSE + 8) * n_max, device_free_bytes(),
                             f"the construction's scratch for a section of {n_max:,} synapses")
         self.gid = cp.zeros(max(n_max, 1), np.int64)
         self.delay = cp.zeros(max(n_max, 1), np.int32)

@@ -40,7 +40,8 @@ from typing import Callable
 import numpy as np
 
 from .. import profiling
-from .cuda import RING_THREADS, UPDATE_THREADS, CudaRunner, check_device_memory, generator_tables
+from .cuda import (RING_THREADS, UPDATE_THREADS, CudaRunner, check_device_memory, device_free_bytes,
+                   generator_tables)
 
 __all__ = ["CudaWindowRunner", "ranks_unsupported_reason", "select_device", "device_note", "make_runner"]
 
@@ -128,9 +129,8 @@ class CudaWindowRunner(CudaRunner):
         if N.acc_ex.shape != (self.m, n):
             raise RuntimeError(f"internal: accumulators of shape {N.acc_ex.shape}, expected one row per step "
                                f"of the {self.m}-step window")
-        free, _ = cp.cuda.runtime.memGetInfo()
         pinned_bytes = 8 * (self.send_cap + recv_cap)
-        check_device_memory(sum(a.nbytes for a in extra.values()), int(free),
+        check_device_memory(sum(a.nbytes for a in extra.values()), device_free_bytes(),
                             f"the window buffers of rank {sim.rank} ({self.m} accumulator rows of {n:,} neurons)")
         with self.stream:
             for name, host in extra.items():
@@ -203,10 +203,13 @@ class CudaWindowRunner(CudaRunner):
         """Launch append_received for ``words`` (a device array, or None for none): sets q0."""
         d, s = self.d, self.tables.scalars
         n_words = 0 if words is None else int(words.size)
-        self._k["append_received"]((1,), (RING_THREADS,), (
-            d["recv"] if words is None or n_words == 0 else words, np.int32(n_words), np.int32(max(m_prev, 1)),
-            np.int64(t_prev), d["pre_gids"], np.int64(d["pre_gids"].size), d["ring_pre"], d["ring_count"],
-            np.int32(s["n_slots"]), np.int32(s["cap"]), d["q0"]))
+        # on the runner's stream (a RawKernel launches on the current one): after graph A and the copy of
+        # the received words, before graph B; the legacy null stream would order with neither
+        with self.stream:
+            self._k["append_received"]((1,), (RING_THREADS,), (
+                d["recv"] if words is None or n_words == 0 else words, np.int32(n_words),
+                np.int32(max(m_prev, 1)), np.int64(t_prev), d["pre_gids"], np.int64(d["pre_gids"].size),
+                d["ring_pre"], d["ring_count"], np.int32(s["n_slots"]), np.int32(s["cap"]), d["q0"]))
 
     def _complete_exchange(self) -> None:
         """Wait for the last posted window's spikes and append them to the ring on the device.
