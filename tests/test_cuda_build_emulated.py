@@ -150,3 +150,17 @@ def test_full_scale_pd14_layout_bit_identical(fake_cupy):
     del device
     assert n_syn > 2.9e8
     assert _layout_digest(build_local(net, part, 0, 12345, n_workers=2)) == want
+
+
+def test_memory_checks_count_the_pools_free_blocks(fake_cupy):
+    """Blocks CuPy's pool caches free (the construction's scratch after the build) count as free: the
+    driver alone reports too little for the scratch, the pool makes up the difference."""
+    from cortex_gpu.backends.cuda import RESERVE_BYTES, DeviceMemoryError
+    from cortex_gpu.backends.cuda_build import build_local_device
+    net = build_zoo()
+    part = make_partition(net, 1, "round_robin")
+    fake_cupy._env.free_bytes = RESERVE_BYTES + 1000
+    with pytest.raises(DeviceMemoryError):
+        build_local_device(net, part, 0, 7)
+    fake_cupy._env.pool_free_bytes = 1 << 30
+    assert build_local_device(net, part, 0, 7).n_synapses > 20_000
