@@ -122,7 +122,8 @@ def test_scratch_larger_than_the_device_is_refused(fake_cupy):
     from cortex_gpu.backends.cuda_build import build_local_device
     fake_cupy._env.free_bytes = 1 << 20
     net = build_zoo()
-    with pytest.raises(DeviceMemoryError, match=r"scratch .* needs [\d,]+ bytes .* but 1,048,576 bytes are free"):
+    need = r"construction \(scratch .* needs [\d,]+ bytes .* but 1,048,576 bytes are free"
+    with pytest.raises(DeviceMemoryError, match=need):
         build_local_device(net, make_partition(net, 1, "round_robin"), 0, 7)
 
 

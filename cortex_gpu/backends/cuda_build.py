@@ -126,14 +126,16 @@ class _DeviceBuilder:
         e0, e1 = self.section_entries(dp, s)
         return int(dp.entry_off[e0]), int(dp.entry_off[e1])
 
-    def reserve(self, n_max: int) -> None:
-        """Section scratch for ``n_max`` synapses, refused before allocation when it does not fit."""
+    def reserve(self, n_max: int, layout_bytes: int = 0) -> None:
+        """Section scratch for ``n_max`` synapses, refused before allocation when it does not fit beside
+        the ``layout_bytes`` of post indices and weights the passes allocate next."""
         if n_max <= self.scratch_n:
             return
         cp = self.cp
         # the sort needs about another key array of its own
-        check_device_memory((SCRATCH_BYTES_PER_SYNAPSE + 8) * n_max, device_free_bytes(),
-                            f"the construction's scratch for a section of {n_max:,} synapses")
+        check_device_memory((SCRATCH_BYTES_PER_SYNAPSE + 8) * n_max + layout_bytes, device_free_bytes(),
+                            f"the construction (scratch for a section of {n_max:,} synapses and the layout's "
+                            f"{layout_bytes:,} bytes of post indices and weights)")
         self.gid = cp.zeros(max(n_max, 1), np.int64)
         self.delay = cp.zeros(max(n_max, 1), np.int32)
         self.weight = cp.zeros(max(n_max, 1), np.float64)
@@ -186,7 +188,9 @@ def build_local_device(net: Network, partition: Partition, rank: int, seed: int,
             counts = B.count(dp)
             indegree += np.bincount(dp.entry_local, weights=counts, minlength=n_local).astype(np.int64)
             plans[name] = dp
-    B.reserve(max(_largest_section(B, dp) for dp in plans.values()))
+    layout_bytes = sum(int(dp.entry_off[-1]) * (2 + (8 if name == "plastic" else np.dtype(weight_dtype).itemsize))
+                       for name, dp in plans.items())
+    B.reserve(max(_largest_section(B, dp) for dp in plans.values()), layout_bytes)
 
     # pass A: the pre gids, delays and longest segment of every group
     found, span = [], {}
