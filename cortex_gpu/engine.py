@@ -319,6 +319,7 @@ class Simulation:
             raise OwnershipError(f"rank {self.rank} holds neuron {bad}, which the partition gives to rank "
                                  f"{self.partition.owner(np.array([bad]))[0]}")
         for lay in g.layouts:
+            lay.fetch_host()
             posts = (np.repeat(np.arange(lay.seg_off.size - 1) // max(lay.n_pre, 1), np.diff(lay.seg_off))
                      * lay.section_size + lay.syn_post)
             if posts.size and posts.max() >= local.size:

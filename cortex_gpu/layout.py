@@ -58,6 +58,11 @@ class DeliveryLayout:
         ``syn_weight`` (CuPy arrays) when the layout was built on the GPU
         (:mod:`cortex_gpu.backends.cuda_build`); the cuda backend uses them
         instead of uploading the host arrays.
+    host_stale : bool
+        True while ``syn_post`` and ``syn_weight`` are allocated on the host
+        but not yet copied from ``device`` (the construction on the GPU
+        leaves the 6 bytes per synapse there); :meth:`fetch_host` copies
+        them. The methods below that read synapses fetch first.
     """
 
     pre_gids: np.ndarray
@@ -71,6 +76,14 @@ class DeliveryLayout:
     syn_post: np.ndarray
     syn_weight: np.ndarray
     device: dict | None = field(default=None, repr=False, compare=False)
+    host_stale: bool = field(default=False, repr=False, compare=False)
+
+    def fetch_host(self) -> None:
+        """Copy ``syn_post`` and ``syn_weight`` from the device into the host arrays, in place, if stale."""
+        if self.host_stale:
+            self.device["syn_post"].get(out=self.syn_post)
+            self.device["syn_weight"].get(out=self.syn_weight)
+            self.host_stale = False
 
     @property
     def n_synapses(self) -> int:
@@ -117,6 +130,7 @@ class DeliveryLayout:
 
     def indegrees(self, n_local: int) -> np.ndarray:
         """Incoming synapses of each local post (int64[n_local]), without per-synapse temporaries."""
+        self.fetch_host()
         out = np.zeros(n_local, np.int64)
         _count_posts(self.seg_off, self.syn_post, max(self.n_pre, 1), self.section_size, out)
         return out
@@ -129,6 +143,7 @@ class DeliveryLayout:
 
     def synapses(self, local_gids: np.ndarray) -> dict[str, np.ndarray]:
         """All synapses as arrays ``source, target, delay_steps, weight`` (gids), for inspection."""
+        self.fetch_host()
         seg = np.repeat(np.arange(self.seg_off.size - 1), np.diff(self.seg_off))
         pre = seg % max(self.n_pre, 1)
         section = seg // max(self.n_pre, 1)

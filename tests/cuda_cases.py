@@ -154,6 +154,7 @@ def assert_same_layouts(host, device) -> None:
         assert (x is None) == (y is None), name
         if x is None:
             continue
+        y.fetch_host()
         for attr in ("section_size", "n_sections", "max_delay", "min_delay"):
             assert getattr(x, attr) == getattr(y, attr), (name, attr)
         for attr in ("pre_gids", "seg_off", "delay_off", "syn_post", "syn_weight"):

@@ -104,6 +104,11 @@ def test_device_layout_feeds_the_runner_without_upload(fake_cupy):
     L = sim.graph.layout
     assert L.device is not None and sim._cuda.d["syn_weight"] is L.device["syn_weight"]
     assert np.array_equal(cpu["spike_gids"], gpu["spike_gids"])
+    assert L.host_stale                  # post indices and weights not copied to the host by the run
+    conn_gpu, conn_cpu = sim.connections(), cpu["_sim"].connections()
+    assert not L.host_stale
+    for k in ("source", "target", "weight", "delay"):
+        assert np.array_equal(conn_gpu[k], conn_cpu[k]), k
     host = Simulation(small_network(), backend="cuda", construction="host")
     host.build()
     assert host.graph.layout.device is None
@@ -131,6 +136,7 @@ def _layout_digest(g) -> str:
     import hashlib
     h = hashlib.sha1()
     for lay in g.layouts:
+        lay.fetch_host()
         for name in ("pre_gids", "seg_off", "delay_off", "syn_post", "syn_weight"):
             h.update(np.ascontiguousarray(getattr(lay, name)).tobytes())
     h.update(g.indegree.tobytes())

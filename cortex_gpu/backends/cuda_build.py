@@ -25,8 +25,9 @@ pre gids from the start, which is what the CPU build's re-indexing
 
 The layout's arrays stay on the device (``DeliveryLayout.device``), where
 :class:`cortex_gpu.backends.cuda.CudaRunner` uses them without a second
-upload; host copies are made too, since the engine's host-side structures
-(connections(), the planner's report, the CPU fallback) read them.
+upload. The host gets the segment and delay tables at once (a few bytes per
+segment); the post indices and weights (6 or 10 bytes per synapse) only
+when it first reads them (``connections()``; :meth:`DeliveryLayout.fetch_host`).
 """
 from __future__ import annotations
 
@@ -270,8 +271,9 @@ def _layout_pass(B: _DeviceBuilder, dp: _DevicePlan, pre_gids, d_pre, pre_index,
     dev = {"seg_off": seg_off, "delay_off": delay_off[:n_sec * n_pre * (W - 1)], "syn_post": syn_post[:n_syn],
            "syn_weight": syn_weight[:n_syn]}
     c0 = time.perf_counter()
-    host = {k: v.get() for k, v in dev.items()}
+    # the tables (a few bytes per segment) come to the host now; post indices and weights, 6 or 10
+    # bytes per synapse, when the host first reads them (DeliveryLayout.fetch_host)
+    lay = DeliveryLayout(pre_gids, pre_index, S, n_sec, D, m, dev["seg_off"].get(), dev["delay_off"].get(),
+                         np.empty(n_syn, np.uint16), np.empty(n_syn, weight_dtype), device=dev, host_stale=True)
     t_copy = time.perf_counter() - c0
-    lay = DeliveryLayout(pre_gids, pre_index, S, n_sec, D, m, host["seg_off"], host["delay_off"],
-                         host["syn_post"], host["syn_weight"], device=dev)
     return lay, t_draw, t_copy
