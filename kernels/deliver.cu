@@ -61,8 +61,8 @@ __device__ __forceinline__ void deliver_block(const int *due_pre, const cg_u16 *
     __shared__ cg_i64 sh_in[CG_DELIVER_WARPS][32];
     const int lane = threadIdx.x & 31;
     const int wl = threadIdx.x >> 5;
-    const int b = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);   /* this warp's post block */
-    if (b >= n_blk) return;                      /* the whole warp leaves together */
+    const int b = cg_delivery_warp();
+    if (b >= n_blk) return;
     const int lo = blk_lo[b], hi = blk_hi[b];
     const int s = lo / S;
     const int base = s * S;

@@ -64,8 +64,8 @@ __device__ __forceinline__ void deliver_stdp_block(
     __shared__ int sh_lost[CG_DELIVER_WARPS][32];
     const int lane = threadIdx.x & 31;
     const int wl = threadIdx.x >> 5;
-    const int b = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);   /* this warp's post block */
-    if (b >= n_blk) return;                      /* the whole warp leaves together */
+    const int b = cg_delivery_warp();
+    if (b >= n_blk) return;
     const cg_i64 t = clock[0];
     const int lo = blk_lo[b], hi = blk_hi[b];
     const int s = lo / S;

@@ -14,6 +14,15 @@
 #include "delivery.cuh" /* cg_block_run */
 #include "scan.cuh"
 
+/* The post block of this thread's warp: warps are numbered by global thread
+ * index / 32, so any launch of whole warps covers the blocks in order (the
+ * emulator numbers them alike); every lane of a warp gets the same number,
+ * so a warp past the last block leaves as a whole. */
+__device__ __forceinline__ int cg_delivery_warp()
+{
+    return (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+}
+
 /* Due entries r .. r + 31, one per lane: each lane finds its entry's
  * synapses onto the posts [lo, hi) of section s (lo, hi counted from the
  * section's first post), and the warp lays those runs end to end: lane j's

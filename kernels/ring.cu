@@ -29,8 +29,8 @@
  * Caller: cortex_gpu/backends/cuda.py: gather_due first and merge_step last
  * in each step, both with one block of CG_RING_THREADS threads.
  */
-#include "delivery.cuh" /* cg_slot, cg_last_le */
-#include "neuron.cuh"   /* CG_KIND_PARROT, CG_PARROT_MAX_COPIES */
+#include "delivery.cuh" /* cg_slot */
+#include "merge.cuh"    /* cg_merge_entry */
 #include "ring.cuh"   /* cg_gather_entries */
 #include "scan.cuh"
 #include "stdp.cuh"
@@ -103,27 +103,10 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
         const cg_i64 f = f0 + threadIdx.x;
         int pre = -1, rec = 0, copies = 1;
         cg_i64 g = 0;
-        if (f < n_local) {
-            const int k = cg_last_le(blk_off, n_ublocks, f);
-            const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
-            n_spikes[i] += 1;
-            if (kind[pset[i]] == CG_KIND_PARROT) {
-                copies = refr[i];
-                refr[i] = 0;
-                if (copies > CG_PARROT_MAX_COPIES) {   /* the host raises after the chunk */
-                    *merge_err = 1;
-                    copies = CG_PARROT_MAX_COPIES;
-                }
-            }
-            if (plastic) cg_post_spike(&P, i, stamp);
-            pre = pre_of_local[i];
-            g = gid[i];
-            rec = rec_mask[g];
-        } else if (f < n_local + n_src) {
-            pre = src_pre[e0 + f - n_local];
-            g = src_gid[e0 + f - n_local];
-            rec = record_sources && rec_mask[g];
-        }
+        if (f < n_local + n_src)
+            pre = cg_merge_entry(f, n_local, n_ublocks, ublock, blk_off, blk_spk, gid, pset, kind, refr, pre_of_local,
+                                 rec_mask, n_spikes, src_pre, src_gid, e0, record_sources, plastic, &P, stamp,
+                                 merge_err, &g, &rec, &copies);
         const int n_entries = pre >= 0 ? copies : 0;
         const int rp = cg_block_exclusive_scan(n_entries, scratch, &total);
         for (int c = 0; c < n_entries; ++c) slot_pre[n_ring + rp + c] = pre;

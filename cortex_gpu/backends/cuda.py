@@ -76,7 +76,7 @@ CONSTRUCT_KERNEL_FILE = "construct.cu"
 #: Files whose kernels deliver synaptic input; tests/test_kernels_compile.py forbids atomics in them.
 DELIVERY_KERNEL_FILES = ("deliver.cu", "deliver_stdp.cu", "deliver_warp.cuh", "delivery.cuh", "stdp.cuh", "ring.cu",
                          "ring.cuh", "update.cu", "neuron.cuh", "scan.cuh", "exchange.cu", "exchange.cuh",
-                         "search.cuh")
+                         "search.cuh", "merge.cuh")
 #: NVRTC options of every kernel file. --fmad=false: no FMA contraction, so the update rounds as numba's does.
 #: --std=c++17: the kernels need C++17 (hexadecimal float literals in philox.cuh), and CuPy does not leave
 #: the standard to NVRTC: cupy.RawModule appends --std=c++11 (CuPy 13; --std=c++14 later) to options that

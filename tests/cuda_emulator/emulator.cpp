@@ -8,7 +8,7 @@
  * host+device helpers of kernels/delivery.cuh and kernels/neuron.cuh
  * and kernels/stdp.cuh and kernels/exchange.cuh (cg_block_run, cg_flat_synapse,
  * cg_flat_count, cg_last_le, cg_step_neuron, cg_state_value, cg_stdp_update,
- * cg_pre_spike, cg_post_spike, cg_received_pre, cg_spike_word, and the
+ * cg_pre_spike, cg_post_spike, cg_merge_entry, cg_received_pre, cg_spike_word, and the
  * construction's cg_draw_entry, cg_synapse_key, cg_segment_tables), compiled
  * here with g++ -ffp-contract=off. What the emulation replaces
  * is what only a GPU has: warps and thread blocks run one lane after another,
@@ -24,6 +24,7 @@
 #include "construct.cuh"
 #include "delivery.cuh"
 #include "exchange.cuh"
+#include "merge.cuh"
 #include "neuron.cuh"
 #include "stdp.cuh"
 
@@ -259,29 +260,11 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
     cg_i64 n_rec = *spk_n;
     const cg_i64 e0 = src_ptr[t - t0], n_src = src_ptr[t - t0 + 1] - e0;
     for (cg_i64 f = 0; f < n_local + n_src; ++f) {
-        int pre, rec, copies = 1;
+        int rec, copies;
         cg_i64 g;
-        if (f < n_local) {
-            const int k = cg_last_le(blk_off, n_ublocks, f);
-            const int i = blk_spk[(cg_i64)k * ublock + (f - blk_off[k])];
-            n_spikes[i] += 1;
-            if (kind[pset[i]] == CG_KIND_PARROT) {
-                copies = refr[i];
-                refr[i] = 0;
-                if (copies > CG_PARROT_MAX_COPIES) {
-                    *merge_err = 1;
-                    copies = CG_PARROT_MAX_COPIES;
-                }
-            }
-            if (plastic) cg_post_spike(&P, i, stamp);
-            pre = pre_of_local[i];
-            g = gid[i];
-            rec = rec_mask[g];
-        } else {
-            pre = src_pre[e0 + f - n_local];
-            g = src_gid[e0 + f - n_local];
-            rec = record_sources && rec_mask[g];
-        }
+        const int pre = cg_merge_entry(f, n_local, n_ublocks, ublock, blk_off, blk_spk, gid, pset, kind, refr,
+                                       pre_of_local, rec_mask, n_spikes, src_pre, src_gid, e0, record_sources,
+                                       plastic, &P, stamp, merge_err, &g, &rec, &copies);
         for (int c = 0; pre >= 0 && c < copies; ++c) {   /* serially, every entry in ring order */
             if (plastic) cg_pre_spike(&P, ring_kplus, ring_tlast, slot0 + n_ring, pre, stamp);
             ring_pre[slot0 + n_ring++] = pre;
