@@ -156,8 +156,9 @@ class Simulation:
             raise ValueError(f"construction='device' draws the synapses on the GPU: it needs the cuda backend, "
                              f"not {self.backend}")
         #: 'device' or 'host': where build() draws the synapses
-        self.construction = "device" if construction == "auto" and self.backend == "cuda" else \
-            ("host" if construction == "auto" else construction)
+        if construction == "auto":
+            construction = "device" if self.backend == "cuda" else "host"
+        self.construction = construction
         if self.backend != "cuda" and getattr(self.comm, "mode", "host") == "cuda-aware":
             self.comm.set_mode("host", f"host-staged (the model runs on the {self.backend} backend)")
         self.device = ""

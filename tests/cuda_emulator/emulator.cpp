@@ -125,23 +125,17 @@ EMU_DELIVER(deliver_f32_u32, float, unsigned int)
 EMU_DELIVER(deliver_f64_u16, double, unsigned short)
 EMU_DELIVER(deliver_f64_u32, double, unsigned int)
 
-EMU void deliver_count_u16(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,
-                           const cg_i64 *seg_off, const unsigned short *delay_off, const cg_u16 *syn_post,
-                           cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
-                           cg_i64 *acc_in)
-{
-    deliver<float, unsigned short, true>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr,
-                                         n_pre, m, D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);
-}
+#define EMU_DELIVER_COUNT(NAME, DOFF)                                                                          \
+    EMU void NAME(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,             \
+                  const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, cg_i64 n_pre, int m,   \
+                  int D, int S, const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_in)              \
+    {                                                                                                          \
+        deliver<float, DOFF, true>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr,  \
+                                   n_pre, m, D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);                    \
+    }
 
-EMU void deliver_count_u32(int grid, int block, const int *due_pre, const cg_u16 *due_d, const int *n_due,
-                           const cg_i64 *seg_off, const unsigned int *delay_off, const cg_u16 *syn_post,
-                           cg_i64 n_pre, int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk,
-                           cg_i64 *acc_in)
-{
-    deliver<float, unsigned int, true>(grid, block, due_pre, due_d, n_due, seg_off, delay_off, syn_post, nullptr,
-                                       n_pre, m, D, S, blk_lo, blk_hi, n_blk, nullptr, acc_in);
-}
+EMU_DELIVER_COUNT(deliver_count_u16, unsigned short)
+EMU_DELIVER_COUNT(deliver_count_u32, unsigned int)
 
 /* deliver_stdp.cu: per warp, the due entries in order and each one's synapses
  * onto the block in post order, each weight updated then delivered; the
@@ -374,36 +368,24 @@ EMU void synapse_keys(int grid, int block, cg_i64 n, const cg_i64 *gid, const in
         key[k] = cg_synapse_key(gid, delay, pre_gids, n_pre, m, W, pos_bits, k);
 }
 
-template <typename WT>
-static void gather_sorted(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
-                          const cg_u16 *post, const double *weight, cg_u16 *syn_post, WT *syn_weight)
-{
-    for (cg_i64 k = 0; k < n && k < (cg_i64)grid * block; ++k)
-        cg_gather_sorted<WT>(k, key, pos_bits, post, weight, syn_post, syn_weight);
-}
+#define EMU_GATHER_SORTED(NAME, WT)                                                                            \
+    EMU void NAME(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits, const cg_u16 *post, \
+                  const double *weight, cg_u16 *syn_post, WT *syn_weight)                                      \
+    {                                                                                                          \
+        for (cg_i64 k = 0; k < n && k < (cg_i64)grid * block; ++k)                                             \
+            cg_gather_sorted<WT>(k, key, pos_bits, post, weight, syn_post, syn_weight);                        \
+    }
 
-EMU void gather_sorted_f32(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
-                           const cg_u16 *post, const double *weight, cg_u16 *syn_post, float *syn_weight)
-{
-    gather_sorted<float>(grid, block, n, key, pos_bits, post, weight, syn_post, syn_weight);
-}
+EMU_GATHER_SORTED(gather_sorted_f32, float)
+EMU_GATHER_SORTED(gather_sorted_f64, double)
 
-EMU void gather_sorted_f64(int grid, int block, cg_i64 n, const unsigned long long *key, int pos_bits,
-                           const cg_u16 *post, const double *weight, cg_u16 *syn_post, double *syn_weight)
-{
-    gather_sorted<double>(grid, block, n, key, pos_bits, post, weight, syn_post, syn_weight);
-}
+#define EMU_SEGMENT_TABLES(NAME, DOFF)                                                                         \
+    EMU void NAME(int grid, int block, cg_i64 n_pre, cg_i64 n, const unsigned long long *key, int pos_bits,    \
+                  int W, cg_i64 seg0, DOFF *delay_off, cg_i64 *seg_len)                                        \
+    {                                                                                                          \
+        for (cg_i64 p = 0; p < n_pre && p < (cg_i64)grid * block; ++p)                                         \
+            cg_segment_tables<DOFF>(p, n, key, pos_bits, W, seg0, delay_off, seg_len);                         \
+    }
 
-EMU void segment_tables_u16(int grid, int block, cg_i64 n_pre, cg_i64 n, const unsigned long long *key,
-                            int pos_bits, int W, cg_i64 seg0, unsigned short *delay_off, cg_i64 *seg_len)
-{
-    for (cg_i64 p = 0; p < n_pre && p < (cg_i64)grid * block; ++p)
-        cg_segment_tables<unsigned short>(p, n, key, pos_bits, W, seg0, delay_off, seg_len);
-}
-
-EMU void segment_tables_u32(int grid, int block, cg_i64 n_pre, cg_i64 n, const unsigned long long *key,
-                            int pos_bits, int W, cg_i64 seg0, unsigned int *delay_off, cg_i64 *seg_len)
-{
-    for (cg_i64 p = 0; p < n_pre && p < (cg_i64)grid * block; ++p)
-        cg_segment_tables<unsigned int>(p, n, key, pos_bits, W, seg0, delay_off, seg_len);
-}
+EMU_SEGMENT_TABLES(segment_tables_u16, unsigned short)
+EMU_SEGMENT_TABLES(segment_tables_u32, unsigned int)
