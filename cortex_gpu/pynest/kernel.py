@@ -11,6 +11,7 @@ connection and simulation; node collections from before it become invalid.
 from __future__ import annotations
 
 import enum
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -32,11 +33,11 @@ NEST_DEFAULT_SEED = 143202461
 #: NEST kernel settings that this layer does not provide (errors name them).
 _NEST_ONLY_SETTINGS = frozenset("""
 T_max T_min adaptive_target_buffers buffer_size_spike_data buffer_size_target_data build_info
-connection_rules cycle_time_log data_path data_prefix dict_miss_is_error eprop_learning_window
+connection_rules cycle_time_log dict_miss_is_error eprop_learning_window
 eprop_reset_neurons_on_update eprop_update_interval growth_curves growth_factor_buffer_target_data
 keep_source_table local_spike_counter max_buffer_size_target_data max_delay max_num_syn_models
 max_update_time memory_size min_delay min_update_time ms_per_tic num_processes off_grid_spiking
-overwrite_files recording_backends recv_buffer_size_secondary_events rng_type rng_types
+recording_backends recv_buffer_size_secondary_events rng_type rng_types
 send_buffer_size_secondary_events spike_buffer_grow_extra spike_buffer_resize_log
 spike_buffer_shrink_limit spike_buffer_shrink_spare stimulation_backends
 structural_plasticity_synapses structural_plasticity_update_interval tics_per_ms tics_per_step
@@ -154,6 +155,11 @@ class Kernel:
         default="float32")
     backend = KernelAttribute("str", "Engine backend: 'cpu' (Numba), 'cuda' or 'auto'", default="cpu")
     print_time = KernelAttribute("bool", "Whether Simulate prints its progress", default=False)
+    data_path = KernelAttribute("str", "Directory where recorders with record_to 'ascii' write their files "
+                                "('' : the current directory)", default="")
+    data_prefix = KernelAttribute("str", "Prefix of the names of the files recorders write", default="")
+    overwrite_files = KernelAttribute("bool", "Whether recorders may overwrite existing files "
+                                      "(otherwise an existing file stops Simulate)", default=False)
     verbosity = KernelAttribute("VerbosityLevel", "Verbosity of messages (stored only)",
                                 default=VerbosityLevel.INFO)
     biological_time = KernelAttribute("float", "The current simulation time (in ms)", readonly=True)
@@ -237,6 +243,28 @@ class Kernel:
 
     def _set_print_time(self, value: Any) -> bool:
         return bool(value)
+
+    def _set_overwrite_files(self, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"overwrite_files must be a bool, got {type(value).__name__}")
+        return bool(value)
+
+    def _set_data_path(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"data_path must be a string, got {type(value).__name__}")
+        if value and not os.path.isdir(value):
+            # NEST logs this error and keeps the old data_path rather than raising
+            print(f"[ERROR] Variable data_path not set: Directory '{value}' does not exist.", file=sys.stderr)
+            return self.data_path
+        return value
+
+    def _set_data_prefix(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"data_prefix must be a string, got {type(value).__name__}")
+        if "/" in value:
+            print("[ERROR] Data prefix must not contain path elements.", file=sys.stderr)   # NEST keeps the old one
+            return self.data_prefix
+        return value
 
     def _set_verbosity(self, value: Any) -> VerbosityLevel:
         return _verbosity(value)

@@ -119,3 +119,19 @@ def test_bad_simulate_times(nest_ours):
     with pytest.raises(ValueError, match="Prepare"):
         nest.ResetKernel()
         nest.Run(1.0)
+
+
+def test_file_settings_as_nest(nest_ours, tmp_path, capsys):
+    """data_path, data_prefix and overwrite_files are kept as NEST keeps them (bad values logged, not set)."""
+    nest = nest_ours
+    assert (nest.data_path, nest.data_prefix, nest.overwrite_files) == ("", "", False)
+    nest.SetKernelStatus({"data_path": str(tmp_path), "data_prefix": "run_", "overwrite_files": True})
+    assert nest.GetKernelStatus(["data_path", "data_prefix", "overwrite_files"]) == (str(tmp_path), "run_", True)
+    nest.data_path = str(tmp_path / "missing")
+    nest.data_prefix = "a/b"
+    assert (nest.data_path, nest.data_prefix) == (str(tmp_path), "run_")
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="overwrite_files"):
+        nest.overwrite_files = 1
+    nest.ResetKernel()
+    assert nest.data_path == ""
