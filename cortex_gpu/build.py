@@ -81,6 +81,8 @@ class NeuronTable:
     V_m: np.ndarray           # initial membrane potential, mV (absolute)
     I_syn_ex: np.ndarray      # model's second state slot: I_syn_ex (pA) or g_ex (nS), see NeuronModel.slots
     I_syn_in: np.ndarray      # third slot: I_syn_in (pA) or g_in (nS)
+    dI_ex: np.ndarray         # fourth slot (0 unless the model names one): dg_ex (nS/ms) or g_sfa (nS)
+    dI_in: np.ndarray         # fifth slot: dg_in (nS/ms) or g_rr (nS)
 
 
 @dataclass
@@ -154,7 +156,7 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
     kind = np.zeros(n, np.int8)
     prop = np.zeros((n, N_PROP))
     refr = np.zeros(n, np.int32)
-    state = {k: np.zeros(n) for k in ("V_m", "I_syn_ex", "I_syn_in")}
+    state = {k: np.zeros(n) for k in ("V_m", "I_syn_ex", "I_syn_in", "dI_ex", "dI_in")}
     pops = net.population_of(local) if n else np.zeros(0, np.int64)
     h = net.resolution_ms
     for pi in np.unique(pops):
@@ -170,7 +172,7 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
         refr[sel] = r
         for k, name in zip(state, model.slots):
             state[k][sel] = values[name]
-    return NeuronTable(local, kind, prop, refr, state["V_m"], state["I_syn_ex"], state["I_syn_in"])
+    return NeuronTable(local, kind, prop, refr, *state.values())
 
 
 # ------------------------------------------------------------ projections

@@ -564,9 +564,9 @@ class Network:
         for key in record_from:
             for i in np.unique(self.population_of(g)):
                 m = NEURON_MODELS[self.populations[i].model]
-                if key not in m.state:
+                if key not in m.recordables:
                     raise ModelError(f"multimeter: cannot record '{key}' from {m.name} "
-                                     f"(recordables: {', '.join(m.state)})")
+                                     f"(recordables: {', '.join(m.recordables)})")
         steps = interval_ms / self.resolution_ms
         if interval_ms <= 0 or abs(steps - round(steps)) > 1e-9 * steps:
             raise ModelError(f"multimeter: interval {interval_ms} ms must be a positive multiple of "

@@ -105,9 +105,11 @@ Recording = namedtuple("Recording", "rec_local spk_gid spk_step spk_n mm_local m
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
 (P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
- GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP) = range(24)
+ GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP, TAUMINUS, TAUSFA, TAURR, ESFA, ERR, QSFA, QRR) = range(31)
+#: Model ids of the conductance models the RKF45 integrator serves (models/iaf_cond_*.py).
+COND_EXP, COND_ALPHA, COND_SFA_RR = 2, 4, 5
 
-# iaf_cond_exp's solver: GSL's Runge-Kutta-Fehlberg 4(5) and standard step control, as NEST
+# the conductance models' solver: GSL's Runge-Kutta-Fehlberg 4(5) and standard step control, as NEST
 # configures them (absolute tolerance 1e-3, relative 0); see models/iaf_cond_exp.py.
 _ODE_EPS_ABS = 1e-3
 _ODE_ORDER = 5.0
@@ -396,77 +398,105 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
 
 
 @numba.njit(inline="always")
-def _cond_exp_rhs(V, g_ex, g_in, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta):
-    """Derivatives of (V, g_ex, g_in) of iaf_cond_exp; V and reversal potentials relative to E_L.
+def _rkf45_rhs(kind, y0, y1, y2, y3, y4, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
+               E_3, E_4, tau_3, tau_4):
+    """Derivatives of the conductance models' state ``(y0..y4)``; V and reversal potentials relative to E_L.
 
-    Currents are taken at ``min(V, theta)`` and V does not move while refractory, as in NEST.
+    ``y0`` is V; ``y1``, ``y2`` are g_ex, g_in. iaf_cond_exp leaves ``y3``, ``y4`` at 0;
+    iaf_cond_alpha keeps dg_ex, dg_in there; iaf_cond_exp_sfa_rr g_sfa, g_rr (reversal
+    potentials ``E_3``, ``E_4``, decay times ``tau_3``, ``tau_4``). Currents are taken at
+    ``min(V, theta)`` and V does not move while refractory, as in NEST; each model sums its
+    currents in NEST's order.
     """
-    if refractory:
-        dV = 0.0
-    else:
-        v = min(V, theta)
-        dV = (-(g_L * v) + I_stim + I_e - g_ex * (v - E_ex) - g_in * (v - E_in)) / C_m
-    return dV, -g_ex / tau_ex, -g_in / tau_in
+    v = min(y0, theta)
+    if kind == COND_ALPHA:
+        dV = 0.0 if refractory else (-(g_L * v) - y1 * (v - E_ex) - y2 * (v - E_in) + I_stim + I_e) / C_m
+        return dV, y3 - y1 / tau_ex, y4 - y2 / tau_in, -y3 / tau_ex, -y4 / tau_in
+    if kind == COND_SFA_RR:
+        dV = 0.0 if refractory else (-(g_L * v) + I_stim + I_e - y1 * (v - E_ex) - y2 * (v - E_in)
+                                     - y3 * (v - E_3) - y4 * (v - E_4)) / C_m
+        return dV, -y1 / tau_ex, -y2 / tau_in, -y3 / tau_3, -y4 / tau_4
+    dV = 0.0 if refractory else (-(g_L * v) + I_stim + I_e - y1 * (v - E_ex) - y2 * (v - E_in)) / C_m
+    return dV, -y1 / tau_ex, -y2 / tau_in, 0.0, 0.0
 
 
 @numba.njit(cache=True)
-def _cond_exp_evolve(p, V, g_ex, g_in, h_ode, refractory, I_stim):
-    """Integrate iaf_cond_exp over one step of ``p[HSTEP]`` ms; returns (V, g_ex, g_in, h_ode).
+def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
+    """Integrate a conductance model (``kind``) over one step of ``p[HSTEP]`` ms, as NEST's GSL
+    RKF45 does; returns ``(y0, .., y4, h_ode)`` (state as in :func:`_rkf45_rhs`).
 
     ``p`` is the neuron's column row. Fehlberg 4(5) steps advance the fifth-order
     solution; ``h_ode``, the step size carried from step to step, is clipped to
     the end of the step and rescaled after each Fehlberg step from the largest
     error estimate ``rmax`` (in units of the tolerance): a step with
     ``rmax > 1.1`` is redone shorter, ``rmax < 0.5`` lengthens the next one.
+    The state is five scalars rather than an array (no allocation per neuron);
+    iaf_cond_exp carries two zeros, whose error estimates are 0 and so leave
+    ``rmax``, hence its results, as with three.
     """
     I_e, g_L, C_m, E_ex, E_in = p[IE], p[GL], p[CM], p[EEX], p[EIN]
     tau_ex, tau_in, theta, t1 = p[TAUEX], p[TAUIN], p[THETA], p[HSTEP]
+    E_3, E_4, tau_3, tau_4 = p[ESFA], p[ERR], p[TAUSFA], p[TAURR]
     t = 0.0
     while t < t1:
         dt = t1 - t
-        k1V, k1e, k1i = _cond_exp_rhs(V, g_ex, g_in, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in,
-                                      tau_ex, tau_in, theta)
+        k10, k11, k12, k13, k14 = _rkf45_rhs(kind, y0, y1, y2, y3, y4, refractory, I_stim, I_e, g_L, C_m, E_ex,
+                                             E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
         while True:
             h = h_ode
             final = h > dt
             if final:
                 h = dt
             a = 0.25 * h
-            k2V, k2e, k2i = _cond_exp_rhs(V + a * k1V, g_ex + a * k1e, g_in + a * k1i, refractory, I_stim, I_e,
-                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            k20, k21, k22, k23, k24 = _rkf45_rhs(kind, y0 + a * k10, y1 + a * k11, y2 + a * k12, y3 + a * k13,
+                                                 y4 + a * k14, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in,
+                                                 tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
             b1, b2 = 3.0 / 32.0, 9.0 / 32.0
-            k3V, k3e, k3i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V), g_ex + h * (b1 * k1e + b2 * k2e),
-                                          g_in + h * (b1 * k1i + b2 * k2i), refractory, I_stim, I_e,
-                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            k30, k31, k32, k33, k34 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20), y1 + h * (b1 * k11 + b2 * k21),
+                                                 y2 + h * (b1 * k12 + b2 * k22), y3 + h * (b1 * k13 + b2 * k23),
+                                                 y4 + h * (b1 * k14 + b2 * k24), refractory, I_stim, I_e, g_L, C_m,
+                                                 E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
             b1, b2, b3 = 1932.0 / 2197.0, -7200.0 / 2197.0, 7296.0 / 2197.0
-            k4V, k4e, k4i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V),
-                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e),
-                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i), refractory, I_stim, I_e,
-                                          g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            k40, k41, k42, k43, k44 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30),
+                                                 y1 + h * (b1 * k11 + b2 * k21 + b3 * k31),
+                                                 y2 + h * (b1 * k12 + b2 * k22 + b3 * k32),
+                                                 y3 + h * (b1 * k13 + b2 * k23 + b3 * k33),
+                                                 y4 + h * (b1 * k14 + b2 * k24 + b3 * k34), refractory, I_stim, I_e,
+                                                 g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
             b1, b2, b3, b4 = 8341.0 / 4104.0, -32832.0 / 4104.0, 29440.0 / 4104.0, -845.0 / 4104.0
-            k5V, k5e, k5i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V + b4 * k4V),
-                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e + b4 * k4e),
-                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i + b4 * k4i), refractory,
-                                          I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            k50, k51, k52, k53, k54 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30 + b4 * k40),
+                                                 y1 + h * (b1 * k11 + b2 * k21 + b3 * k31 + b4 * k41),
+                                                 y2 + h * (b1 * k12 + b2 * k22 + b3 * k32 + b4 * k42),
+                                                 y3 + h * (b1 * k13 + b2 * k23 + b3 * k33 + b4 * k43),
+                                                 y4 + h * (b1 * k14 + b2 * k24 + b3 * k34 + b4 * k44), refractory,
+                                                 I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
+                                                 E_3, E_4, tau_3, tau_4)
             b1, b2, b3 = -6080.0 / 20520.0, 41040.0 / 20520.0, -28352.0 / 20520.0
             b4, b5 = 9295.0 / 20520.0, -5643.0 / 20520.0
-            k6V, k6e, k6i = _cond_exp_rhs(V + h * (b1 * k1V + b2 * k2V + b3 * k3V + b4 * k4V + b5 * k5V),
-                                          g_ex + h * (b1 * k1e + b2 * k2e + b3 * k3e + b4 * k4e + b5 * k5e),
-                                          g_in + h * (b1 * k1i + b2 * k2i + b3 * k3i + b4 * k4i + b5 * k5i),
-                                          refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta)
+            k60, k61, k62, k63, k64 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30 + b4 * k40 + b5 * k50),
+                                                 y1 + h * (b1 * k11 + b2 * k21 + b3 * k31 + b4 * k41 + b5 * k51),
+                                                 y2 + h * (b1 * k12 + b2 * k22 + b3 * k32 + b4 * k42 + b5 * k52),
+                                                 y3 + h * (b1 * k13 + b2 * k23 + b3 * k33 + b4 * k43 + b5 * k53),
+                                                 y4 + h * (b1 * k14 + b2 * k24 + b3 * k34 + b4 * k44 + b5 * k54),
+                                                 refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
+                                                 E_3, E_4, tau_3, tau_4)
             # fifth-order solution
             c1, c3, c4 = 902880.0 / 7618050.0, 3953664.0 / 7618050.0, 3855735.0 / 7618050.0
             c5, c6 = -1371249.0 / 7618050.0, 277020.0 / 7618050.0
-            V5 = V + h * (c1 * k1V + c3 * k3V + c4 * k4V + c5 * k5V + c6 * k6V)
-            e5 = g_ex + h * (c1 * k1e + c3 * k3e + c4 * k4e + c5 * k5e + c6 * k6e)
-            i5 = g_in + h * (c1 * k1i + c3 * k3i + c4 * k4i + c5 * k5i + c6 * k6i)
+            z0 = y0 + h * (c1 * k10 + c3 * k30 + c4 * k40 + c5 * k50 + c6 * k60)
+            z1 = y1 + h * (c1 * k11 + c3 * k31 + c4 * k41 + c5 * k51 + c6 * k61)
+            z2 = y2 + h * (c1 * k12 + c3 * k32 + c4 * k42 + c5 * k52 + c6 * k62)
+            z3 = y3 + h * (c1 * k13 + c3 * k33 + c4 * k43 + c5 * k53 + c6 * k63)
+            z4 = y4 + h * (c1 * k14 + c3 * k34 + c4 * k44 + c5 * k54 + c6 * k64)
             # error estimate: fifth- minus fourth-order solution
             d1, d3, d4, d5, d6 = 1.0 / 360.0, -128.0 / 4275.0, -2197.0 / 75240.0, 1.0 / 50.0, 2.0 / 55.0
-            errV = h * (d1 * k1V + d3 * k3V + d4 * k4V + d5 * k5V + d6 * k6V)
-            erre = h * (d1 * k1e + d3 * k3e + d4 * k4e + d5 * k5e + d6 * k6e)
-            erri = h * (d1 * k1i + d3 * k3i + d4 * k4i + d5 * k5i + d6 * k6i)
+            e0 = abs(h * (d1 * k10 + d3 * k30 + d4 * k40 + d5 * k50 + d6 * k60))
+            e1 = abs(h * (d1 * k11 + d3 * k31 + d4 * k41 + d5 * k51 + d6 * k61))
+            e2 = abs(h * (d1 * k12 + d3 * k32 + d4 * k42 + d5 * k52 + d6 * k62))
+            e3 = abs(h * (d1 * k13 + d3 * k33 + d4 * k43 + d5 * k53 + d6 * k63))
+            e4 = abs(h * (d1 * k14 + d3 * k34 + d4 * k44 + d5 * k54 + d6 * k64))
             t_new = t1 if final else t + h
-            rmax = max(max(abs(errV), abs(erre)), abs(erri)) / _ODE_EPS_ABS
+            rmax = max(max(max(max(e0, e1), e2), e3), e4) / _ODE_EPS_ABS
             if rmax < _DBL_MIN:
                 rmax = _DBL_MIN
             h_next = h
@@ -488,8 +518,8 @@ def _cond_exp_evolve(p, V, g_ex, g_in, h_ode, refractory, I_stim):
                 h_next = r * h
             break
         t = t_new
-        V, g_ex, g_in, h_ode = V5, e5, i5, h_next
-    return V, g_ex, g_in, h_ode
+        y0, y1, y2, y3, y4, h_ode = z0, z1, z2, z3, z4, h_next
+    return y0, y1, y2, y3, y4, h_ode
 
 
 @numba.njit(cache=True)
@@ -498,8 +528,8 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
 
     Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
     step's row, which only this worker writes), integrates (exactly for the
-    current-based models; iaf_cond_exp with NEST's adaptive RKF45,
-    ``_cond_exp_evolve``), and appends spiking local indices, in
+    current-based models; the conductance models with NEST's adaptive RKF45,
+    ``_rkf45_evolve``), and appends spiking local indices, in
     increasing order, to ``spikes``. Kept lean on purpose: with the drive
     inlined here the loop ran ~15x slower (register pressure). A parrot
     spikes when spikes arrived (its ``acc_in`` counts them, -1.0 each); their
@@ -543,11 +573,22 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
                 refr[i] -= 1
             I_ex[i] = I_ex[i] * prop[q, P11EX] + ex
             I_in[i] = I_in[i] * prop[q, P11IN] + inh
-        elif kind[q] == 2:  # iaf_cond_exp: NEST's order, see models/iaf_cond_exp.py
-            V, g_ex, g_in, N.h_ode[i] = _cond_exp_evolve(prop[q], V, I_ex[i], I_in[i], N.h_ode[i], refr[i] > 0,
-                                                         i_0[i])
-            I_ex[i] = g_ex + ex
-            I_in[i] = g_in - inh     # inhibitory weights are negative; g_in grows by their magnitude
+        elif kind[q] == COND_EXP or kind[q] == COND_ALPHA or kind[q] == COND_SFA_RR:
+            # the conductance models, NEST's order (models/iaf_cond_*.py): integrate, spike input (into g;
+            # iaf_cond_alpha: into dg, which NEST adds after the threshold: the same, as V does not see it
+            # until the next step), refractory clamp or threshold
+            V, g_ex, g_in, y3, y4, N.h_ode[i] = _rkf45_evolve(kind[q], prop[q], V, I_ex[i], I_in[i], dI_ex[i],
+                                                              dI_in[i], N.h_ode[i], refr[i] > 0, i_0[i])
+            if kind[q] == COND_ALPHA:
+                I_ex[i] = g_ex
+                I_in[i] = g_in
+                dI_ex[i] = y3 + ex * prop[q, PSC0EX]
+                dI_in[i] = y4 - inh * prop[q, PSC0IN]   # inhibitory weights are negative
+            else:
+                I_ex[i] = g_ex + ex
+                I_in[i] = g_in - inh     # inhibitory weights are negative; g_in grows by their magnitude
+                dI_ex[i] = y3
+                dI_in[i] = y4
             if refr[i] > 0:
                 refr[i] -= 1
                 V = prop[q, VRESET]  # clamped; V_reset < V_th, so the threshold check below passes
@@ -567,6 +608,9 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
         if V >= prop[q, THETA]:
             refr[i] = refr_steps[q]
             V = prop[q, VRESET]
+            if kind[q] == COND_SFA_RR:   # adaptation and relative refractoriness
+                dI_ex[i] += prop[q, QSFA]
+                dI_in[i] += prop[q, QRR]
             spikes[n_spikes] = i
             n_spikes += 1
         V_arr[i] = V
@@ -587,8 +631,14 @@ def _sample(t, t0, lo, hi, N, Rec):
             Rec.mm_buf[row, c] = N.V[i] + N.prop[N.pset[i], EL]
         elif v == 1:
             Rec.mm_buf[row, c] = N.I_ex[i]
-        else:
+        elif v == 2:
             Rec.mm_buf[row, c] = N.I_in[i]
+        elif v == 3:
+            Rec.mm_buf[row, c] = N.dI_ex[i]
+        elif v == 4:
+            Rec.mm_buf[row, c] = N.dI_in[i]
+        else:   # t_ref_remaining, ms: NEST's resolution times the refractory count
+            Rec.mm_buf[row, c] = N.prop[N.pset[i], HSTEP] * N.refr[i]
 
 
 @numba.njit(parallel=True, cache=True)

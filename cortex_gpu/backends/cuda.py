@@ -39,7 +39,8 @@ twins of the ``philox.pexp``/``ppow`` that ``cpu.py`` calls.
 Several ranks (one GPU each, or several sharing one) run the window loop of
 :mod:`cortex_gpu.backends.cuda_ranks` on top of this runner's kernels.
 
-Not built (``NotImplementedError`` naming it): ``iaf_cond_exp``, the
+Not built (``NotImplementedError`` naming it): the conductance models (``iaf_cond_exp``,
+``iaf_cond_alpha``, ``iaf_cond_exp_sfa_rr``), the
 ownership check mode (``check_ownership``), and plastic synapses or
 parrot_neuron on more than one rank.
 
@@ -113,6 +114,10 @@ def nvrtc_options() -> tuple[str, ...]:
                             f"-DCG_RING_THREADS={RING_THREADS}", f"-DCG_CONSTRUCT_THREADS={CONSTRUCT_THREADS}")
 
 
+#: Models integrated with NEST's adaptive RKF45 (backends/cpu.py ``_rkf45_evolve``): CPU only.
+RKF45_MODELS = ("iaf_cond_alpha", "iaf_cond_exp", "iaf_cond_exp_sfa_rr")
+
+
 def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str | None:
     """Why the cuda backend cannot run ``net`` on ``n_ranks`` ranks, or None when it can."""
     if check_ownership:
@@ -123,10 +128,11 @@ def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str 
     if why is not None:
         return why
     models = sorted({p.model for p in net.populations if not p.is_source} - set(SUPPORTED_MODELS))
-    if "iaf_cond_exp" in models:
-        return ("iaf_cond_exp is not built on the cuda backend: its adaptive RKF45 step control calls pow(), "
-                "which CUDA and the C library do not round alike, so results would not match the CPU's bit "
-                "for bit; use --backend cpu")
+    rkf45 = [m for m in models if m in RKF45_MODELS]
+    if rkf45:
+        return (f"{', '.join(rkf45)} {'is' if len(rkf45) == 1 else 'are'} not built on the cuda backend: the "
+                "adaptive RKF45 step control calls pow(), which CUDA and the C library do not round alike, so "
+                "results would not match the CPU's bit for bit; use --backend cpu")
     if models:
         return f"neuron model(s) {', '.join(models)} are not built on the cuda backend; use --backend cpu"
     return None

@@ -51,6 +51,12 @@ PROP_COLUMNS = (
     "tau_syn_in",  # cond_exp: ms
     "h",        # cond_exp: the resolution, ms (the span its ODE solver covers per step)
     "tau_minus",  # every model: time constant of the post-synaptic STDP trace, ms
+    "tau_sfa",  # iaf_cond_exp_sfa_rr: decay of g_sfa, ms
+    "tau_rr",   # iaf_cond_exp_sfa_rr: decay of g_rr, ms
+    "E_sfa",    # iaf_cond_exp_sfa_rr: E_sfa - E_L, mV
+    "E_rr",     # iaf_cond_exp_sfa_rr: E_rr - E_L, mV
+    "q_sfa",    # iaf_cond_exp_sfa_rr: g_sfa jump per spike, nS
+    "q_rr",     # iaf_cond_exp_sfa_rr: g_rr jump per spike, nS
 )
 N_PROP = len(PROP_COLUMNS)
 
@@ -74,7 +80,9 @@ class NeuronModel:
     per-neuron float64 parameter arrays and the resolution ``h_ms`` and
     returns the ``(n, N_PROP)`` column table and the ``(n,)`` refractory
     step counts. ``slots`` names the state variables that the kernels keep
-    in their ``V`` (as ``V_m - E_L``), ``I_ex`` and ``I_in`` arrays.
+    in their ``V`` (as ``V_m - E_L``), ``I_ex``, ``I_in`` and (optionally)
+    ``dI_ex``, ``dI_in`` arrays. ``recordables`` are NEST's: the multimeter
+    records them (default: every state variable).
     """
 
     name: str
@@ -84,6 +92,7 @@ class NeuronModel:
     prepare: object = field(repr=False)
     check: object = field(repr=False)
     slots: tuple[str, ...] = ("V_m", "I_syn_ex", "I_syn_in")
+    recordables: tuple[str, ...] | None = None
     #: archiving parameters the model file does not list itself; they are appended to
     #: ``params`` and drawn after the state (so that adding them moved no random stream)
     appended: tuple[str, ...] = field(default=(), init=False)
@@ -92,6 +101,8 @@ class NeuronModel:
         extra = tuple(k for k in ARCHIVING_PARAMS if k not in self.params)
         object.__setattr__(self, "params", {**self.params, **{k: ARCHIVING_PARAMS[k] for k in extra}})
         object.__setattr__(self, "appended", extra)
+        if self.recordables is None:
+            object.__setattr__(self, "recordables", tuple(self.state))
 
     @property
     def draw_order(self) -> list[str]:

@@ -139,7 +139,7 @@ def _public(model: str, values: dict[str, Any]) -> dict[str, Any]:
     role = role_of(model)
     out.update(model=model, element_type=element_type(role))
     if role == "neuron" and NEURON_MODELS[base_model(model)].state:     # NEST lists none for parrots
-        out["recordables"] = sorted(NEURON_MODELS[base_model(model)].state)
+        out["recordables"] = sorted(NEURON_MODELS[base_model(model)].recordables)
     return dict(sorted(out.items()))
 
 

@@ -273,7 +273,7 @@ def _built_default(block: Block, key: str) -> float:
 def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     m = NEURON_MODELS[block.pop.model]
     if key == "recordables":
-        return [sorted(m.state) for _ in off]
+        return [sorted(m.recordables) for _ in off]
     if key not in m.params and key not in m.state:
         raise ValueError(f"{block.model}: unknown parameter '{key}' "
                          f"(known: {', '.join(sorted(list(m.params) + list(m.state))) })")
