@@ -99,10 +99,11 @@ def test_matches_nest(run_both, model, with_spikes):
     for k, d in diffs.items():
         scale = max(1.0, np.abs(tv[k]).max())      # g_rr reaches thousands of nS: 1e-9 relative there
         assert d <= TOL * scale, (k, d)
-    # the cases do what they are named for: most fire, one stays below threshold without input
-    assert (counts >= 5).sum() >= n - 2, counts
+    # the cases do what they are named for: most fire (inhibition silences some with spike input)
+    assert (counts >= 3).sum() >= n - 3, counts
     if model == "iaf_cond_exp_sfa_rr":
-        assert tv["g_sfa"].max() > 100.0 and tv["g_rr"].max() > 1000.0     # adaptation built up
+        # adaptation built up over several spikes (default q_sfa 14.48 nS), relative refractoriness after each
+        assert tv["g_sfa"].max() > 3 * 14.48 and tv["g_rr"].max() > 1000.0
     else:
         assert tv["t_ref_remaining"].max() > 4.0                          # the long refractory period
     if with_spikes:
