@@ -199,6 +199,15 @@ def test_unsupported_models(fake_cupy):
     with pytest.raises(NotImplementedError, match="iaf_cond_exp is not built on the cuda backend"):
         Simulation(net, backend="cuda")
     assert Simulation(net, backend="auto").backend == "cpu"
+    for model in ("iaf_cond_alpha", "iaf_cond_exp_sfa_rr"):      # the other RKF45 models, alone and mixed
+        for mixed in (False, True):
+            net = Network(0.1)
+            net.add_population(model, 3)
+            if mixed:
+                net.add_population("iaf_psc_exp", 2)
+            with pytest.raises(NotImplementedError, match=f"{model} is not built on the cuda backend"):
+                Simulation(net, backend="cuda")
+            assert Simulation(net, backend="auto").backend == "cpu"
     # several ranks: static synapses run (tests/test_cuda_ranks_emulated.py); plastic ones and parrots do not
     assert cuda.unsupported_reason(small_network(), 4) is None
     plastic = Network(0.1)

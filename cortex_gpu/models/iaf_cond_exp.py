@@ -127,8 +127,12 @@ def _check(where: str, p: dict[str, np.ndarray]) -> None:
     positive(where, p, "C_m", "tau_syn_ex", "tau_syn_in")
     if np.any(np.asarray(p["t_ref"]) < 0):
         raise ModelError(f"{where}: t_ref must be >= 0, got {np.min(p['t_ref'])}")
-    if np.any(np.asarray(p["V_reset"]) >= np.asarray(p["V_th"])):
-        raise ModelError(f"{where}: V_reset must be smaller than V_th")
+    bad = np.asarray(p["V_reset"]) >= np.asarray(p["V_th"])
+    if np.any(bad):
+        i = np.flatnonzero(np.broadcast_to(bad, np.broadcast(p["V_reset"], p["V_th"]).shape))[0]
+        v_reset, v_th = np.broadcast_arrays(p["V_reset"], p["V_th"])
+        raise ModelError(f"{where}: V_reset must be smaller than V_th, got V_reset = {v_reset.flat[i]}, "
+                         f"V_th = {v_th.flat[i]}")
 
 
 def _prepare(p: dict[str, np.ndarray], h: float) -> tuple[np.ndarray, np.ndarray]:
