@@ -67,8 +67,9 @@ V_reset``) or check the threshold; then add the step's spike input to
 ``dg_ex``/``dg_in`` (after the threshold, unlike iaf_cond_exp, which adds it
 to ``g`` before); then take the new ``I_stim``. The kernel keeps ``g_ex``,
 ``g_in`` in its ``I_ex``, ``I_in`` arrays and ``dg_ex``, ``dg_in`` in
-``dI_ex``, ``dI_in``. Measured against NEST 3.10 in
-``tests/validation/test_iaf_cond_alpha_vs_nest.py``.
+``dI_ex``, ``dI_in``. Measured against NEST 3.10 over 1.2 s
+(``tests/validation/test_cond_models_vs_nest.py``): spike times identical,
+``|dV_m| <= 2.5e-13`` mV, ``g_ex``/``g_in`` to ~4e-15 nS.
 
 References
 ----------

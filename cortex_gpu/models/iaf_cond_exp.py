@@ -61,7 +61,8 @@ propagators. NEST integrates it with GSL's adaptive Runge-Kutta-Fehlberg 4(5)
 relative 0), carrying each neuron's adaptive step size from one simulation
 step to the next. This model reproduces that scheme, so that single neurons
 match NEST's traces to rounding rather than to a tolerance: per 0.1 ms step
-the kernel (``backends/cpu.py``, ``_cond_exp_evolve``) takes Fehlberg steps
+the kernel (``backends/cpu.py``, ``_rkf45_evolve``, which serves every
+conductance model, the right-hand side chosen by model) takes Fehlberg steps
 advancing the fifth-order solution, the first one of length ``h_ode`` (the
 neuron's step size left by the previous step, initially the resolution)
 clipped to the end of the step; after each Fehlberg step it rescales the

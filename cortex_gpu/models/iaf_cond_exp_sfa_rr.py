@@ -70,7 +70,9 @@ then either count down the refractory period (``V_m = V_reset``) or check the
 threshold, and on a spike reset ``V_m`` and add ``q_sfa``, ``q_rr``; then
 take the new ``I_stim``. The kernel keeps ``g_ex``, ``g_in`` in its ``I_ex``,
 ``I_in`` arrays and ``g_sfa``, ``g_rr`` in ``dI_ex``, ``dI_in``. Measured
-against NEST 3.10 in ``tests/validation/test_iaf_cond_exp_sfa_rr_vs_nest.py``.
+against NEST 3.10 over 1.2 s (``tests/validation/test_cond_models_vs_nest.py``):
+spike times identical, ``|dV_m| <= 9e-14`` mV, ``g_sfa`` to ~2e-14 nS, ``g_rr``
+(thousands of nS) to ~1e-12 nS.
 
 References
 ----------
