@@ -13,7 +13,8 @@ __all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
 #: them (0 ``V``, 1 ``I_ex``, 2 ``I_in``, 3 ``dI_ex``, 4 ``dI_in``), i.e. their place in the model's
 #: ``NeuronModel.slots``; 5 is ``t_ref_remaining`` (ms), the refractory count times the resolution.
 RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2, "g_ex": 1, "g_in": 2,
-                    "dg_ex": 3, "dg_in": 4, "g_sfa": 3, "g_rr": 4, "t_ref_remaining": 5}
+                    "dg_ex": 3, "dg_in": 4, "g_sfa": 3, "g_rr": 4, "w": 3,
+                    "t_ref_remaining": 5}
 
 
 @dataclass

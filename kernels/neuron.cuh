@@ -43,7 +43,7 @@
 #define CG_VRESET 14
 #define CG_EL 15
 #define CG_VMIN 16
-#define CG_N_PROP 31
+#define CG_N_PROP 39
 
 #define CG_KIND_PSC_EXP 0
 #define CG_KIND_PARROT 3         /* cpu.PARROT (models/parrot_neuron.py) */

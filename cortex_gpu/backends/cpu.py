@@ -105,9 +105,12 @@ Recording = namedtuple("Recording", "rec_local spk_gid spk_step spk_n mm_local m
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
 (P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
- GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP, TAUMINUS, TAUSFA, TAURR, ESFA, ERR, QSFA, QRR) = range(31)
-#: Model ids of the conductance models the RKF45 integrator serves (models/iaf_cond_*.py).
-COND_EXP, COND_ALPHA, COND_SFA_RR = 2, 4, 5
+ GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP, TAUMINUS, TAUSFA, TAURR, ESFA, ERR, QSFA, QRR,
+ DELTAT, TAUW, AADAPT, BADAPT, VPEAK, VTH, ELABS, GSLTOL) = range(39)
+#: Model ids of the conductance models the RKF45 integrator serves (models/iaf_cond_*.py, aeif_cond_exp.py).
+COND_EXP, COND_ALPHA, COND_SFA_RR, AEIF_COND_EXP = 2, 4, 5, 6
+#: aeif_cond_exp's instability bounds (NEST's NumericalInstability): V_m below, |w| above.
+_AEIF_V_MIN, _AEIF_W_MAX = -1e3, 1e6
 
 # the conductance models' solver: GSL's Runge-Kutta-Fehlberg 4(5) and standard step control, as NEST
 # configures them (absolute tolerance 1e-3, relative 0); see models/iaf_cond_exp.py.
@@ -399,15 +402,23 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
 
 @numba.njit(inline="always")
 def _rkf45_rhs(kind, y0, y1, y2, y3, y4, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
-               E_3, E_4, tau_3, tau_4):
+               E_3, E_4, tau_3, tau_4, p):
     """Derivatives of the conductance models' state ``(y0..y4)``; V and reversal potentials relative to E_L.
 
     ``y0`` is V; ``y1``, ``y2`` are g_ex, g_in. iaf_cond_exp leaves ``y3``, ``y4`` at 0;
     iaf_cond_alpha keeps dg_ex, dg_in there; iaf_cond_exp_sfa_rr g_sfa, g_rr (reversal
     potentials ``E_3``, ``E_4``, decay times ``tau_3``, ``tau_4``). Currents are taken at
     ``min(V, theta)`` and V does not move while refractory, as in NEST; each model sums its
-    currents in NEST's order.
+    currents in NEST's order. aeif_cond_exp: absolute potentials, ``y3`` is w, V taken at
+    ``min(V, V_peak)`` (V_reset while refractory, which w sees), its other parameters read from ``p``.
     """
+    if kind == AEIF_COND_EXP:
+        v = p[VRESET] if refractory else min(y0, p[VPEAK])
+        dT = p[DELTAT]
+        I_spike = 0.0 if dT == 0.0 else g_L * dT * np.exp((v - p[VTH]) / dT)
+        dV = 0.0 if refractory else (-g_L * (v - p[ELABS]) + I_spike - y1 * (v - E_ex) - y2 * (v - E_in) - y3
+                                     + I_e + I_stim) / C_m
+        return dV, -y1 / tau_ex, -y2 / tau_in, (p[AADAPT] * (v - p[ELABS]) - y3) / p[TAUW], 0.0
     v = min(y0, theta)
     if kind == COND_ALPHA:
         dV = 0.0 if refractory else (-(g_L * v) - y1 * (v - E_ex) - y2 * (v - E_in) + I_stim + I_e) / C_m
@@ -421,9 +432,10 @@ def _rkf45_rhs(kind, y0, y1, y2, y3, y4, refractory, I_stim, I_e, g_L, C_m, E_ex
 
 
 @numba.njit(cache=True)
-def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
+def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, r_ref, counts, I_stim):
     """Integrate a conductance model (``kind``) over one step of ``p[HSTEP]`` ms, as NEST's GSL
-    RKF45 does; returns ``(y0, .., y4, h_ode)`` (state as in :func:`_rkf45_rhs`).
+    RKF45 does; returns ``(y0, .., y4, h_ode, r_ref, n_spikes)`` (state as in :func:`_rkf45_rhs`;
+    ``r_ref``: refractory count, ``counts``: the model's refractory steps).
 
     ``p`` is the neuron's column row. Fehlberg 4(5) steps advance the fifth-order
     solution; ``h_ode``, the step size carried from step to step, is clipped to
@@ -433,15 +445,27 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
     The state is five scalars rather than an array (no allocation per neuron);
     iaf_cond_exp carries two zeros, whose error estimates are 0 and so leave
     ``rmax``, hence its results, as with three.
+
+    The iaf_cond models use NEST's ``control_y`` (absolute tolerance 1e-3): ``rmax =
+    max|err_i| / 1e-3``. aeif_cond_exp uses ``control_yp`` with ``gsl_error_tol`` as both
+    tolerances: ``rmax = max |err_i| / (tol * |h * f_i(y_new)| + tol)``, which needs the
+    derivative at the new point; and, as NEST, it checks the spike after every accepted
+    Fehlberg step (within the step): while refractory V stays at V_reset; at ``V >= V_peak``
+    (V_th if Delta_T = 0) V is reset, w grows by b and the refractory count starts (``t_ref
+    / h + 1``, or 0 without t_ref); ``n_spikes`` counts them, -1 on NEST's numerical
+    instability (``V < -1000`` mV or ``|w| > 1e6`` pA).
     """
+    aeif = kind == AEIF_COND_EXP
+    n_spikes = 0
     I_e, g_L, C_m, E_ex, E_in = p[IE], p[GL], p[CM], p[EEX], p[EIN]
     tau_ex, tau_in, theta, t1 = p[TAUEX], p[TAUIN], p[THETA], p[HSTEP]
     E_3, E_4, tau_3, tau_4 = p[ESFA], p[ERR], p[TAUSFA], p[TAURR]
     t = 0.0
     while t < t1:
         dt = t1 - t
+        refractory = r_ref > 0
         k10, k11, k12, k13, k14 = _rkf45_rhs(kind, y0, y1, y2, y3, y4, refractory, I_stim, I_e, g_L, C_m, E_ex,
-                                             E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
+                                             E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4, p)
         while True:
             h = h_ode
             final = h > dt
@@ -450,19 +474,19 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
             a = 0.25 * h
             k20, k21, k22, k23, k24 = _rkf45_rhs(kind, y0 + a * k10, y1 + a * k11, y2 + a * k12, y3 + a * k13,
                                                  y4 + a * k14, refractory, I_stim, I_e, g_L, C_m, E_ex, E_in,
-                                                 tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
+                                                 tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4, p)
             b1, b2 = 3.0 / 32.0, 9.0 / 32.0
             k30, k31, k32, k33, k34 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20), y1 + h * (b1 * k11 + b2 * k21),
                                                  y2 + h * (b1 * k12 + b2 * k22), y3 + h * (b1 * k13 + b2 * k23),
                                                  y4 + h * (b1 * k14 + b2 * k24), refractory, I_stim, I_e, g_L, C_m,
-                                                 E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
+                                                 E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4, p)
             b1, b2, b3 = 1932.0 / 2197.0, -7200.0 / 2197.0, 7296.0 / 2197.0
             k40, k41, k42, k43, k44 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30),
                                                  y1 + h * (b1 * k11 + b2 * k21 + b3 * k31),
                                                  y2 + h * (b1 * k12 + b2 * k22 + b3 * k32),
                                                  y3 + h * (b1 * k13 + b2 * k23 + b3 * k33),
                                                  y4 + h * (b1 * k14 + b2 * k24 + b3 * k34), refractory, I_stim, I_e,
-                                                 g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4)
+                                                 g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4, p)
             b1, b2, b3, b4 = 8341.0 / 4104.0, -32832.0 / 4104.0, 29440.0 / 4104.0, -845.0 / 4104.0
             k50, k51, k52, k53, k54 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30 + b4 * k40),
                                                  y1 + h * (b1 * k11 + b2 * k21 + b3 * k31 + b4 * k41),
@@ -470,7 +494,7 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
                                                  y3 + h * (b1 * k13 + b2 * k23 + b3 * k33 + b4 * k43),
                                                  y4 + h * (b1 * k14 + b2 * k24 + b3 * k34 + b4 * k44), refractory,
                                                  I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
-                                                 E_3, E_4, tau_3, tau_4)
+                                                 E_3, E_4, tau_3, tau_4, p)
             b1, b2, b3 = -6080.0 / 20520.0, 41040.0 / 20520.0, -28352.0 / 20520.0
             b4, b5 = 9295.0 / 20520.0, -5643.0 / 20520.0
             k60, k61, k62, k63, k64 = _rkf45_rhs(kind, y0 + h * (b1 * k10 + b2 * k20 + b3 * k30 + b4 * k40 + b5 * k50),
@@ -479,7 +503,7 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
                                                  y3 + h * (b1 * k13 + b2 * k23 + b3 * k33 + b4 * k43 + b5 * k53),
                                                  y4 + h * (b1 * k14 + b2 * k24 + b3 * k34 + b4 * k44 + b5 * k54),
                                                  refractory, I_stim, I_e, g_L, C_m, E_ex, E_in, tau_ex, tau_in, theta,
-                                                 E_3, E_4, tau_3, tau_4)
+                                                 E_3, E_4, tau_3, tau_4, p)
             # fifth-order solution
             c1, c3, c4 = 902880.0 / 7618050.0, 3953664.0 / 7618050.0, 3855735.0 / 7618050.0
             c5, c6 = -1371249.0 / 7618050.0, 277020.0 / 7618050.0
@@ -496,9 +520,17 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
             e3 = abs(h * (d1 * k13 + d3 * k33 + d4 * k43 + d5 * k53 + d6 * k63))
             e4 = abs(h * (d1 * k14 + d3 * k34 + d4 * k44 + d5 * k54 + d6 * k64))
             t_new = t1 if final else t + h
-            rmax = max(max(max(max(e0, e1), e2), e3), e4) / _ODE_EPS_ABS
-            if rmax < _DBL_MIN:
-                rmax = _DBL_MIN
+            if aeif:
+                l0, l1, l2, l3, l4 = _rkf45_rhs(kind, z0, z1, z2, z3, z4, refractory, I_stim, I_e, g_L, C_m, E_ex,
+                                                E_in, tau_ex, tau_in, theta, E_3, E_4, tau_3, tau_4, p)
+                tol = p[GSLTOL]
+                rmax = max(max(max(max(max(e0 / abs(tol * abs(h * l0) + tol), e1 / abs(tol * abs(h * l1) + tol)),
+                                       e2 / abs(tol * abs(h * l2) + tol)), e3 / abs(tol * abs(h * l3) + tol)),
+                               e4 / abs(tol * abs(h * l4) + tol)), _DBL_MIN)
+            else:
+                rmax = max(max(max(max(e0, e1), e2), e3), e4) / _ODE_EPS_ABS
+                if rmax < _DBL_MIN:
+                    rmax = _DBL_MIN
             h_next = h
             if rmax > 1.1:
                 r = 0.9 / rmax ** (1.0 / _ODE_ORDER)
@@ -519,7 +551,17 @@ def _rkf45_evolve(kind, p, y0, y1, y2, y3, y4, h_ode, refractory, I_stim):
             break
         t = t_new
         y0, y1, y2, y3, y4, h_ode = z0, z1, z2, z3, z4, h_next
-    return y0, y1, y2, y3, y4, h_ode
+        if aeif:
+            if y0 < _AEIF_V_MIN or y3 < -_AEIF_W_MAX or y3 > _AEIF_W_MAX:
+                return y0, y1, y2, y3, y4, h_ode, r_ref, -1
+            if r_ref > 0:
+                y0 = p[VRESET]
+            elif y0 >= theta:
+                y0 = p[VRESET]
+                y3 += p[BADAPT]
+                r_ref = counts + 1 if counts > 0 else 0
+                n_spikes += 1
+    return y0, y1, y2, y3, y4, h_ode, r_ref, n_spikes
 
 
 @numba.njit(cache=True)
@@ -577,8 +619,8 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
             # the conductance models, NEST's order (models/iaf_cond_*.py): integrate, spike input (into g;
             # iaf_cond_alpha: into dg, which NEST adds after the threshold: the same, as V does not see it
             # until the next step), refractory clamp or threshold
-            V, g_ex, g_in, y3, y4, N.h_ode[i] = _rkf45_evolve(kind[q], prop[q], V, I_ex[i], I_in[i], dI_ex[i],
-                                                              dI_in[i], N.h_ode[i], refr[i] > 0, i_0[i])
+            V, g_ex, g_in, y3, y4, N.h_ode[i], _, _ = _rkf45_evolve(kind[q], prop[q], V, I_ex[i], I_in[i], dI_ex[i],
+                                                                    dI_in[i], N.h_ode[i], refr[i], 0, i_0[i])
             if kind[q] == COND_ALPHA:
                 I_ex[i] = g_ex
                 I_in[i] = g_in
@@ -592,6 +634,21 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
             if refr[i] > 0:
                 refr[i] -= 1
                 V = prop[q, VRESET]  # clamped; V_reset < V_th, so the threshold check below passes
+        elif kind[q] == AEIF_COND_EXP:   # NEST's order, see models/aeif_cond_exp.py: spikes within the step
+            V, g_ex, g_in, w_ad, _, N.h_ode[i], r, n_spk = _rkf45_evolve(kind[q], prop[q], V, I_ex[i], I_in[i],
+                                                                        dI_ex[i], 0.0, N.h_ode[i], refr[i],
+                                                                        refr_steps[q], i_0[i])
+            refr[i] = r - 1 if r > 0 else 0
+            I_ex[i] = g_ex + ex
+            I_in[i] = g_in - inh
+            dI_ex[i] = w_ad
+            if n_spk != 0:     # merge_step refuses more than one (or an instability, -1)
+                mult[n_spikes] = n_spk
+                spikes[n_spikes] = i
+                n_spikes += 1
+            V_arr[i] = V
+            i_0[i] = i0_next[i]
+            continue
         else:  # iaf_psc_alpha
             if refr[i] == 0:
                 V = (prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P31EX] * dI_ex[i]
@@ -792,6 +849,12 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_mult, wk_count, k, sr
                 if copies > PARROT_MAX_COPIES:
                     raise ValueError("a parrot_neuron received more spikes in one step than it can repeat "
                                      "(cortex_gpu.backends.cpu.PARROT_MAX_COPIES)")
+            elif N.kind[N.pset[i]] == AEIF_COND_EXP and wk_mult[w, k, q] != 1:
+                if wk_mult[w, k, q] < 0:
+                    raise ValueError("aeif_cond_exp: numerical instability (V_m < -1000 mV or |w| > 1e6 pA), "
+                                     "as NEST raises NumericalInstability")
+                raise NotImplementedError("aeif_cond_exp: more than one spike of a neuron in one step (t_ref = 0 "
+                                          "and a fast rise) is not built")
             if plastic:
                 _post_spike(S, i, stamp)
             p = pre_of_local[i]

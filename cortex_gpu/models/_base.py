@@ -57,6 +57,14 @@ PROP_COLUMNS = (
     "E_rr",     # iaf_cond_exp_sfa_rr: E_rr - E_L, mV
     "q_sfa",    # iaf_cond_exp_sfa_rr: g_sfa jump per spike, nS
     "q_rr",     # iaf_cond_exp_sfa_rr: g_rr jump per spike, nS
+    "Delta_T",  # aeif: slope factor, mV (aeif keeps potentials absolute: its E_L column is 0)
+    "tau_w",    # aeif: adaptation time constant, ms
+    "a",        # aeif: subthreshold adaptation, nS
+    "b",        # aeif: spike-triggered adaptation, pA
+    "V_peak",   # aeif: V_m is taken at min(V_m, V_peak) in the right-hand side, mV
+    "V_th",     # aeif: V_th of the exponential term, mV
+    "E_L_abs",  # aeif: E_L, mV
+    "gsl_error_tol",  # aeif: absolute and relative tolerance of the ODE solver
 )
 N_PROP = len(PROP_COLUMNS)
 

@@ -1,11 +1,11 @@
-"""iaf_cond_alpha and iaf_cond_exp_sfa_rr against NEST 3.10, run in the same session.
+"""iaf_cond_alpha, iaf_cond_exp_sfa_rr and aeif_cond_exp against NEST 3.10, run in the same session.
 
 Both reproduce NEST's GSL RKF45 (``cortex_gpu/backends/cpu.py`` ``_rkf45_evolve``, see
 ``cortex_gpu/models/iaf_cond_exp.py``), so the test asks for identical spike times and
 every recordable equal to 1e-9 (``|dV_m| <= 1e-9 mV``) at every 0.1 ms sample over
 1.2 s: DC steps, excitatory and inhibitory spike input through several delays,
-refractoriness (long, zero), threshold crossings, and, for sfa_rr, the adaptation
-conductances of many spikes. The measured differences are printed with ``-s``.
+refractoriness (long, zero), threshold crossings, and, for sfa_rr and aeif, the
+adaptation of many spikes (aeif: with and without the exponential term, bursting). The measured differences are printed with ``-s``.
 """
 from __future__ import annotations
 
@@ -39,9 +39,19 @@ CASES = {
                          "I_e": 600.0, "tau_syn_ex": 0.5, "tau_syn_in": 3.0},
         "initial_state": {"I_e": 400.0, "V_m": -60.0, "g_ex": 2.0, "g_in": 1.0, "g_sfa": 30.0, "g_rr": 100.0},
     },
+    "aeif_cond_exp": {
+        "defaults_I_e": {"I_e": 700.0},
+        "subthreshold": {"I_e": 200.0},
+        "refractory": {"I_e": 1000.0, "t_ref": 2.0, "V_reset": -58.0},
+        "no_exponential": {"I_e": 800.0, "Delta_T": 0.0, "t_ref": 0.5},
+        "bursting": {"I_e": 600.0, "a": -0.5, "b": 7.0, "tau_w": 300.0, "V_reset": -46.0, "C_m": 200.0},
+        "loose_tolerance": {"I_e": 900.0, "gsl_error_tol": 1e-3, "tau_syn_ex": 1.0, "E_in": -80.0},
+        "initial_state": {"I_e": 500.0, "V_m": -55.0, "g_ex": 2.0, "g_in": 1.0, "w": 50.0},
+    },
 }
 RECORDABLES = {"iaf_cond_alpha": ["V_m", "g_ex", "g_in", "t_ref_remaining"],
-               "iaf_cond_exp_sfa_rr": ["V_m", "g_ex", "g_in", "g_sfa", "g_rr"]}
+               "iaf_cond_exp_sfa_rr": ["V_m", "g_ex", "g_in", "g_sfa", "g_rr"],
+               "aeif_cond_exp": ["V_m", "g_ex", "g_in", "w"]}
 
 
 def drive(nest, model, with_spikes):
@@ -104,7 +114,9 @@ def test_matches_nest(run_both, model, with_spikes):
     if model == "iaf_cond_exp_sfa_rr":
         # adaptation built up over several spikes (default q_sfa 14.48 nS), relative refractoriness after each
         assert tv["g_sfa"].max() > 3 * 14.48 and tv["g_rr"].max() > 1000.0
-    else:
+    elif model == "iaf_cond_alpha":
         assert tv["t_ref_remaining"].max() > 4.0                          # the long refractory period
+    else:
+        assert tv["w"].max() > 100.0 and tv["w"].min() < 0.0              # adaptation, both signs of a
     if with_spikes:
         assert tv["g_ex"].max() > 10.0 and tv["g_in"].max() > 10.0
