@@ -130,6 +130,18 @@ _LIVE_RECORDER = frozenset({"start", "stop", "origin", "label", "record_to", "ti
                             "precision"})
 
 
+def _nest_order(ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Events in the order NEST hands them to a recorder: by min-delay slice, then sender, then time.
+
+    NEST updates one node after the other through a whole slice, so within a
+    slice a recorder sees all events of the lowest node id first.
+    """
+    steps = np.rint(ev["times"] / KERNEL.resolution).astype(np.int64)
+    slice_ = (steps - 1) // _min_delay_steps()
+    order = np.lexsort((steps, ev["senders"], slice_))
+    return {k: np.asarray(v)[order] for k, v in ev.items()}
+
+
 class _RecorderStatus:
     """What the recording devices share: their parameters, the window, ``events``, ``n_events``, files.
 
@@ -250,7 +262,7 @@ class SpikeRecorderDevice(_RecorderStatus):
         if self.core is None or KERNEL.sim is None:
             return {"senders": np.zeros(0, np.int64), "times": np.zeros(0)}
         ev = KERNEL.sim.spike_events(self.core)
-        return {"senders": _nest_ids(ev["senders"]), "times": nest_times(ev["times"])}
+        return _nest_order({"senders": _nest_ids(ev["senders"]), "times": nest_times(ev["times"])})
 
 
 @dataclass
@@ -281,7 +293,7 @@ class MultimeterDevice(_RecorderStatus):
         out = {k: np.asarray(v)[keep] for k, v in ev.items()}
         out["senders"] = _nest_ids(out["senders"])
         out["times"] = nest_times(out["times"])
-        return out
+        return _nest_order(out)
 
 
 def make_device(model: str, role: str, params: dict[str, Any]):
@@ -334,6 +346,7 @@ def spike_generator_state(model: str, old: dict[str, Any], params: dict[str, Any
     """
     _check_keys(model, params)
     new = dict(old)
+    new["spike_times"] = np.asarray(new["spike_times"], float).ravel()
     for key in ("allow_offgrid_times", "precise_times", "shift_now_spikes"):
         if key in params:
             new[key] = bool(params[key])
@@ -362,8 +375,10 @@ def spike_generator_state(model: str, old: dict[str, Any], params: dict[str, Any
     for key, dtype in (("spike_weights", float), ("spike_multiplicities", np.int64)):
         if key in params:
             new[key] = np.asarray(params[key], dtype).ravel()
+        new[key] = np.asarray(new[key], dtype).ravel()
         if new[key].size not in (0, n):
-            raise ValueError(f"{model}: {key} must have the same number of elements as spike_times "
+            comma = "," if key == "spike_weights" else ""      # NEST's two messages differ by this comma
+            raise ValueError(f"{model}: {key} must have the same number of elements as spike_times{comma} "
                              "or 0 elements to clear the property.")
     if np.any(new["spike_multiplicities"] < 0):
         raise ValueError(f"{model}: spike_multiplicities must not be negative")

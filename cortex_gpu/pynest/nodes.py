@@ -18,7 +18,7 @@ from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import emitted_spike_times, make_device, spike_generator_state
 from .kernel import KERNEL, Block
-from .models import ARRAY_PARAMS, DBL_MAX, base_model, defaults_of, element_type, role_of
+from .models import ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, role_of
 from .random import Parameter
 
 __all__ = ["NodeCollection", "Create", "GetStatus", "SetStatus", "draw_parameter"]
@@ -375,7 +375,10 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
         block.pop.params.update({k: v for k, v in KERNEL.model_defaults.get(model, {}).items()})
     elif role == "spike_generator":
         block.pop = KERNEL.net.add_population(base_model(model), n, spike_times_ms=[np.zeros(0)] * n)
-        block.items = [spike_generator_state(model, defaults_of(model), {}) for _ in range(n)]
+        # a copy's defaults are checked as if set: spike times on the grid, lengths matching
+        block.items = [spike_generator_state(model, DEVICE_DEFAULTS[base_model(model)], defaults_of(model))
+                       for _ in range(n)]
+        block.pop.spike_times_ms = [emitted_spike_times(s) for s in block.items]
     else:
         block.items = [make_device(model, role, {}) for _ in range(n)]
     KERNEL.add_block(block)
