@@ -171,7 +171,7 @@ class _RecorderStatus:
         if self.params["time_in_steps"]:
             out["times"] = np.rint(out["times"] / KERNEL.resolution).astype(np.int64)
             out["offsets"] = np.zeros(out["times"].size)
-        return out
+        return dict(sorted(out.items()))      # NEST lists the keys in alphabetical order
 
     def get(self, key: str) -> Any:
         if key == "events":

@@ -236,3 +236,16 @@ def test_spike_generator_unsupported_features_name_themselves(nest_ours):
         sg.set(spike_times=[1.0, 2.0], spike_weights=[0.5, 1.0])
     with pytest.raises(NotImplementedError, match="precise_times"):
         sg.set(precise_times=True)
+
+
+def test_events_keys_in_nest_order(run_both):
+    def script(nest):
+        n = _driven(nest, 1)
+        sr = nest.Create("spike_recorder", params={"time_in_steps": True})
+        mm = nest.Create("multimeter", params={"record_from": ["V_m", "I_syn_ex"]})
+        nest.Connect(n, sr)
+        nest.Connect(mm, n)
+        nest.Simulate(10.0)
+        return list(sr.get("events")), list(mm.events)
+    theirs, mine = run_both(script)
+    assert mine == theirs
