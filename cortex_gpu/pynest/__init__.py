@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from . import math, random
+from . import math, random, raster_plot, voltage_trace
 from .connect import Connect, GetConnections, SynapseCollection
 from .kernel import (GetKernelStatus, NumProcesses, Rank, ResetKernel, SetKernelStatus, VerbosityLevel,
                      get_verbosity, install, set_verbosity)
@@ -16,7 +16,7 @@ __all__ = [
     "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
     "VerbosityLevel", "Create", "NodeCollection", "GetStatus", "SetStatus", "Connect",
     "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
-    "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "Rank", "NumProcesses",
+    "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "voltage_trace", "raster_plot", "Rank", "NumProcesses",
 ]
 
 install(sys.modules[__name__])

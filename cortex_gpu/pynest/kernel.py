@@ -56,8 +56,8 @@ FindCenterElement FindNearestElement GetLocalNodeCollection GetLocalVPs GetNodes
 GetSourceNodes GetSourcePositions GetTargetNodes GetTargetPositions Install Mask
 PlotLayer PlotProbabilityParameter PlotSources PlotTargets PrintNodes Receptors
 SelectNodesByMask SetAcceptableLatency SetMaxBuffered SonataNetwork SyncProcesses
-TripartiteConnect help logic raster_plot serialize_data server set_communicator spatial
-spatial_distributions to_json visualization voltage_trace""".split())
+TripartiteConnect help logic serialize_data server set_communicator spatial
+spatial_distributions to_json visualization""".split())
 
 
 class VerbosityLevel(enum.IntEnum):

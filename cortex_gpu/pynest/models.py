@@ -30,7 +30,7 @@ __all__ = [
 #: NEST reports an open-ended ``stop`` as the largest double.
 DBL_MAX = float(np.finfo(float).max)
 
-_RECORDER = {"start": 0.0, "stop": np.inf, "origin": 0.0, "label": "", "record_to": "memory",
+_RECORDER = {"start": 0.0, "stop": np.inf, "origin": 0.0, "label": "", "record_to": "memory", "precision": 3,
              "time_in_steps": False}
 _METER = {**_RECORDER, "interval": 1.0, "offset": 0.0}
 
@@ -123,7 +123,7 @@ def defaults_of(model: str) -> dict[str, Any]:
             base["V_m"] = base["E_L"]
     else:
         base = {k: (v.copy() if isinstance(v, np.ndarray) else list(v) if isinstance(v, list) else v)
-                for k, v in DEVICE_DEFAULTS[model].items()}
+                for k, v in DEVICE_DEFAULTS[base_model(model)].items()}
     base.update(KERNEL.model_defaults.get(model, {}))
     return base
 
@@ -237,8 +237,8 @@ def _set_synapse_defaults(model: str, params: dict[str, Any]) -> None:
 def CopyModel(existing: str, new: str, params: dict[str, Any] | None = None) -> None:
     """Make ``new`` a copy of ``existing`` with the defaults of ``existing`` changed by ``params``.
 
-    For a neuron model, ``Create(new)`` then makes neurons of the base model
-    with these defaults; for a synapse model, ``Connect`` with
+    For a neuron or device model, ``Create(new)`` then makes nodes of the base
+    model with these defaults, reported (and, for recorders, writing files) under the copy's name; for a synapse model, ``Connect`` with
     ``synapse_model=new`` uses the copy's weight, delay and (for a plastic
     model) its own common parameters. Later changes to ``existing`` do not
     reach the copy, as in NEST.
@@ -248,7 +248,7 @@ def CopyModel(existing: str, new: str, params: dict[str, Any] | None = None) -> 
     ValueError
         If ``new`` names a model that exists, or for a bad parameter.
     NotImplementedError
-        For copies of device models, or of models this layer does not provide.
+        For copies of models this layer does not provide.
     """
     params = dict(params or {})
     if not isinstance(new, str) or not new:
@@ -274,10 +274,7 @@ def CopyModel(existing: str, new: str, params: dict[str, Any] | None = None) -> 
     if existing in _NEST_ONLY_SYNAPSES:
         raise NotImplementedError(f"CopyModel: synapse model '{existing}' is not supported by cortex_gpu.pynest "
                                   f"(supported: {', '.join(synapse_model_names())})")
-    role = role_of(existing)
-    if role != "neuron":
-        raise NotImplementedError(f"CopyModel of device models ('{existing}') is not supported yet; "
-                                  "neuron and synapse models can be copied")
+    role_of(existing)       # raises for a model this layer does not provide
     KERNEL.node_copies[new] = base_model(existing)
     KERNEL.model_defaults[new] = dict(KERNEL.model_defaults.get(existing, {}))
     try:

@@ -16,9 +16,9 @@ from .. import keys
 from ..distributions import as_row, draw
 from ..models import NEURON_MODELS, ModelError
 from ..network import locate
-from .devices import make_device
+from .devices import emitted_spike_times, make_device, spike_generator_state
 from .kernel import KERNEL, Block
-from .models import ARRAY_PARAMS, DBL_MAX, base_model, defaults_of, element_type, role_of
+from .models import ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, role_of
 from .random import Parameter
 
 __all__ = ["NodeCollection", "Create", "GetStatus", "SetStatus", "draw_parameter"]
@@ -176,6 +176,16 @@ class NodeCollection:
         elif len(params) == 1 and isinstance(params[0], str):
             v = self._values(params[0])
             return v[0] if single else tuple(v)
+        elif len(params) == 2 and isinstance(params[0], str) and isinstance(params[1], (str, list, tuple)):
+            # NEST's nested get: get("events", "V_m") is events["V_m"], get("events", [...]) a dict of them
+            inner = [params[1]] if isinstance(params[1], str) else list(params[1])
+            outer = self._values(params[0])
+            for d in outer:
+                if not isinstance(d, dict) or any(k not in d for k in inner):
+                    missing = [k for k in inner if not isinstance(d, dict) or k not in d]
+                    raise KeyError(f"{params[0]} has no key {missing[0]!r}")
+            picked = [d[params[1]] if isinstance(params[1], str) else {k: d[k] for k in inner} for d in outer]
+            return picked[0] if single else tuple(picked)
         elif len(params) == 1:
             keys_ = list(params[0])
         else:
@@ -225,7 +235,7 @@ def _per_node(key: str, value: Any, pos: np.ndarray, n: int, ids: np.ndarray) ->
 def _status_keys(block: Block) -> list[str]:
     return list(defaults_of(block.model)) + list(_BOOKKEEPING) + (
         ["recordables"] if block.role == "neuron" else []) + (
-        ["events", "n_events"] if block.role in ("spike_recorder", "multimeter") else [])
+        ["events", "n_events", "filenames"] if block.role in ("spike_recorder", "multimeter") else [])
 
 
 def _block_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
@@ -244,11 +254,9 @@ def _block_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     if block.role == "neuron":
         return _neuron_values(block, key, off)
     if block.role == "spike_generator":
-        if key == "spike_times":
-            return [block.pop.spike_times_ms[i].copy() for i in off]
-        if key in defaults_of(block.model):
-            v = defaults_of(block.model)[key]
-            return [v.copy() if isinstance(v, np.ndarray) else v for _ in off]
+        if key in block.items[0]:
+            return [(v.copy() if isinstance(v, np.ndarray) else DBL_MAX if key == "stop" and v == np.inf else v)
+                    for v in (block.items[i][key] for i in off)]
         raise ValueError(f"{block.model}: unknown parameter '{key}'")
     out = []
     for i in off:
@@ -318,26 +326,15 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
         return
     if block.role == "spike_generator":
         KERNEL.changing_network("setting spike_generator parameters")
-        known = defaults_of(block.model)
-        for key, value in params.items():
-            if key not in known:
-                raise ValueError(f"spike_generator: unknown parameter '{key}' (known: {', '.join(sorted(known))})")
-            if key != "spike_times":
-                default = known[key]
-                same = (np.size(value) == 0 if isinstance(default, np.ndarray) else
-                        float(value) >= DBL_MAX if key == "stop" else value == default)
-                if not same:
-                    raise NotImplementedError(f"spike_generator: parameter '{key}' is not supported yet "
-                                              "(only spike_times)")
-                continue
-            per_node = isinstance(value, list) and len(value) == off.size and all(
-                np.ndim(v) == 1 for v in value) and off.size > 1
-            for j, i in enumerate(off):
-                try:
-                    block.pop.spike_times_ms[i] = KERNEL.net.check_spike_times(
-                        "spike_generator", value[j] if per_node else value)
-                except ModelError as e:
-                    raise ValueError(str(e)) from None
+        for j, i in enumerate(off):
+            mine = {k: (v[j] if k in ARRAY_PARAMS and isinstance(v, list) and off.size > 1 and len(v) == off.size
+                        and all(np.ndim(x) == 1 for x in v) else v) for k, v in params.items()}
+            state = spike_generator_state(block.model, block.items[i], mine)
+            try:
+                block.pop.spike_times_ms[i] = KERNEL.net.check_spike_times(block.model, emitted_spike_times(state))
+            except ModelError as e:
+                raise ValueError(str(e)) from None
+            block.items[i] = state
         return
     for j, i in enumerate(off):
         block.items[i].set({k: (v[j] if isinstance(v, np.ndarray) and v.ndim == 1 and v.size == off.size
@@ -377,7 +374,11 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
             raise ValueError(str(e)) from None
         block.pop.params.update({k: v for k, v in KERNEL.model_defaults.get(model, {}).items()})
     elif role == "spike_generator":
-        block.pop = KERNEL.net.add_population(model, n, spike_times_ms=[np.zeros(0)] * n)
+        block.pop = KERNEL.net.add_population(base_model(model), n, spike_times_ms=[np.zeros(0)] * n)
+        # a copy's defaults are checked as if set: spike times on the grid, lengths matching
+        block.items = [spike_generator_state(model, DEVICE_DEFAULTS[base_model(model)], defaults_of(model))
+                       for _ in range(n)]
+        block.pop.spike_times_ms = [emitted_spike_times(s) for s in block.items]
     else:
         block.items = [make_device(model, role, {}) for _ in range(n)]
     KERNEL.add_block(block)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Simulation
-from .devices import materialise_recorders
+from .devices import materialise_recorders, open_ascii_files, write_ascii_files
 from .kernel import KERNEL
 
 __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
@@ -22,9 +22,13 @@ def new_simulation() -> Simulation:
 
 
 def Prepare() -> None:
-    """Build the network (once); ``Run`` may follow any number of times."""
-    if KERNEL.sim is not None:
-        return
+    """Build the network (once) and start the recorders' ascii files; ``Run`` may follow any number of times."""
+    if KERNEL.sim is None:
+        _build()
+    open_ascii_files()
+
+
+def _build() -> None:
     if not KERNEL.net.populations:
         raise ValueError("there are no neurons to simulate; Create some first")
     materialise_recorders()
@@ -59,7 +63,8 @@ def Run(t: float) -> None:
 
 
 def Cleanup() -> None:
-    """End a Prepare/Run block; the state is kept, so a later Simulate continues from it."""
+    """End a Prepare/Run block: the recorders' ascii files are written; the state is kept for a later Simulate."""
+    write_ascii_files()
 
 
 def Simulate(t: float) -> None:

@@ -159,13 +159,13 @@ def test_unsupported_models_and_features_raise(nest_ours):
             nest.Create(model)
     with pytest.raises(NotImplementedError, match="positions"):
         nest.Create("iaf_psc_exp", 4, positions=object())
-    with pytest.raises(NotImplementedError, match="CopyModel"):   # neuron and synapse models can be copied
-        nest.CopyModel("spike_recorder", "my_recorder")
     with pytest.raises(NotImplementedError, match="aeif_cond_exp"):
         nest.CopyModel("aeif_cond_exp", "my_neuron")
     sg = nest.Create("spike_generator")
     with pytest.raises(NotImplementedError, match="spike_weights"):
-        sg.set(spike_weights=[1.0])
+        sg.set(spike_times=[1.0], spike_weights=[2.0])
+    with pytest.raises(NotImplementedError, match="precise_times"):
+        sg.set(precise_times=True)
     with pytest.raises(NotImplementedError, match="exponential"):
         nest.random.exponential(1.0)
     with pytest.raises(NotImplementedError):
