@@ -52,7 +52,8 @@ spike input goes to ``dg_ex``/``dg_in`` (times ``e / tau_syn``, NEST's
 ``g0``). The kernel keeps ``g_ex``, ``g_in`` in its ``I_ex``, ``I_in``
 arrays, ``dg_ex``, ``dg_in`` in ``dI_ex``, ``dI_in`` and ``w`` in ``w_ad``;
 potentials absolute. Measured against NEST 3.10 in
-``tests/validation/test_cond_models_vs_nest.py``.
+``tests/validation/test_cond_models_vs_nest.py``: spike times and every
+recordable identical (difference 0.0) over 1.2 s.
 
 References
 ----------

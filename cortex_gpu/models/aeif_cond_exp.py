@@ -80,7 +80,8 @@ with ``t_ref = 0`` and a very fast rise) is not built and stops the run.
 Unlike the iaf_cond models, the kernel keeps this model's potentials
 absolute (its ``E_L`` column is 0), so that the right-hand side computes
 NEST's expressions; ``w`` lives in the ``w_ad`` array. Measured against
-NEST 3.10 in ``tests/validation/test_cond_models_vs_nest.py``.
+NEST 3.10 in ``tests/validation/test_cond_models_vs_nest.py``: spike times and every recordable
+identical (difference 0.0) over 1.2 s.
 
 References
 ----------
