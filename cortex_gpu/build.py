@@ -83,6 +83,7 @@ class NeuronTable:
     I_syn_in: np.ndarray      # third slot: I_syn_in (pA) or g_in (nS)
     dI_ex: np.ndarray         # fourth slot (0 unless the model names one): dg_ex (nS/ms) or g_sfa (nS)
     dI_in: np.ndarray         # fifth slot: dg_in (nS/ms) or g_rr (nS)
+    w: np.ndarray             # sixth slot: the aeif models' adaptation current w (pA)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
     kind = np.zeros(n, np.int8)
     prop = np.zeros((n, N_PROP))
     refr = np.zeros(n, np.int32)
-    state = {k: np.zeros(n) for k in ("V_m", "I_syn_ex", "I_syn_in", "dI_ex", "dI_in")}
+    state = {k: np.zeros(n) for k in ("V_m", "I_syn_ex", "I_syn_in", "dI_ex", "dI_in", "w")}
     pops = net.population_of(local) if n else np.zeros(0, np.int64)
     h = net.resolution_ms
     for pi in np.unique(pops):
@@ -171,7 +172,8 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
         prop[sel] = t
         refr[sel] = r
         for k, name in zip(state, model.slots):
-            state[k][sel] = values[name]
+            if name:    # "" marks a slot the model does not use
+                state[k][sel] = values[name]
     return NeuronTable(local, kind, prop, refr, *state.values())
 
 

@@ -241,7 +241,7 @@ class Simulation:
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(), nt.dI_ex.copy(), nt.dI_in.copy(),
                               zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
-                              *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h))
+                              *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h), nt.w.copy())
         self._G = self._drives(nt.gids)
         self._spikes = SpikeBuffer.for_network(self.net, nt.gids)
         self._sources = self._source_schedule()
@@ -669,7 +669,7 @@ class Simulation:
         if not owners:
             raise KeyError(f"unknown state variable '{name}'")
         code = RECORDABLE_CODES[name]
-        out = N.V + N.prop[N.pset, cpu.EL] if code == 0 else (None, N.I_ex, N.I_in, N.dI_ex, N.dI_in)[code].copy()
+        out = N.V + N.prop[N.pset, cpu.EL] if code == 0 else (None, N.I_ex, N.I_in, N.dI_ex, N.dI_in, N.w_ad)[code].copy()
         if len(owners) < len(NEURON_MODELS):
             out[~np.isin(N.kind[N.pset], owners)] = np.nan
         return out

@@ -79,11 +79,11 @@ _MPI_FIXED = 2_400_000
 _MPI_PER_RANK = 3_550_000
 
 #: Per local neuron, from the code: NeuronTable (gids 8, kind 1, prop 8 N_PROP, refr 4,
-#: V_m/I_syn_ex/I_syn_in 24) and LocalGraph.indegree (8).
-_NEURON_TABLE = 8 + 1 + 8 * N_PROP + 4 + 24 + 8
+#: V_m/I_syn_ex/I_syn_in/dI_ex/dI_in/w 48) and LocalGraph.indegree (8).
+_NEURON_TABLE = 8 + 1 + 8 * N_PROP + 4 + 48 + 8
 #: cpu.Neurons' own arrays (pset 4, V/I_ex/I_in 24, dI_ex/dI_in/i_0/i0_next 32, refr 4,
-#: acc_ex/acc_in/n_spikes 24) and Simulation._pre_of_local (8).
-_NEURON_RUN = 4 + 24 + 32 + 4 + 24 + 8
+#: acc_ex/acc_in/n_spikes 24, h_ode/w_ad 16) and Simulation._pre_of_local (8).
+_NEURON_RUN = 4 + 24 + 32 + 4 + 24 + 16 + 8
 #: Simulation.build's parameter-set search: column_stack, the void view's sort and index arrays.
 _NEURON_SETUP = 2 * 8 * (N_PROP + 2) + 32
 #: _neurons: per-population parameter and state values while they are drawn (~12 float64).

@@ -10,11 +10,11 @@ from .network import Multimeter, Network, SpikeRecorder, locate
 __all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
 
 #: State variables the kernels can sample, by code: the index of the kernel array that holds
-#: them (0 ``V``, 1 ``I_ex``, 2 ``I_in``, 3 ``dI_ex``, 4 ``dI_in``), i.e. their place in the model's
-#: ``NeuronModel.slots``; 5 is ``t_ref_remaining`` (ms), the refractory count times the resolution.
+#: them (0 ``V``, 1 ``I_ex``, 2 ``I_in``, 3 ``dI_ex``, 4 ``dI_in``, 5 ``w_ad``), i.e. their place in
+#: the model's ``NeuronModel.slots``; 6 is ``t_ref_remaining`` (ms), the refractory count times the resolution.
 RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2, "g_ex": 1, "g_in": 2,
-                    "dg_ex": 3, "dg_in": 4, "g_sfa": 3, "g_rr": 4, "w": 3,
-                    "t_ref_remaining": 5}
+                    "dg_ex": 3, "dg_in": 4, "g_sfa": 3, "g_rr": 4, "w": 5,
+                    "t_ref_remaining": 6}
 
 
 @dataclass

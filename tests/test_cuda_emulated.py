@@ -199,7 +199,7 @@ def test_unsupported_models(fake_cupy):
     with pytest.raises(NotImplementedError, match="iaf_cond_exp is not built on the cuda backend"):
         Simulation(net, backend="cuda")
     assert Simulation(net, backend="auto").backend == "cpu"
-    for model in ("iaf_cond_alpha", "iaf_cond_exp_sfa_rr"):      # the other RKF45 models, alone and mixed
+    for model in ("iaf_cond_alpha", "iaf_cond_exp_sfa_rr", "aeif_cond_exp", "aeif_cond_alpha"):   # the other RKF45 models, alone, mixed
         for mixed in (False, True):
             net = Network(0.1)
             net.add_population(model, 3)

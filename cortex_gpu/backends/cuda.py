@@ -40,7 +40,7 @@ Several ranks (one GPU each, or several sharing one) run the window loop of
 :mod:`cortex_gpu.backends.cuda_ranks` on top of this runner's kernels.
 
 Not built (``NotImplementedError`` naming it): the conductance models (``iaf_cond_exp``,
-``iaf_cond_alpha``, ``iaf_cond_exp_sfa_rr``, ``aeif_cond_exp``), the
+``iaf_cond_alpha``, ``iaf_cond_exp_sfa_rr``, ``aeif_cond_exp``, ``aeif_cond_alpha``), the
 ownership check mode (``check_ownership``), and plastic synapses or
 parrot_neuron on more than one rank.
 
@@ -115,7 +115,7 @@ def nvrtc_options() -> tuple[str, ...]:
 
 
 #: Models integrated with NEST's adaptive RKF45 (backends/cpu.py ``_rkf45_evolve``): CPU only.
-RKF45_MODELS = ("aeif_cond_exp", "iaf_cond_alpha", "iaf_cond_exp", "iaf_cond_exp_sfa_rr")
+RKF45_MODELS = ("aeif_cond_alpha", "aeif_cond_exp", "iaf_cond_alpha", "iaf_cond_exp", "iaf_cond_exp_sfa_rr")
 
 
 def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
+from .aeif_cond_alpha import model as aeif_cond_alpha
 from .aeif_cond_exp import model as aeif_cond_exp
 from .iaf_cond_alpha import model as iaf_cond_alpha
 from .iaf_cond_exp import model as iaf_cond_exp
@@ -16,7 +17,8 @@ __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronM
 #: Neuron models that integrate state and can be the target of projections.
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp,
                                                                 parrot_neuron, iaf_cond_alpha,
-                                                                iaf_cond_exp_sfa_rr, aeif_cond_exp)}
+                                                                iaf_cond_exp_sfa_rr, aeif_cond_exp,
+                                                                aeif_cond_alpha)}
 
 #: Models that only emit given spikes (NEST's spike_generator), one id each.
 SOURCE_MODELS = ("spike_generator",)

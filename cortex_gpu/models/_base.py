@@ -89,7 +89,7 @@ class NeuronModel:
     returns the ``(n, N_PROP)`` column table and the ``(n,)`` refractory
     step counts. ``slots`` names the state variables that the kernels keep
     in their ``V`` (as ``V_m - E_L``), ``I_ex``, ``I_in`` and (optionally)
-    ``dI_ex``, ``dI_in`` arrays. ``recordables`` are NEST's: the multimeter
+    ``dI_ex``, ``dI_in``, ``w_ad`` arrays ("" for one a model leaves unused). ``recordables`` are NEST's: the multimeter
     records them (default: every state variable).
     """
 

@@ -7,9 +7,10 @@ import pytest
 
 from cortex_gpu.models import NEURON_MODELS
 
-MODELS = ["iaf_cond_alpha", "iaf_cond_exp_sfa_rr"]
+MODELS = ["iaf_cond_alpha", "iaf_cond_exp_sfa_rr", "aeif_cond_exp", "aeif_cond_alpha"]
 #: a state variable each model has besides V_m, g_ex, g_in, set before the run
-EXTRA = {"iaf_cond_alpha": {"dg_ex": 4.0, "dg_in": 1.5}, "iaf_cond_exp_sfa_rr": {"g_sfa": 12.0, "g_rr": 30.0}}
+EXTRA = {"iaf_cond_alpha": {"dg_ex": 4.0, "dg_in": 1.5}, "iaf_cond_exp_sfa_rr": {"g_sfa": 12.0, "g_rr": 30.0},
+         "aeif_cond_exp": {"w": 20.0}, "aeif_cond_alpha": {"w": 20.0, "dg_ex": 3.0}}
 
 
 def status_script(nest, model):
@@ -55,9 +56,14 @@ BAD = [({"C_m": -5.0}, "C_m"), ({"C_m": 0.0}, "C_m"), ({"t_ref": -1.0}, "t_ref")
 
 @pytest.mark.nest
 @pytest.mark.parametrize("model, params, name",
-                         [(m, p, k) for m in MODELS for p, k in BAD]
+                         [(m, p, k) for m in MODELS[:2] for p, k in BAD]
                          + [("iaf_cond_exp_sfa_rr", {"tau_sfa": 0.0}, "tau_sfa"),
-                            ("iaf_cond_exp_sfa_rr", {"tau_rr": -1.0}, "tau_rr")])
+                            ("iaf_cond_exp_sfa_rr", {"tau_rr": -1.0}, "tau_rr")]
+                         + [(m, p, k) for m in MODELS[2:] for p, k in BAD if k != "V_reset"]
+                         + [(m, p, k) for m in MODELS[2:] for p, k in [
+                             ({"V_reset": 5.0}, "V_reset"), ({"Delta_T": -1.0}, "Delta_T"),
+                             ({"Delta_T": 0.01}, "Delta_T"), ({"V_peak": -55.0}, "V_peak"),
+                             ({"tau_w": 0.0}, "tau_w"), ({"gsl_error_tol": 0.0}, "gsl_error_tol")]])
 def test_bad_values_fail_as_in_nest_naming_model_parameter_value(run_both, nest_ours, model, params, name):
     theirs, _ = run_both(bad_script, model, params)
     assert theirs is not None            # NEST refuses it too

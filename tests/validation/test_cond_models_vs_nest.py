@@ -1,4 +1,4 @@
-"""iaf_cond_alpha, iaf_cond_exp_sfa_rr and aeif_cond_exp against NEST 3.10, run in the same session.
+"""iaf_cond_alpha, iaf_cond_exp_sfa_rr, aeif_cond_exp and aeif_cond_alpha against NEST 3.10, in one session.
 
 Both reproduce NEST's GSL RKF45 (``cortex_gpu/backends/cpu.py`` ``_rkf45_evolve``, see
 ``cortex_gpu/models/iaf_cond_exp.py``), so the test asks for identical spike times and
@@ -48,10 +48,20 @@ CASES = {
         "loose_tolerance": {"I_e": 900.0, "gsl_error_tol": 1e-3, "tau_syn_ex": 1.0, "E_in": -80.0},
         "initial_state": {"I_e": 500.0, "V_m": -55.0, "g_ex": 2.0, "g_in": 1.0, "w": 50.0},
     },
+    "aeif_cond_alpha": {
+        "defaults_I_e": {"I_e": 700.0},
+        "subthreshold": {"I_e": 200.0},
+        "refractory": {"I_e": 1000.0, "t_ref": 2.0, "V_reset": -58.0},
+        "no_exponential": {"I_e": 800.0, "Delta_T": 0.0, "t_ref": 0.5},
+        "bursting": {"I_e": 600.0, "a": -0.5, "b": 7.0, "tau_w": 300.0, "V_reset": -46.0, "C_m": 200.0},
+        "slow_syn": {"I_e": 650.0, "tau_syn_ex": 1.5, "tau_syn_in": 4.0, "gsl_error_tol": 1e-4},
+        "initial_state": {"I_e": 500.0, "V_m": -55.0, "g_ex": 2.0, "dg_ex": 5.0, "g_in": 1.0, "dg_in": 1.0,
+                          "w": 50.0},
+    },
 }
 RECORDABLES = {"iaf_cond_alpha": ["V_m", "g_ex", "g_in", "t_ref_remaining"],
                "iaf_cond_exp_sfa_rr": ["V_m", "g_ex", "g_in", "g_sfa", "g_rr"],
-               "aeif_cond_exp": ["V_m", "g_ex", "g_in", "w"]}
+               "aeif_cond_exp": ["V_m", "g_ex", "g_in", "w"], "aeif_cond_alpha": ["V_m", "g_ex", "g_in", "w"]}
 
 
 def drive(nest, model, with_spikes):
