@@ -153,6 +153,8 @@ class _RecorderStatus:
     params: dict[str, Any]
     #: events with times up to this (ms) were cleared by ``n_events = 0``
     cleared_ms: float = -np.inf
+    #: digits of the node id in ascii file names (set when ``record_to`` is)
+    id_digits: int = 1
 
     def recorded(self) -> dict[str, np.ndarray]:
         """Every event the core recorder has handed over so far (NEST ids, ms), unfiltered."""
@@ -217,6 +219,9 @@ class _RecorderStatus:
             if key == "record_to" and value not in ("memory", "ascii"):
                 raise NotImplementedError(f"{self.model}: record_to={value!r} is not supported "
                                           "(only 'memory' and 'ascii')")
+            if key == "record_to":
+                # NEST pads the node id in file names to the digits of the network size at enrolment
+                self.id_digits = len(str(KERNEL.n_nodes))
             if key in ("start", "stop", "origin"):
                 value = _stop(value) if key == "stop" else float(value)
                 if np.isnan(value):
@@ -415,9 +420,13 @@ def _node_id(dev: _RecorderStatus) -> int:
 
 
 def ascii_file_name(dev: _RecorderStatus) -> str:
-    """``<data_path>/<data_prefix><label or model>-<node id>-<vp>.dat``, the id padded to the network's digits."""
+    """``<data_path>/<data_prefix><label or model>-<node id>-<vp>.dat``, as NEST names the file.
+
+    The id is padded with zeros to the digits the network size had when the
+    recorder was set to ascii, the vp (always 0 here) to those of the number of vps.
+    """
     name = (f"{KERNEL.data_prefix}{dev.params['label'] or dev.model}-"
-            f"{_node_id(dev):0{len(str(KERNEL.n_nodes))}d}-{0:0{len(str(KERNEL.total_num_virtual_procs))}d}.dat")
+            f"{_node_id(dev):0{dev.id_digits}d}-{0:0{len(str(KERNEL.total_num_virtual_procs))}d}.dat")
     return os.path.join(KERNEL.data_path, name) if KERNEL.data_path else name
 
 

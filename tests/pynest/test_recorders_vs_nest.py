@@ -249,3 +249,25 @@ def test_events_keys_in_nest_order(run_both):
         return list(sr.get("events")), list(mm.events)
     theirs, mine = run_both(script)
     assert mine == theirs
+
+
+def test_ascii_file_names_pad_the_node_id_as_nest(run_both, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    dirs = iter([tmp_path / "a", tmp_path / "b"])
+
+    def script(nest):
+        nest.data_path = str(next(dirs))
+        nest.data_prefix = ""
+        early = nest.Create("spike_recorder")
+        n = nest.Create("iaf_psc_alpha", 120, {"I_e": 500.0})
+        early.record_to = "ascii"                                    # enrolled with 121 nodes: 3 digits
+        late = nest.Create("spike_recorder", params={"record_to": "ascii", "label": "late"})
+        meter = nest.Create("voltmeter", params={"record_to": "ascii"})
+        nest.Connect(n[:3], early)
+        nest.Connect(n[5:7], late)
+        nest.Connect(meter, n[0])
+        nest.Simulate(25.0)
+        return [(os.path.basename(d.filenames[0]), open(d.filenames[0]).read()) for d in (early, late, meter)]
+    theirs, mine = run_both(script)
+    assert mine == theirs
