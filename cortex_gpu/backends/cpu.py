@@ -64,6 +64,8 @@ _INV_FIXED = 1.0 / FIXED_ONE
 _ONE_FX = np.int64(1) << 32
 #: Model id of parrot_neuron (models/parrot_neuron.py): it counts arriving spikes in ``acc_in``, -1.0 each.
 PARROT = 3
+#: Model id of iaf_psc_delta (models/iaf_psc_delta.py): its I_ex slot holds the input buffered while refractory.
+PSC_DELTA = 4
 #: Most copies of one spike a parrot repeats in a step (its multiplicity); the ring has room for them.
 PARROT_MAX_COPIES = 16
 _POISSON_STREAM = 5 << 24
@@ -105,7 +107,7 @@ Recording = namedtuple("Recording", "rec_local spk_gid spk_step spk_n mm_local m
 
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
 (P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
- GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP) = range(24)
+ GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP, TAU_MINUS, REFR_INPUT) = range(26)
 
 # iaf_cond_exp's solver: GSL's Runge-Kutta-Fehlberg 4(5) and standard step control, as NEST
 # configures them (absolute tolerance 1e-3, relative 0); see models/iaf_cond_exp.py.
@@ -551,6 +553,18 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
             if refr[i] > 0:
                 refr[i] -= 1
                 V = prop[q, VRESET]  # clamped; V_reset < V_th, so the threshold check below passes
+        elif kind[q] == PSC_DELTA:  # the step's input jumps V; see models/iaf_psc_delta.py
+            if refr[i] == 0:
+                V = prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P22] * V + (ex + inh)
+                if I_ex[i] != 0.0:  # input kept while refractory (refractory_input), decayed to now
+                    V += I_ex[i]
+                    I_ex[i] = 0.0
+                if V < prop[q, VMIN]:
+                    V = prop[q, VMIN]
+            else:
+                if prop[q, REFR_INPUT] != 0.0:  # decays by P22 per refractory step left: w * exp(-r h / tau_m)
+                    I_ex[i] = (I_ex[i] + (ex + inh)) * prop[q, P22]
+                refr[i] -= 1
         else:  # iaf_psc_alpha
             if refr[i] == 0:
                 V = (prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P31EX] * dI_ex[i]

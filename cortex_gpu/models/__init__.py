@@ -4,6 +4,7 @@ from __future__ import annotations
 from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
 from .iaf_cond_exp import model as iaf_cond_exp
 from .iaf_psc_alpha import model as iaf_psc_alpha
+from .iaf_psc_delta import model as iaf_psc_delta
 from .iaf_psc_exp import model as iaf_psc_exp
 from .parrot_neuron import model as parrot_neuron
 
@@ -12,7 +13,7 @@ __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronM
 
 #: Neuron models that integrate state and can be the target of projections.
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp,
-                                                                parrot_neuron)}
+                                                                parrot_neuron, iaf_psc_delta)}
 
 #: Models that only emit given spikes (NEST's spike_generator), one id each.
 SOURCE_MODELS = ("spike_generator",)

@@ -51,6 +51,7 @@ PROP_COLUMNS = (
     "tau_syn_in",  # cond_exp: ms
     "h",        # cond_exp: the resolution, ms (the span its ODE solver covers per step)
     "tau_minus",  # every model: time constant of the post-synaptic STDP trace, ms
+    "refr_input",  # psc_delta: 1.0 keeps input arriving while refractory (refractory_input), else 0.0
 )
 N_PROP = len(PROP_COLUMNS)
 
