@@ -19,6 +19,8 @@ class Param:
     default: float
     unit: str
     doc: str
+    #: a flag (NEST reports True/False); kept as 0.0/1.0 in the float parameter arrays
+    boolean: bool = False
 
 
 #: Per-neuron float64 columns that the update kernels read. Every model

@@ -91,7 +91,8 @@ PARAMS = {
     "V_reset": Param(-70.0, "mV", "reset potential"),
     "V_min": Param(-np.finfo(float).max, "mV", "lower bound of the membrane potential"),
     "I_e": Param(0.0, "pA", "constant input current"),
-    "refractory_input": Param(0.0, "", "1 (True): input arriving while refractory is added afterwards"),
+    "refractory_input": Param(0.0, "", "1 (True): input arriving while refractory is added afterwards",
+                              boolean=True),
     "tau_minus": Param(20.0, "ms", "time constant of the post-synaptic STDP trace"),
 }
 

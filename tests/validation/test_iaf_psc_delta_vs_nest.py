@@ -104,7 +104,11 @@ def test_bad_parameters_refused_like_nest(run_both, key, value):
 def test_defaults_and_recordables_match_nest(run_both):
     def defaults(nest):
         d = nest.GetDefaults("iaf_psc_delta")
-        return {k: d[k] for k in ("E_L", "C_m", "tau_m", "t_ref", "V_th", "V_reset", "V_min", "I_e",
-                                  "V_m", "tau_minus")}, list(d["recordables"])
+        keys = ("E_L", "C_m", "tau_m", "t_ref", "V_th", "V_reset", "V_min", "I_e", "refractory_input", "V_m",
+                "tau_minus")
+        n = nest.Create("iaf_psc_delta", 2)
+        n[1].set(refractory_input=True)
+        return {k: d[k] for k in keys}, list(d["recordables"]), n.get("refractory_input")
     theirs, mine = run_both(defaults)
     assert mine == theirs
+    assert type(mine[0]["refractory_input"]) is bool
