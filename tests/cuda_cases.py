@@ -17,8 +17,8 @@ from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
 __all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
-           "build_zoo", "delta_network", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES", "cpu_reference",
-           "ranks_command", "assert_same_as_cpu"]
+           "build_zoo", "delta_network", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES",
+           "cpu_reference", "ranks_command", "assert_same_as_cpu"]
 
 #: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
 _STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
