@@ -58,7 +58,9 @@ dropped) and the countdown decrements. Then threshold and reset, then the
 new ``i_0``. The buffer decays by ``P33`` per refractory step
 (``buf = (buf + w) * P33``), which equals NEST's ``w * exp(-r h/tau_m)`` up
 to rounding (a few ulp) and keeps the CPU and CUDA backends bit-identical
-(no ``exp`` in the kernels).
+(no ``exp`` in the kernels). Weights reach the kernels through the fixed-point
+accumulators (2**-32 mV units), so a weight that is not a multiple of 2**-32 mV
+is rounded by at most 1.2e-10 mV per spike before it is summed.
 
 References
 ----------
