@@ -1,6 +1,6 @@
 /*
  * kernels/neuron.cuh -- one neuron's step: generator drive, then the exact
- * update of iaf_psc_exp / iaf_psc_alpha, or parrot_neuron's repetition of the
+ * update of iaf_psc_exp / iaf_psc_alpha / iaf_psc_delta, or parrot_neuron's repetition of the
  * spikes that arrived, as cpu.drive and cpu.update do it.
  * Shared by kernels/update.cu (one thread per neuron) and the host harness of
  * tests/test_kernels_host.py.
@@ -43,10 +43,12 @@
 #define CG_VRESET 14
 #define CG_EL 15
 #define CG_VMIN 16
-#define CG_N_PROP 39
+#define CG_REFR_INPUT 39
+#define CG_N_PROP 40
 
 #define CG_KIND_PSC_EXP 0
 #define CG_KIND_PARROT 3         /* cpu.PARROT (models/parrot_neuron.py) */
+#define CG_KIND_PSC_DELTA 8      /* cpu.PSC_DELTA (models/iaf_psc_delta.py) */
 #define CG_PARROT_MAX_COPIES 16  /* cpu.PARROT_MAX_COPIES: most copies of one spike a parrot repeats */
 #define CG_KIND_DC 1            /* g_kind of a dc_generator (0: poisson_generator) */
 #define CG_GUIDE_SIZE 256       /* philox.GUIDE_SIZE */
@@ -154,6 +156,20 @@ CG_FN int cg_step_neuron(cg_i64 i, cg_i64 t, cg_u32 seed, const cg_neurons *N, c
             refr -= 1;
         N->I_ex[i] = I_ex * P[CG_P11EX] + ex;
         N->I_in[i] = I_in * P[CG_P11IN] + inh;
+    } else if (N->kind[q] == CG_KIND_PSC_DELTA) {
+        /* the step's input jumps V; I_ex holds the input kept while refractory (refractory_input),
+         * decayed by P22 per refractory step left, added in the first step after */
+        if (refr == 0) {
+            V = P[CG_P20] * (i_0 + P[CG_IE]) + P[CG_P22] * V + (ex + inh);
+            if (N->I_ex[i] != 0.0) {
+                V += N->I_ex[i];
+                N->I_ex[i] = 0.0;
+            }
+            if (V < P[CG_VMIN]) V = P[CG_VMIN];
+        } else {
+            if (P[CG_REFR_INPUT] != 0.0) N->I_ex[i] = (N->I_ex[i] + (ex + inh)) * P[CG_P22];
+            refr -= 1;
+        }
     } else { /* iaf_psc_alpha */
         const double I_ex = N->I_ex[i], I_in = N->I_in[i], dI_ex = N->dI_ex[i], dI_in = N->dI_in[i];
         if (refr == 0) {

@@ -17,8 +17,8 @@ from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
 __all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
-           "build_zoo", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES", "cpu_reference",
-           "ranks_command", "assert_same_as_cpu"]
+           "build_zoo", "delta_network", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES",
+           "cpu_reference", "ranks_command", "assert_same_as_cpu"]
 
 #: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
 _STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
@@ -62,6 +62,27 @@ def small_network(exc_delay=None, record_vm: bool = True):
     net.record_spikes(np.concatenate([every, src.gids]))
     if record_vm:
         net.record_state(np.array([0, 1, 77, 150, 151, 199]), ("V_m",), interval_ms=0.1)
+    return net
+
+
+def delta_network():
+    """120 iaf_psc_delta neurons in two populations (one with refractory_input, one with V_min and a
+    longer t_ref), recurrent E and I synapses (mV jumps), Poisson and dc drive; all spikes and V_m of 4
+    neurons recorded."""
+    net = Network(0.1)
+    v0 = Uniform(-70.0, -56.0)
+    a = net.add_population("iaf_psc_delta", 80, {"V_m": v0, "refractory_input": 1.0, "I_e": 100.0})
+    b = net.add_population("iaf_psc_delta", 40, {"V_m": v0, "V_min": -71.0, "t_ref": 3.3, "tau_m": 12.0})
+    every = np.concatenate([a.gids, b.gids])
+    net.connect(a.gids, every, "fixed_indegree", indegree=20, weight=Normal(0.4, 0.1),
+                delay=Redraw(Normal(1.5, 0.6), low=0.1, high=4.0))
+    net.connect(b.gids, every, "pairwise_bernoulli", p=0.2, weight=-1.2, delay=0.8)
+    pg = net.add_generator("poisson_generator", {"rate": 20000.0})
+    net.drive(pg, every, weight=0.15)
+    dc = net.add_generator("dc_generator", {"amplitude": 150.0, "start": 20.0, "stop": 70.0})
+    net.drive(dc, b.gids[::2], weight=1.0)
+    net.record_spikes(every)
+    net.record_state(np.array([0, 1, 80, 119]), ("V_m",), interval_ms=0.1)
     return net
 
 
@@ -167,7 +188,7 @@ def assert_same_layouts(host, device) -> None:
 
 
 #: The networks the many-rank scripts (tests/cuda_ranks_script.py) can name.
-CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small}
+CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small, "delta": delta_network}
 
 
 def build_emulator(out: Path) -> Path:

@@ -43,6 +43,15 @@ CASES = {
                                                       label="E->I"), ["E->I", "weight", "nan"]),
     "infinite weight": (lambda net, pre, post: net.connect(pre, post, "fixed_indegree", indegree=K, weight=np.inf,
                                                            label="E->I"), ["E->I", "weight", "inf"]),
+    "iaf_psc_delta negative tau_m": (
+        lambda net, pre, post: net.add_population("iaf_psc_delta", 10, {"tau_m": -3.0}, name="X"),
+        ["X", "iaf_psc_delta", "tau_m", "-3.0"]),
+    "iaf_psc_delta zero C_m": (
+        lambda net, pre, post: net.add_population("iaf_psc_delta", 10, {"C_m": 0.0}, name="X"),
+        ["X", "iaf_psc_delta", "C_m", "0.0"]),
+    "iaf_psc_delta V_reset above V_th": (
+        lambda net, pre, post: net.add_population("iaf_psc_delta", 10, {"V_reset": -54.0}, name="X"),
+        ["X", "iaf_psc_delta", "V_reset", "-54.0", "V_th", "-55.0"]),
     "NaN in a weight array": (
         lambda net, pre, post: net.connect(pre.gids[:3], post.gids[:3], "one_to_one",
                                            weight=np.array([1.0, np.nan, 2.0]), label="E->I"),

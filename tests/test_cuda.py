@@ -18,8 +18,8 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda_available
-from cuda_cases import (assert_same, assert_same_as_cpu, assert_same_layouts, build_zoo, hpc_small, pd14_small,
-                        ranks_command, run_case, single_neuron, small_network, stdp_parrots)
+from cuda_cases import (assert_same, assert_same_as_cpu, assert_same_layouts, build_zoo, delta_network, hpc_small,
+                        pd14_small, ranks_command, run_case, single_neuron, small_network, stdp_parrots)
 
 _OK, _WHY = cuda_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _OK, reason=_WHY or "no usable GPU")]
@@ -57,6 +57,14 @@ def test_single_neuron_dc_and_poisson(model):
     cpu = run_case(single_neuron(model), "cpu", runs=(200.0,))
     gpu = run_case(single_neuron(model), "cuda", runs=(200.0,))
     assert cpu["spike_gids"].size > 5
+    assert_same(cpu, gpu)
+
+
+def test_iaf_psc_delta_network():
+    """iaf_psc_delta (jumps, V_min, refractory_input's buffer) on the GPU equals the CPU bit for bit."""
+    cpu = run_case(delta_network(), "cpu", runs=(150.0, 50.0))
+    gpu = run_case(delta_network(), "cuda", runs=(150.0, 50.0))
+    assert cpu["spike_gids"].size > 100
     assert_same(cpu, gpu)
 
 

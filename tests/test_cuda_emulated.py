@@ -18,7 +18,7 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda
-from cuda_cases import (assert_same, hpc_small, pd14_small, run_case, single_neuron, small_network,
+from cuda_cases import (assert_same, delta_network, hpc_small, pd14_small, run_case, single_neuron, small_network,
                         stdp_parrots)
 
 
@@ -29,6 +29,14 @@ def test_single_neuron_dc_and_poisson(fake_cupy, model):
     assert cpu["spike_gids"].size > 5
     assert_same(cpu, gpu)
     assert fake_cupy._env.launches > 4 * 1500           # the kernels really ran, step by step
+
+
+def test_iaf_psc_delta_network(fake_cupy):
+    """iaf_psc_delta: jumps, V_min, refractory_input's buffer (kept in the I_ex slot) bit for bit."""
+    cpu = run_case(delta_network(), "cpu", runs=(60.0, 40.0))
+    gpu = run_case(delta_network(), "cuda", runs=(60.0, 40.0))
+    assert cpu["spike_gids"].size > 100
+    assert_same(cpu, gpu)
 
 
 @pytest.mark.parametrize("kw", [{}, {"section_size": 37}, {"weight_dtype": "float64"}])

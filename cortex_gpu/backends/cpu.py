@@ -64,6 +64,8 @@ _INV_FIXED = 1.0 / FIXED_ONE
 _ONE_FX = np.int64(1) << 32
 #: Model id of parrot_neuron (models/parrot_neuron.py): it counts arriving spikes in ``acc_in``, -1.0 each.
 PARROT = 3
+#: Model id of iaf_psc_delta (models/iaf_psc_delta.py): its I_ex slot holds the input buffered while refractory.
+PSC_DELTA = 8
 #: Most copies of one spike a parrot repeats in a step (its multiplicity); the ring has room for them.
 PARROT_MAX_COPIES = 16
 _POISSON_STREAM = 5 << 24
@@ -108,7 +110,7 @@ Recording = namedtuple("Recording", "rec_local spk_gid spk_step spk_n mm_local m
 # column indices of the propagator table (see models/_base.py PROP_COLUMNS)
 (P22, P21EX, P21IN, P20, P11EX, P11IN, P31EX, P31IN, P21IEX, P21IIN, PSC0EX, PSC0IN, IE, THETA, VRESET, EL, VMIN,
  GL, CM, EEX, EIN, TAUEX, TAUIN, HSTEP, TAUMINUS, TAUSFA, TAURR, ESFA, ERR, QSFA, QRR,
- DELTAT, TAUW, AADAPT, BADAPT, VPEAK, VTH, ELABS, GSLTOL) = range(39)
+ DELTAT, TAUW, AADAPT, BADAPT, VPEAK, VTH, ELABS, GSLTOL, REFR_INPUT) = range(40)
 #: Model ids of the conductance models the RKF45 integrator serves (models/iaf_cond_*.py, aeif_cond_*.py).
 COND_EXP, COND_ALPHA, COND_SFA_RR, AEIF_COND_EXP, AEIF_COND_ALPHA = 2, 4, 5, 6, 7
 #: aeif_cond_exp's instability bounds (NEST's NumericalInstability): V_m below, |w| above.
@@ -714,6 +716,18 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
         elif kind[q] == AEIF_COND_EXP or kind[q] == AEIF_COND_ALPHA:
             n_spikes = _update_aeif(i, q, N, ex, inh, spikes, mult, n_spikes)
             continue
+        elif kind[q] == PSC_DELTA:  # the step's input jumps V; see models/iaf_psc_delta.py
+            if refr[i] == 0:
+                V = prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P22] * V + (ex + inh)
+                if I_ex[i] != 0.0:  # input kept while refractory (refractory_input), decayed to now
+                    V += I_ex[i]
+                    I_ex[i] = 0.0
+                if V < prop[q, VMIN]:
+                    V = prop[q, VMIN]
+            else:
+                if prop[q, REFR_INPUT] != 0.0:  # decays by P22 per refractory step left: w * exp(-r h / tau_m)
+                    I_ex[i] = (I_ex[i] + (ex + inh)) * prop[q, P22]
+                refr[i] -= 1
         else:  # iaf_psc_alpha
             if refr[i] == 0:
                 V = (prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P31EX] * dI_ex[i]

@@ -97,7 +97,7 @@ RECORD_BUDGET_BYTES = 1 << 30
 #: Device memory left free beyond what the backend allocates (CUDA context, modules, graphs).
 RESERVE_BYTES = 256 << 20
 #: Neuron models the kernels integrate (model kind ids of cortex_gpu.models).
-SUPPORTED_MODELS = ("iaf_psc_exp", "iaf_psc_alpha", "parrot_neuron")
+SUPPORTED_MODELS = ("iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "parrot_neuron")
 #: Device bytes per local neuron: state and accumulators (V..i0_next 56, refr 4, acc 16, n_spikes 8, gid 8,
 #: pset 4, pre_of_local 4), drive pointer 8, the update's spike list 4.
 _NEURON_BYTES = 56 + 4 + 16 + 8 + 8 + 4 + 4 + 8 + 4

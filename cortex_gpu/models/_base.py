@@ -19,6 +19,8 @@ class Param:
     default: float
     unit: str
     doc: str
+    #: a flag (NEST reports True/False); kept as 0.0/1.0 in the float parameter arrays
+    boolean: bool = False
 
 
 #: Per-neuron float64 columns that the update kernels read. Every model
@@ -65,6 +67,7 @@ PROP_COLUMNS = (
     "V_th",     # aeif: V_th of the exponential term, mV
     "E_L_abs",  # aeif: E_L, mV
     "gsl_error_tol",  # aeif: absolute and relative tolerance of the ODE solver
+    "refr_input",  # psc_delta: 1.0 keeps input arriving while refractory (refractory_input), else 0.0
 )
 N_PROP = len(PROP_COLUMNS)
 

@@ -118,7 +118,8 @@ def defaults_of(model: str) -> dict[str, Any]:
         return {**_SYNAPSE_DEFAULTS, **KERNEL.synapse_registry[model][1], **KERNEL.model_defaults.get(model, {})}
     if role_of(model) == "neuron":
         m = NEURON_MODELS[base_model(model)]
-        base = {**m.defaults, **{k: v[0] for k, v in m.state.items()}}
+        base = {**{k: (bool(p.default) if p.boolean else p.default) for k, p in m.params.items()},
+                **{k: v[0] for k, v in m.state.items()}}
         if "V_m" in m.state:
             base["V_m"] = base["E_L"]
     else:

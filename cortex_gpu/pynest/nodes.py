@@ -298,7 +298,8 @@ def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
         return sim.state(key)[pos].tolist()
     v = block.pop.params.get(key, _built_default(block, key))
     a = np.asarray(v, dtype=float)
-    return (a[off] if a.ndim else np.full(off.size, float(a))).tolist()
+    out = (a[off] if a.ndim else np.full(off.size, float(a))).tolist()
+    return [bool(x) for x in out] if key in m.params and m.params[key].boolean else out
 
 
 def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
