@@ -154,13 +154,13 @@ def test_unknown_parameter_and_bad_values_raise(nest_ours):
 
 def test_unsupported_models_and_features_raise(nest_ours):
     nest = nest_ours
-    for model in ("aeif_cond_exp", "stdp_synapse", "noise_generator"):
+    for model in ("hh_psc_alpha", "stdp_synapse", "noise_generator"):
         with pytest.raises(NotImplementedError, match=model):
             nest.Create(model)
     with pytest.raises(NotImplementedError, match="positions"):
         nest.Create("iaf_psc_exp", 4, positions=object())
-    with pytest.raises(NotImplementedError, match="aeif_cond_exp"):
-        nest.CopyModel("aeif_cond_exp", "my_neuron")
+    with pytest.raises(NotImplementedError, match="hh_psc_alpha"):
+        nest.CopyModel("hh_psc_alpha", "my_neuron")
     sg = nest.Create("spike_generator")
     with pytest.raises(NotImplementedError, match="spike_weights"):
         sg.set(spike_times=[1.0], spike_weights=[2.0])
