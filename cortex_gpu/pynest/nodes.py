@@ -13,7 +13,6 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .. import keys
-from ..distributions import as_row, draw
 from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import make_device
@@ -35,9 +34,8 @@ def draw_parameter(value: Parameter, ids: np.ndarray, purpose: int, what: str) -
     ValueError
         When a bounded (``redraw``) distribution gives no value inside its bounds.
     """
-    row = as_row(value.dist)
     stream = keys.stream(keys.PARAM, (1 << 23) | purpose)
-    out = np.array([draw(row, KERNEL.rng_seed, stream, int(i), 0) for i in ids])
+    out = value.draw(ids, KERNEL.rng_seed, stream)
     if np.any(np.isnan(out)):
         raise ValueError(f"{what}: {value} gave no value inside its bounds")
     return out
