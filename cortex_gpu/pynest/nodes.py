@@ -406,6 +406,7 @@ def SetStatus(nodes: NodeCollection, params: dict[str, Any] | list[dict[str, Any
     """Set parameters of nodes: a dict for all, a list of dicts (one per node) or ``key, value``."""
     if isinstance(params, str):
         params = {params: val}
-    if not isinstance(nodes, NodeCollection):
-        raise NotImplementedError("SetStatus on connections is not supported yet")
+    from .connect import SynapseCollection
+    if not isinstance(nodes, (NodeCollection, SynapseCollection)):
+        raise TypeError("SetStatus needs a NodeCollection or a SynapseCollection")
     nodes.set(params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Simulation
+from .connect import apply_pending_weights
 from .devices import materialise_recorders
 from .kernel import KERNEL
 
@@ -30,6 +31,7 @@ def Prepare() -> None:
     materialise_recorders()
     sim = new_simulation()
     sim.build()
+    apply_pending_weights(sim)
     KERNEL.sim = sim
     KERNEL.probe = None
 
