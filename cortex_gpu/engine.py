@@ -660,6 +660,42 @@ class Simulation:
         return {"source": out["source"], "target": out["target"], "weight": out["weight"],
                 "delay": out["delay_steps"] * self.h, "synapse_model": out["synapse_model"]}
 
+    def set_weights(self, index: np.ndarray, weight: np.ndarray) -> None:
+        """Change the weights of built synapses: ``index`` are positions in the order of :meth:`connections`.
+
+        The next :meth:`run` delivers with the new values (stored in the
+        layout's weight type, as built weights are). Static and plastic
+        synapses alike; a plastic synapse's weight then evolves from the new
+        value.
+
+        Raises
+        ------
+        NotImplementedError
+            On the cuda backend, whose layout lives on the device.
+        ValueError
+            For positions out of range or weights that are not finite.
+        """
+        self.build()
+        if self.backend == "cuda":
+            raise NotImplementedError("changing the weights of built connections (SynapseCollection.set) is "
+                                      "not supported on the cuda backend")
+        index = np.asarray(index, np.int64).ravel()
+        weight = np.broadcast_to(np.asarray(weight, np.float64), index.shape)
+        if not np.all(np.isfinite(weight)):
+            raise ValueError("connection weights must be finite")
+        layouts = [lay for lay in (self.graph.layout, self.graph.count_layout, self.graph.plastic_layout)
+                   if lay is not None]                                   # the order of connections()
+        total = sum(lay.n_synapses for lay in layouts)
+        if index.size and (index.min() < 0 or index.max() >= total):
+            raise ValueError(f"synapse positions must lie in [0, {total}), got {index.min()}..{index.max()}")
+        start = 0
+        for lay in layouts:
+            lay.fetch_host()
+            n = lay.n_synapses
+            mine = (index >= start) & (index < start + n)
+            lay.syn_weight[index[mine] - start] = weight[mine]
+            start += n
+
     def state(self, name: str) -> np.ndarray:
         """Current value of a state variable for every local neuron, in NEST units (V_m in mV,
         currents in pA, conductances in nS); NaN for neurons whose model has no such variable."""

@@ -28,7 +28,7 @@ from .models import SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, defaults_of, i
 from .nodes import NodeCollection
 from .random import Parameter
 
-__all__ = ["Connect", "GetConnections", "SynapseCollection"]
+__all__ = ["Connect", "GetConnections", "SynapseCollection", "apply_pending_weights"]
 
 _CONN_KEYS = {"rule", "indegree", "N", "p", "allow_autapses", "allow_multapses"}
 _NEST_RULES = {"fixed_outdegree", "symmetric_pairwise_bernoulli", "pairwise_poisson",
@@ -235,38 +235,65 @@ def _remember(src: np.ndarray, tgt: np.ndarray, syn: dict, w: np.ndarray | None 
 
 
 class SynapseCollection:
-    """Connections as NEST's ``SynapseCollection``: ``get('weight')``, ``.source`` etc., in NEST node ids.
+    """Connections as NEST's ``SynapseCollection``: ``get('weight')``, ``.source``, ``set(weight=...)``, in NEST ids.
 
     ``synapse_model`` holds each connection's model name (``None`` where two
     projections with different static models join the same pair, which the
     engine's report cannot tell apart); ``receptor`` its receptor port.
+    Values are those of the ``GetConnections`` call that made the collection
+    (and of its own ``set`` calls since).
+
+    ``set`` changes weights of existing connections, before ``Simulate``
+    (the build takes them) or between ``Simulate`` calls (the next one
+    delivers with them), on the cpu backend; delays and the connections of
+    generators are refused with :class:`NotImplementedError`.
     """
 
     _FIELDS = ("source", "target", "weight", "delay", "synapse_model", "receptor")
 
     def __init__(self, source: np.ndarray, target: np.ndarray, weight: np.ndarray, delay: np.ndarray,
-                 synapse_model: np.ndarray | None = None, receptor: np.ndarray | None = None):
+                 synapse_model: np.ndarray | None = None, receptor: np.ndarray | None = None,
+                 where: np.ndarray | None = None, stamp: tuple | None = None,
+                 _store: tuple[np.ndarray, np.ndarray] | None = None):
         n = np.asarray(source).size
-        self._data = {"source": source, "target": target, "weight": weight, "delay": delay,
-                      "synapse_model": np.full(n, "static_synapse", object) if synapse_model is None
-                      else np.asarray(synapse_model, object),
-                      "receptor": np.zeros(n, np.int64) if receptor is None else np.asarray(receptor, np.int64)}
+        # weights live in one array shared by the collection and its slices, so that
+        # conns[1:3].weight = 9.0 shows in conns.weight, as in NEST
+        store = (np.array(weight, float), np.arange(n)) if _store is None else _store
+        data = {"source": np.asarray(source, np.int64), "target": np.asarray(target, np.int64),
+                "delay": np.asarray(delay, float),
+                "synapse_model": np.full(n, "static_synapse", object) if synapse_model is None
+                else np.asarray(synapse_model, object),
+                "receptor": np.zeros(n, np.int64) if receptor is None else np.asarray(receptor, np.int64),
+                # >= 0: position in the core's connections(); < 0: -1 - position among device connections
+                "_where": np.full(n, _NOWHERE, np.int64) if where is None else np.asarray(where, np.int64)}
+        object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "_stamp", stamp)
+
+    @property
+    def _weight(self) -> np.ndarray:
+        return self._store[0][self._store[1]]
 
     def __len__(self) -> int:
         return int(self._data["source"].size)
 
     def __getitem__(self, key: int | slice) -> "SynapseCollection":
         if isinstance(key, (int, np.integer)):
+            if not -len(self) <= key < len(self):
+                raise IndexError(f"index {key} out of range for {len(self)} connections")
             key = [key]
-        return SynapseCollection(*(self._data[k][key] for k in self._FIELDS))
+        cols = {k: self._data[k][key] for k in (*self._FIELDS, "_where") if k != "weight"}
+        return SynapseCollection(cols["source"], cols["target"], None, cols["delay"], cols["synapse_model"],
+                                 cols["receptor"], cols["_where"], self._stamp,
+                                 _store=(self._store[0], self._store[1][key]))
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SynapseCollection) and all(
-            np.array_equal(self._data[k], other._data[k]) for k in self._FIELDS)
+        return isinstance(other, SynapseCollection) and np.array_equal(self._weight, other._weight) and all(
+            np.array_equal(self._data[k], other._data[k]) for k in self._FIELDS if k != "weight")
 
     def __repr__(self) -> str:
         return f"SynapseCollection({len(self)} connections)"
@@ -279,7 +306,9 @@ class SynapseCollection:
                     "the synapse model of some connections is ambiguous: two Connect calls with different "
                     "static synapse models join the same source and target")
             return models.tolist()
-        if key in self._data:
+        if key == "weight":
+            return self._weight.tolist()
+        if key in self._FIELDS:
             return self._data[key].tolist()
         n = len(self)
         if key in ("port", "target_thread", "synapse_id"):
@@ -290,7 +319,8 @@ class SynapseCollection:
     def get(self, keys: str | list[str] | None = None, output: str = "") -> Any:
         """Values per connection: a list (or a scalar for one connection), or a dict of them."""
         if output:
-            raise NotImplementedError(f"SynapseCollection.get(output={output!r}) is not supported yet")
+            raise NotImplementedError(f"SynapseCollection.get(output={output!r}) is not supported by "
+                                      "cortex_gpu.pynest (pandas or json output); use the dict it returns")
         single = len(self) == 1
         pick = (lambda col: col[0] if single else col)
         if isinstance(keys, str):
@@ -303,13 +333,120 @@ class SynapseCollection:
         return tuple(c.get(keys) if isinstance(keys, str) or keys is None
                      else [c.get(k) for k in keys] for c in self)
 
-    def set(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("changing connections (SynapseCollection.set) is not supported yet")
+    def set(self, params: dict[str, Any] | list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        """Set connection parameters: ``set(weight=2.0)``, ``set({"weight": [...]})`` or one dict per connection.
+
+        Raises
+        ------
+        NotImplementedError
+            For delays, other parameters, connections of generators and the
+            cuda backend (see the class docstring).
+        ValueError
+            For lists of the wrong length or unknown parameters.
+        """
+        n = len(self)
+        if isinstance(params, (list, tuple)):
+            if kwargs:
+                raise TypeError("SynapseCollection.set: a list of dicts cannot be combined with keywords")
+            if len(params) != n:
+                raise ValueError(f"SynapseCollection.set: need one dict per connection ({n}), got {len(params)}")
+            keys = set().union(*(d.keys() for d in params)) if params else set()
+            for k in keys:
+                if any(k not in d for d in params):
+                    raise ValueError(f"SynapseCollection.set: '{k}' must be given for every connection")
+            values = {k: [d[k] for d in params] for k in keys}
+        else:
+            values = {**(params or {}), **kwargs}
+        for key, v in values.items():
+            if key not in ("weight", "delay"):
+                if key in self._FIELDS or key in ("port", "target_thread", "synapse_id"):
+                    raise ValueError(f"SynapseCollection.set: '{key}' of a connection cannot be changed")
+                raise NotImplementedError(f"SynapseCollection.set: setting '{key}' of connections is not "
+                                          "supported by cortex_gpu.pynest (weight only)")
+            if isinstance(v, Parameter):
+                raise NotImplementedError(f"SynapseCollection.set: random {key}s (nest.random parameters) are "
+                                          "not supported; pass a list of values")
+            a = np.asarray(v, dtype=float)
+            if a.ndim == 0:
+                a = np.full(n, float(a))
+            if a.shape != (n,):
+                raise ValueError(f"SynapseCollection.set: {key} needs a single value or {n} values, "
+                                 f"got shape {a.shape}")
+            values[key] = a
+        if "delay" in values:
+            if not np.array_equal(values["delay"], self._data["delay"]):
+                raise NotImplementedError("SynapseCollection.set: changing the delays of existing connections "
+                                          "is not supported by cortex_gpu.pynest")
+        if "weight" in values:
+            _set_weights(self, values["weight"])
+            self._store[0][self._store[1]] = values["weight"]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.set({name: value})
+
+
+#: ``_where`` of connections made by hand (``SynapseCollection(...)``): nothing to change
+_NOWHERE = np.iinfo(np.int64).min
+
+#: Weight changes made before Simulate: (stamp, positions in connections(), weights), applied to each build
+_PENDING_WEIGHTS: list[tuple[tuple, np.ndarray, np.ndarray]] = []
+
+
+def _stamp() -> tuple:
+    """What the positions of connections depend on: the kernel's network and its Connect calls."""
+    return (KERNEL.generation, id(KERNEL.net), len(KERNEL.net.projections), len(KERNEL.device_conns))
+
+
+def _set_weights(conns: SynapseCollection, weight: np.ndarray) -> None:
+    if not np.all(np.isfinite(weight)):
+        raise ValueError("SynapseCollection.set: weights must be finite")
+    where = conns._data["_where"]
+    if np.any(where == _NOWHERE) or conns._stamp is None:
+        raise NotImplementedError("SynapseCollection.set: these connections do not come from GetConnections")
+    if conns._stamp != _stamp():
+        raise NotImplementedError("SynapseCollection.set on connections obtained before a later Connect or "
+                                  "ResetKernel is not supported; call GetConnections again")
+    dev = where < 0
+    if dev.any():
+        _set_device_weights(-1 - where[dev], weight[dev])
+    core = ~dev
+    if core.any():
+        sims = [s for s in (KERNEL.sim, KERNEL.probe) if s is not None]
+        if KERNEL.sim is None:
+            _PENDING_WEIGHTS.append((conns._stamp, where[core].copy(), weight[core].copy()))
+        for sim in sims:
+            sim.set_weights(where[core], weight[core])
+
+
+def _set_device_weights(pos: np.ndarray, weight: np.ndarray) -> None:
+    """Weights of connections of recorders and multimeters (they carry no current; kept for GetConnections)."""
+    start = 0
+    for s, t, w, d, m in KERNEL.device_conns:
+        mine = (pos >= start) & (pos < start + s.size)
+        if mine.any():
+            if "generator" in _roles(s[pos[mine] - start]):
+                raise NotImplementedError("SynapseCollection.set: changing the weights of connections from "
+                                          "generators is not supported by cortex_gpu.pynest")
+            w[pos[mine] - start] = weight[mine]
+        start += s.size
+
+
+def apply_pending_weights(sim) -> None:
+    """Give a fresh build of the kernel's network the weight changes made before it (``Prepare``, probes)."""
+    now = _stamp()
+    live = [p for p in _PENDING_WEIGHTS if p[0][:2] == now[:2]]
+    _PENDING_WEIGHTS[:] = live
+    for stamp, index, weight in live:
+        if stamp != now:
+            raise NotImplementedError("Connect after SynapseCollection.set is not supported by cortex_gpu.pynest "
+                                      "(the changed connections can no longer be found); make every Connect "
+                                      "call first")
+        sim.set_weights(index, weight)
 
 
 def _projection_models(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -341,6 +478,7 @@ def _core_connections() -> dict[str, np.ndarray]:
     empty = {k: np.zeros(0, np.int64 if k in ("source", "target", "receptor") else float)
              for k in SynapseCollection._FIELDS}
     empty["synapse_model"] = np.zeros(0, object)
+    empty["_where"] = np.zeros(0, np.int64)
     net = KERNEL.net
     if not net.projections:
         return empty
@@ -349,6 +487,7 @@ def _core_connections() -> dict[str, np.ndarray]:
         if KERNEL.probe is None:
             from .simulation import new_simulation
             KERNEL.probe = new_simulation()
+            apply_pending_weights(KERNEL.probe)
         sim = KERNEL.probe
     c = sim.connections()
     plastic_projections = [p for p in net.projections if net.is_plastic(p.synapse_model)]
@@ -372,7 +511,7 @@ def _core_connections() -> dict[str, np.ndarray]:
         receptor[plastic] = parrot[pops].astype(np.int64)
     return {"source": KERNEL.nest_of_gid[c["source"]], "target": KERNEL.nest_of_gid[c["target"]],
             "weight": np.asarray(c["weight"], float), "delay": np.asarray(c["delay"], float),
-            "synapse_model": models, "receptor": receptor}
+            "synapse_model": models, "receptor": receptor, "_where": np.arange(models.size, dtype=np.int64)}
 
 
 def GetConnections(source: NodeCollection | None = None, target: NodeCollection | None = None,
@@ -386,10 +525,14 @@ def GetConnections(source: NodeCollection | None = None, target: NodeCollection 
             raise NotImplementedError(f"synapse model '{synapse_model}' is not supported by cortex_gpu.pynest")
         raise ValueError(f"unknown synapse model '{synapse_model}' (known: {', '.join(synapse_model_names())})")
     parts = [_core_connections()]
+    n_dev = 0
     for s, t, w, d, m in KERNEL.device_conns:
         parts.append({"source": s, "target": t, "weight": w, "delay": d,
-                      "synapse_model": np.full(s.size, m, object), "receptor": np.zeros(s.size, np.int64)})
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in SynapseCollection._FIELDS}
+                      "synapse_model": np.full(s.size, m, object), "receptor": np.zeros(s.size, np.int64),
+                      "_where": -1 - (n_dev + np.arange(s.size, dtype=np.int64))})
+        n_dev += s.size
+    fields = (*SynapseCollection._FIELDS, "_where")
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in fields}
     keep = np.ones(cols["source"].size, bool)
     if source is not None:
         keep &= np.isin(cols["source"], _as_collection(source).ids)
@@ -404,7 +547,7 @@ def GetConnections(source: NodeCollection | None = None, target: NodeCollection 
         keep &= cols["synapse_model"] == synapse_model
     cols = {k: v[keep] for k, v in cols.items()}
     order = np.lexsort((cols["target"], cols["source"]))
-    return SynapseCollection(*(cols[k][order] for k in SynapseCollection._FIELDS))
+    return SynapseCollection(*(cols[k][order] for k in fields), stamp=_stamp())
 
 
 def _as_collection(x: Any) -> NodeCollection:

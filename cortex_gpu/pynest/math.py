@@ -1,35 +1,53 @@
-"""``nest.math``: bounding random parameters by redrawing (``redraw``); other functions raise."""
-from __future__ import annotations
+"""``nest.math``: functions of random parameters (``exp``, ``sin``, ``cos``, ``min``, ``max``, ``redraw``).
 
-from typing import Any
+Each returns a :class:`~cortex_gpu.pynest.random.Parameter` expression,
+evaluated on the drawn values as NEST does. For connections the core can
+draw ``exp`` of a normal and ``redraw`` bounds only; the others are node
+parameters only (see :meth:`Parameter.distribution`).
+"""
+from __future__ import annotations
 
 import numpy as np
 
-from ..distributions import Redraw
 from .random import Parameter
 
 __all__ = ["redraw", "exp", "sin", "cos", "min", "max"]
 
 
+def _param(value: object, fn: str) -> Parameter:
+    if not isinstance(value, Parameter):
+        raise TypeError(f"nest.math.{fn} needs a nest.random parameter, got {type(value).__name__}")
+    return value
+
+
 def redraw(value: Parameter, min: float = -np.inf, max: float = np.inf) -> Parameter:  # noqa: A002
     """``value`` restricted to [min, max]: draws outside are drawn again (up to 1000 times)."""
-    if not isinstance(value, Parameter):
-        raise TypeError(f"redraw needs a nest.random parameter, got {type(value).__name__}")
+    _param(value, "redraw")
     if not float(min) <= float(max):
         raise ValueError(f"redraw: min ({min}) must not be larger than max ({max})")
-    return Parameter(Redraw(value.dist, float(min), float(max)))
+    return Parameter(op="redraw", args=(value, float(min), float(max)))
 
 
-def _unsupported(name: str):
-    def f(*args: Any, **kwargs: Any) -> Parameter:
-        raise NotImplementedError(f"nest.math.{name} is not supported yet")
-    f.__name__ = name
-    f.__doc__ = "Not supported: raises :class:`NotImplementedError`."
-    return f
+def exp(x: Parameter) -> Parameter:
+    """``exp`` of each drawn value."""
+    return Parameter(op="exp", args=(_param(x, "exp"),))
 
 
-exp = _unsupported("exp")
-sin = _unsupported("sin")
-cos = _unsupported("cos")
-min = _unsupported("min")  # noqa: A001 - NEST's name
-max = _unsupported("max")  # noqa: A001
+def sin(x: Parameter) -> Parameter:
+    """``sin`` of each drawn value (radians)."""
+    return Parameter(op="sin", args=(_param(x, "sin"),))
+
+
+def cos(x: Parameter) -> Parameter:
+    """``cos`` of each drawn value (radians)."""
+    return Parameter(op="cos", args=(_param(x, "cos"),))
+
+
+def min(x: Parameter, value: float) -> Parameter:  # noqa: A001 - NEST's name
+    """The smaller of each drawn value and ``value``."""
+    return Parameter(op="min", args=(_param(x, "min"), Parameter._wrap(value)))
+
+
+def max(x: Parameter, value: float) -> Parameter:  # noqa: A001
+    """The larger of each drawn value and ``value``."""
+    return Parameter(op="max", args=(_param(x, "max"), Parameter._wrap(value)))

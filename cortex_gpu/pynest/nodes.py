@@ -13,7 +13,6 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .. import keys
-from ..distributions import as_row, draw
 from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import emitted_spike_times, make_device, spike_generator_state
@@ -35,9 +34,8 @@ def draw_parameter(value: Parameter, ids: np.ndarray, purpose: int, what: str) -
     ValueError
         When a bounded (``redraw``) distribution gives no value inside its bounds.
     """
-    row = as_row(value.dist)
     stream = keys.stream(keys.PARAM, (1 << 23) | purpose)
-    out = np.array([draw(row, KERNEL.rng_seed, stream, int(i), 0) for i in ids])
+    out = value.draw(ids, KERNEL.rng_seed, stream)
     if np.any(np.isnan(out)):
         raise ValueError(f"{what}: {value} gave no value inside its bounds")
     return out
@@ -410,6 +408,7 @@ def SetStatus(nodes: NodeCollection, params: dict[str, Any] | list[dict[str, Any
     """Set parameters of nodes: a dict for all, a list of dicts (one per node) or ``key, value``."""
     if isinstance(params, str):
         params = {params: val}
-    if not isinstance(nodes, NodeCollection):
-        raise NotImplementedError("SetStatus on connections is not supported yet")
+    from .connect import SynapseCollection
+    if not isinstance(nodes, (NodeCollection, SynapseCollection)):
+        raise TypeError("SetStatus needs a NodeCollection or a SynapseCollection")
     nodes.set(params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Simulation
+from .connect import apply_pending_weights
 from .devices import materialise_recorders, open_ascii_files, write_ascii_files
 from .kernel import KERNEL
 
@@ -34,6 +35,7 @@ def _build() -> None:
     materialise_recorders()
     sim = new_simulation()
     sim.build()
+    apply_pending_weights(sim)
     KERNEL.sim = sim
     KERNEL.probe = None
 
