@@ -182,6 +182,12 @@ def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
         for m in np.unique(src):
             _device(m).targets.append(KERNEL.gid_of_nest[tgt[src == m]])
         _remember(src, tgt, syn)
+    elif pre_roles == {"generator"} and post_roles == {"spike_recorder"}:
+        # NEST's poisson_generator draws an own train for every target, the recorder included: it records
+        # a train that no neuron receives. The core draws drive trains for neurons only.
+        raise NotImplementedError("Connect(poisson_generator, spike_recorder) is not supported by "
+                                  "cortex_gpu.pynest: NEST records a Poisson train drawn for the recorder "
+                                  "itself; connect the generator to a parrot_neuron and record the parrot")
     elif "spike_recorder" in pre_roles or "multimeter" in post_roles or "generator" in post_roles \
             or "spike_generator" in post_roles:
         raise ValueError("Connect: wrong direction or node type; NEST connects Connect(generator, neurons), "

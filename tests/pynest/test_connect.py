@@ -162,3 +162,11 @@ def test_getconnections_before_and_after_simulate_agree(nest_ours):
     nest.Simulate(2.0)
     after = nest.GetConnections()
     assert len(before) == 250 and before == after
+
+
+def test_generator_to_spike_recorder_is_refused_by_name(nest_ours):
+    nest = nest_ours
+    pg = nest.Create("poisson_generator", params={"rate": 100.0})
+    sr = nest.Create("spike_recorder")
+    with pytest.raises(NotImplementedError, match="poisson_generator, spike_recorder"):
+        nest.Connect(pg, sr)

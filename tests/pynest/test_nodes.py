@@ -166,8 +166,9 @@ def test_unsupported_models_and_features_raise(nest_ours):
         sg.set(spike_times=[1.0], spike_weights=[2.0])
     with pytest.raises(NotImplementedError, match="precise_times"):
         sg.set(precise_times=True)
-    with pytest.raises(NotImplementedError, match="exponential"):
-        nest.random.exponential(1.0)
+    n = nest.Create("iaf_psc_exp", 2)
+    with pytest.raises(NotImplementedError, match="exponential"):   # node parameters only, not connections
+        nest.Connect(n, n, syn_spec={"weight": nest.random.exponential(1.0)})
     with pytest.raises(NotImplementedError):
         nest.spatial
 
