@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sys
 
+from . import errors as NESTErrors
 from . import math, random
 from .connect import Connect, GetConnections, SynapseCollection
 from .kernel import (GetKernelStatus, NumProcesses, Rank, ResetKernel, SetKernelStatus, VerbosityLevel,
-                     get_verbosity, install, set_verbosity)
+                     get, get_verbosity, install, set, set_verbosity)
 from .models import CopyModel, GetDefaults, Models, SetDefaults
 from .nodes import Create, GetStatus, NodeCollection, SetStatus
+from .errors import KernelException as NESTError
 from .random import Parameter
 from .simulation import Cleanup, Prepare, Run, Simulate
 
@@ -17,6 +19,7 @@ __all__ = [
     "VerbosityLevel", "Create", "NodeCollection", "GetStatus", "SetStatus", "Connect",
     "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
     "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "Rank", "NumProcesses",
+    "set", "get", "NESTErrors", "NESTError",
 ]
 
 install(sys.modules[__name__])

@@ -53,8 +53,8 @@ FindCenterElement FindNearestElement GetLocalNodeCollection GetLocalVPs GetNodes
 GetSourceNodes GetSourcePositions GetTargetNodes GetTargetPositions Install Mask
 PlotLayer PlotProbabilityParameter PlotSources PlotTargets PrintNodes Receptors
 SelectNodesByMask SetAcceptableLatency SetMaxBuffered SonataNetwork SyncProcesses
-TripartiteConnect help logic raster_plot serialize_data server set_communicator spatial
-spatial_distributions to_json visualization voltage_trace""".split())
+TripartiteConnect help logic serialize_data server set_communicator spatial
+spatial_distributions to_json visualization""".split())
 
 
 class VerbosityLevel(enum.IntEnum):
@@ -178,6 +178,34 @@ class Block:
     n: int
     pop: Population | None = None
     items: list = field(default_factory=list)
+
+
+def build_info() -> dict[str, Any]:
+    """NEST 3.10's ``build_info`` keys with this package's values.
+
+    ``version`` is cortex_gpu's version; ``have_*`` say what this package has
+    (MPI through mpi4py when importable, threads through Numba; no GSL, HDF5,
+    MUSIC, SIONlib or libneurosim); paths point at the installed package;
+    ``test_exitcodes`` are NEST's, since scripts compare against them.
+    """
+    import importlib.util
+    import platform
+    from .. import __version__
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    machine = platform.machine()
+    return {
+        "built": "", "datadir": package_dir, "docdir": package_dir, "exitcode": 0,
+        "have_boost": False, "have_gsl": False, "have_hdf5": False, "have_libneurosim": False,
+        "have_mpi": importlib.util.find_spec("mpi4py") is not None, "have_music": False,
+        "have_sionlib": False, "have_threads": True,
+        "host": f"{machine}-{sys.platform}", "hostcpu": machine, "hostos": sys.platform, "hostvendor": "",
+        "ndebug": True, "prefix": package_dir,
+        "test_exitcodes": {"abort": 134, "exception": 125, "fatal": 127, "scripterror": 126, "segfault": 139,
+                           "skipped": 200, "skipped_have_mpi": 202, "skipped_no_gsl": 204, "skipped_no_mpi": 201,
+                           "skipped_no_music": 205, "skipped_no_threading": 203, "success": 0,
+                           "unknownerror": 10, "userabort": 15},
+        "threads_model": "numba", "version": __version__,
+    }
 
 
 class Kernel:
@@ -737,6 +765,20 @@ def GetKernelStatus(keys: str | list[str] | None = None) -> Any:
     return KERNEL.status(keys)
 
 
+def set(**params: Any) -> None:
+    """Set kernel attributes by keyword, as NEST's ``nest.set(rng_seed=5)`` (a positional dict is a TypeError)."""
+    KERNEL.set_status(params)
+
+
+def get(*keys: str) -> Any:
+    """Every kernel attribute (dict), one value (one key) or a tuple of values, as NEST's ``nest.get``."""
+    if not keys:
+        return KERNEL.status(None)
+    if len(keys) == 1:
+        return KERNEL.status(keys[0])
+    return tuple(KERNEL.status(list(keys)))
+
+
 def set_verbosity(level: Any) -> None:
     """Accept NEST's verbosity (``"M_ERROR"``, a :class:`VerbosityLevel` or an int); nothing prints anyway."""
     KERNEL.verbosity = level
@@ -757,15 +799,15 @@ class PynestModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name in Kernel.settings():
             return getattr(KERNEL, name)
-        if name in UNSUPPORTED_API or name in _NEST_ONLY_SETTINGS:
+        if name in UNSUPPORTED_API:
             raise NotImplementedError(f"nest.{name} is not supported by cortex_gpu.pynest")
         raise AttributeError(f"module 'cortex_gpu.pynest' has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in Kernel.settings():
-            setattr(KERNEL, name, value)
-        elif name in _NEST_ONLY_SETTINGS:
-            raise NotImplementedError(f"kernel setting '{name}' is not supported by cortex_gpu.pynest")
+            if Kernel.settings()[name].readonly:   # NEST: `nest.x = ...` on a read-only key
+                raise AttributeError(f"`{name}` is a read-only kernel attribute.")
+            KERNEL.set_status({name: value})
         else:
             super().__setattr__(name, value)
 
