@@ -20,7 +20,8 @@ def test_settings_attribute_and_dict_styles(nest_ours):
 
 # local_num_threads=0 is left out: NEST 3.10 aborts the process on it.
 BAD_SETTINGS = [{"resolution": -0.1}, {"resolution": 0.0004}, {"rng_seed": 0},
-                {"biological_time": 5.0}, {"no_such_setting": 1}, {"rng_seed": "x"}]
+                {"biological_time": 5.0}, {"no_such_setting": 1}, {"rng_seed": "x"},
+                {"resolution": "x"}]
 
 
 def _error_name(nest, params: dict) -> str:

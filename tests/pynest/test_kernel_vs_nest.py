@@ -56,3 +56,19 @@ def test_readonly_attribute_assignment_error_equals_nests(run_both):
         return "no error"
     theirs, mine = run_both(script)
     assert mine == theirs
+
+
+def test_nest_errors_namespace_catches_as_in_nest(run_both):
+    def script(nest):
+        try:
+            nest.rng_seed = 0
+        except nest.NESTErrors.BadProperty as error:
+            return isinstance(error, nest.NESTError), nest.get("rng_seed")
+        return "not caught"
+    theirs, mine = run_both(script)
+    assert mine == theirs
+
+
+def test_build_info_has_nests_keys(run_both):
+    theirs, mine = run_both(lambda nest: set(nest.build_info))
+    assert mine == theirs
