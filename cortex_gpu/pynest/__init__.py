@@ -7,7 +7,7 @@ from . import errors as NESTErrors
 from . import math, random, raster_plot, voltage_trace
 from .connect import Connect, GetConnections, SynapseCollection
 from .kernel import (GetKernelStatus, NumProcesses, Rank, ResetKernel, SetKernelStatus, VerbosityLevel,
-                     get, get_verbosity, install, set, set_verbosity)
+                     get, get_verbosity, install, message, set, set_verbosity)
 from .models import CopyModel, GetDefaults, Models, SetDefaults
 from .nodes import Create, GetStatus, NodeCollection, SetStatus
 from .errors import KernelException as NESTError
@@ -19,7 +19,7 @@ __all__ = [
     "VerbosityLevel", "Create", "NodeCollection", "GetStatus", "SetStatus", "Connect",
     "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
     "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "voltage_trace", "raster_plot",
-    "Rank", "NumProcesses", "set", "get", "NESTErrors", "NESTError",
+    "Rank", "NumProcesses", "set", "get", "message", "NESTErrors", "NESTError",
 ]
 
 install(sys.modules[__name__])

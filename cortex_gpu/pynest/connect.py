@@ -334,11 +334,6 @@ class SynapseCollection:
         names = list(keys) if keys is not None else [*self._FIELDS, "port", "target_thread", "synapse_id"]
         return {k: pick(self._column(k)) for k in names}
 
-    def status(self, keys: str | list[str] | None = None) -> tuple:
-        """``GetStatus`` on connections: one dict (or value) per connection."""
-        return tuple(c.get(keys) if isinstance(keys, str) or keys is None
-                     else [c.get(k) for k in keys] for c in self)
-
     def set(self, params: dict[str, Any] | list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
         """Set connection parameters: ``set(weight=2.0)``, ``set({"weight": [...]})`` or one dict per connection.
 

@@ -177,6 +177,8 @@ class _RecorderStatus:
 
     def get(self, key: str) -> Any:
         if key == "events":
+            if self.params["record_to"] != "memory":
+                raise KeyError("events")      # NEST keeps events in memory only for record_to 'memory'
             return self.events()
         if key == "n_events":
             return int(self.events()["senders"].size)
@@ -189,7 +191,8 @@ class _RecorderStatus:
         if self.params["record_to"] != "ascii":
             out.pop("precision", None)
         out["n_events"] = self.get("n_events")
-        out["events"] = self.events()
+        if self.params["record_to"] == "memory":
+            out["events"] = self.events()
         out["filenames"] = self.get("filenames")
         return out
 

@@ -10,7 +10,9 @@ connection and simulation; node collections from before it become invalid.
 """
 from __future__ import annotations
 
+import datetime
 import enum
+import inspect
 import os
 import sys
 import time
@@ -26,7 +28,7 @@ from . import errors as E
 
 __all__ = [
     "KernelAttribute", "Kernel", "KERNEL", "Block", "VerbosityLevel", "NEST_DEFAULT_SEED",
-    "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
+    "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity", "message",
     "PynestModule", "install", "HPC_TWINS",
 ]
 
@@ -58,7 +60,7 @@ spatial_distributions to_json visualization""".split())
 
 
 class VerbosityLevel(enum.IntEnum):
-    """NEST's verbosity levels; accepted and stored, the layer prints nothing anyway."""
+    """NEST's verbosity levels; they filter :func:`message`, the layer prints nothing else."""
 
     ALL = 0
     DEBUG = 5
@@ -341,7 +343,7 @@ class Kernel:
     data_prefix = KernelAttribute("str", "Prefix of the names of the files recorders write", default="")
     overwrite_files = KernelAttribute("bool", "Whether recorders may overwrite existing files "
                                       "(otherwise an existing file stops Simulate)", default=False)
-    verbosity = KernelAttribute("VerbosityLevel", "Verbosity of messages (stored only)",
+    verbosity = KernelAttribute("VerbosityLevel", "Verbosity of messages: the lowest severity nest.message prints",
                                 default=VerbosityLevel.INFO)
     kernel_status = KernelAttribute("dict", "Every kernel setting", readonly=True, in_status=False)
 
@@ -780,8 +782,27 @@ def get(*keys: str) -> Any:
 
 
 def set_verbosity(level: Any) -> None:
-    """Accept NEST's verbosity (``"M_ERROR"``, a :class:`VerbosityLevel` or an int); nothing prints anyway."""
-    KERNEL.verbosity = level
+    """Set NEST's verbosity (``"M_ERROR"``, a :class:`VerbosityLevel` or an int); it filters :func:`message`."""
+    KERNEL.verbosity = _verbosity(level)
+
+
+def message(message: str, severity: Any = VerbosityLevel.INFO, *, function: str | None = None,
+            filename: str | None = None, lineno: int | None = None) -> None:
+    """Print ``message`` as NEST's logger does, when ``severity`` reaches the kernel's verbosity.
+
+    The line is ``[LEVEL] [date time] message`` on stdout (stderr from ``WARNING`` up); at verbosity
+    ``DEBUG`` or ``ALL`` the caller's file, line and function are added, as in
+    NEST (``[INFO] [2026-12-04 20:59:13 script.py:4 @ f] message``).
+    """
+    level = _verbosity(severity)
+    if level < KERNEL.verbosity:
+        return
+    caller = inspect.stack()[1]
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    if KERNEL.verbosity <= VerbosityLevel.DEBUG:
+        stamp += f" {filename or caller.filename}:{lineno or caller.lineno} @ {function or caller.function}"
+    stream = sys.stderr if level >= VerbosityLevel.WARNING else sys.stdout
+    print(f"[{level.name}] [{stamp}] {message}", file=stream, flush=True)
 
 
 def get_verbosity() -> VerbosityLevel:

@@ -163,6 +163,9 @@ def GetDefaults(model: str, keys: str | list[str] | None = None, output: str = "
     if output:
         raise NotImplementedError(f"GetDefaults(output={output!r}) is not supported yet")
     d = _public(model, defaults_of(model))
+    if is_synapse_model(model):
+        from .connect import GetConnections      # connect imports this module
+        d["num_connections"] = len(GetConnections(synapse_model=model))
     if keys is None:
         return d
     for k in [keys] if isinstance(keys, str) else keys:

@@ -233,7 +233,10 @@ def _per_node(key: str, value: Any, pos: np.ndarray, n: int, ids: np.ndarray) ->
 def _status_keys(block: Block) -> list[str]:
     return list(defaults_of(block.model)) + list(_BOOKKEEPING) + (
         ["recordables"] if block.role == "neuron" else []) + (
-        ["events", "n_events", "filenames"] if block.role in ("spike_recorder", "multimeter") else [])
+        ["n_events", "filenames"] if block.role in ("spike_recorder", "multimeter") else []) + (
+        # NEST holds events only for record_to 'memory'
+        ["events"] if block.role in ("spike_recorder", "multimeter")
+        and all(d.params["record_to"] == "memory" for d in block.items) else [])
 
 
 def _block_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
@@ -255,14 +258,14 @@ def _block_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
         if key in block.items[0]:
             return [(v.copy() if isinstance(v, np.ndarray) else DBL_MAX if key == "stop" and v == np.inf else v)
                     for v in (block.items[i][key] for i in off)]
-        raise ValueError(f"{block.model}: unknown parameter '{key}'")
+        raise KeyError(f"{block.model}: unknown parameter '{key}'")     # NEST's get raises KeyError
     out = []
     for i in off:
         dev = block.items[i]
         try:
             out.append(dev.get(key))
         except KeyError:
-            raise ValueError(f"{block.model}: unknown parameter '{key}'") from None
+            raise KeyError(f"{block.model}: unknown parameter '{key}'") from None
     return out
 
 
@@ -281,8 +284,8 @@ def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     if key == "recordables":
         return [sorted(m.recordables) for _ in off]
     if key not in m.params and key not in m.state:
-        raise ValueError(f"{block.model}: unknown parameter '{key}' "
-                         f"(known: {', '.join(sorted(list(m.params) + list(m.state))) })")
+        raise KeyError(f"{block.model}: unknown parameter '{key}' "
+                       f"(known: {', '.join(sorted(list(m.params) + list(m.state))) })")
     sim = KERNEL.sim
     if key in m.state and sim is not None:
         gids = block.pop.first + off
@@ -351,6 +354,12 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
     ValueError
         For an unknown parameter or a bad value.
     """
+    if isinstance(n, dict):
+        # NEST keeps Create(model, params) working for backward compatibility
+        if params is not None or positions is not None:
+            raise ValueError("A parameter dictionary can be passed as second argument only if Create() "
+                            "is called with two arguments.")
+        n, params = 1, n
     if positions is not None:
         raise NotImplementedError("Create(positions=...): spatial networks are not supported by cortex_gpu.pynest")
     role = role_of(model)
@@ -387,20 +396,28 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
     return nodes
 
 
-def GetStatus(nodes: NodeCollection, keys: str | list[str] | None = None, output: str = "") -> Any:
-    """Status of each node: a tuple of dicts, or of values when ``keys`` is a string (NEST 2 style)."""
-    if not isinstance(nodes, NodeCollection):
-        from .connect import SynapseCollection
-        if isinstance(nodes, SynapseCollection):
-            return nodes.status(keys)
+def GetStatus(nodes: Any, keys: str | list[str] | None = None, output: str = "") -> tuple:
+    """Status of nodes or connections in NEST 3.9's format, built from ``get`` as NEST 3.10 does.
+
+    A tuple with one dict per element (``keys`` None), or what ``get(keys)``
+    gives for a string key (a 1-tuple for one element), or one tuple of values
+    per element for a list of keys.
+    """
+    from .connect import SynapseCollection
+    if not isinstance(nodes, (NodeCollection, SynapseCollection)):
         raise TypeError("GetStatus needs a NodeCollection or a SynapseCollection")
     if output:
         raise NotImplementedError(f"GetStatus(output={output!r}) is not supported yet")
-    out = []
-    for node in nodes:
-        d = node.get() if keys is None else node.get(*([keys] if isinstance(keys, str) else [keys]))
-        out.append(d if keys is None or isinstance(keys, str) else [d[k] for k in keys])
-    return tuple(out)
+    n = len(nodes)
+    if n == 0:
+        return ()
+    if keys:
+        result = nodes.get(keys)
+        if isinstance(keys, str):
+            return (result,) if n == 1 else result
+        return (tuple(result.values()),) if n == 1 else tuple(zip(*result.values()))
+    result = nodes.get()
+    return (result,) if n == 1 else tuple({k: v[j] for k, v in result.items()} for j in range(n))
 
 
 def SetStatus(nodes: NodeCollection, params: dict[str, Any] | list[dict[str, Any]] | str,

@@ -116,7 +116,7 @@ def test_getstatus_setstatus(nest_ours):
     assert nest.GetStatus(n, "C_m") == (250.0, 100.0, 150.0)
     st = nest.GetStatus(n[0])
     assert isinstance(st, tuple) and st[0]["V_m"] == -66.0 and st[0]["model"] == "iaf_psc_alpha"
-    assert nest.GetStatus(n[:2], ["I_e", "C_m"]) == ([20.0, 250.0], [20.0, 100.0])
+    assert nest.GetStatus(n[:2], ["I_e", "C_m"]) == ((20.0, 250.0), (20.0, 100.0))   # NEST 3.10: a tuple per node
     dc = nest.Create("dc_generator", params={"amplitude": 5.0})
     assert nest.GetStatus(dc, "amplitude") == (5.0,)
 
@@ -144,7 +144,7 @@ def test_unknown_parameter_and_bad_values_raise(nest_ours):
         n.set(tau_m=float("nan"))
     with pytest.raises(ValueError, match="2 values"):
         n.set(I_e=[1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="foo"):
+    with pytest.raises(KeyError, match="foo"):   # NEST raises KeyError
         n.get("foo")
     with pytest.raises(ValueError, match="rate"):
         nest.Create("poisson_generator", params={"rate": -5.0})

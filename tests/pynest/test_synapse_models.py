@@ -174,7 +174,7 @@ def test_parrot_neurons_and_receptor_1(nest_ours):
     assert d["tau_minus"] == 20.0 and d["model"] == "parrot_neuron" and "recordables" not in d
     p = nest.Create("parrot_neuron", 2, params={"tau_minus": 12.0})
     assert p.get("tau_minus") == (12.0, 12.0)
-    with pytest.raises(ValueError, match="V_m"):
+    with pytest.raises(KeyError, match="V_m"):   # NEST raises KeyError
         p.get("V_m")
     n = nest.Create("iaf_psc_exp")
     with pytest.raises(ValueError, match="receptor_type 1"):
