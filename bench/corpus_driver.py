@@ -4,7 +4,7 @@ MODULE is the module the script imports as ``nest`` (``nest`` or ``cortex_gpu.py
 (already rewritten) script; OUT is a path prefix: ``OUT.json`` receives the status (ok / exception class,
 message and the script line it stopped at, wall time, kernel figures, recorder list, PyNEST calls the
 collection needed and the module lacks) and ``OUT.npz`` the recorded events, one array per recorder and
-event key, named ``r<node id>__<key>``.
+event key, named ``r<node id>__<key>`` (read back from its files for a ``record_to="ascii"`` recorder).
 
 The script runs with :func:`runpy.run_path` as ``__main__`` with its directory first on ``sys.path`` (the
 Brette et al. scripts import their benchmark module from there), ``plt.show`` a no-op and ``sys.exit``
@@ -84,6 +84,23 @@ def _as_list(value: Any, n: int) -> list[Any]:
     return list(value)
 
 
+#: event keys of the columns NEST's ascii backend writes
+_ASCII_COLUMNS = {"sender": "senders", "time_ms": "times", "time_step": "times", "offset": "offsets",
+                  "receiver": "targets", "weight": "weights"}
+
+
+def _ascii_events(filenames: list[str]) -> dict[str, np.ndarray]:
+    """The events of a ``record_to="ascii"`` recorder, read back from its files (NEST keeps none in memory)."""
+    columns: dict[str, list[np.ndarray]] = {}
+    for name in filenames:
+        lines = [line for line in Path(name).read_text().splitlines() if line and not line.startswith("#")]
+        header = lines[0].split("\t")
+        rows = np.array([line.split("\t") for line in lines[1:]], dtype=float).reshape(-1, len(header))
+        for i, column in enumerate(header):
+            columns.setdefault(_ASCII_COLUMNS.get(column, column), []).append(rows[:, i])
+    return {k: np.concatenate(v) for k, v in columns.items()}
+
+
 def collect(module_name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Kernel figures, node models and every recorder's events, through the PyNEST API both modules share."""
     nest = sys.modules.get(module_name) or importlib.import_module(module_name)
@@ -118,7 +135,8 @@ def collect(module_name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         rec: dict[str, Any] = {"id": node_id, "model": model, "keys": []}
         try:
             node = nest.NodeCollection([node_id])
-            events = node.get("events")
+            record_to = str(node.get("record_to"))
+            events = node.get("events") if record_to == "memory" else _ascii_events(node.get("filenames"))
             for k, v in dict(events).items():
                 arr = np.asarray(v)
                 if arr.dtype == object:
@@ -126,7 +144,7 @@ def collect(module_name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 arrays[f"r{node_id}__{k}"] = arr
                 rec["keys"].append(k)
             rec["n_events"] = int(node.get("n_events"))
-            rec["record_to"] = str(node.get("record_to"))
+            rec["record_to"] = record_to
         except Exception as exc:  # noqa: BLE001
             info["missing_api"].append(f"recorder {node_id} ({model}) events: {type(exc).__name__}: {exc}"[:300])
         info["recorders"].append(rec)

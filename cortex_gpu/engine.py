@@ -447,12 +447,14 @@ class Simulation:
                 self._cdf_parts[g.id] = philox.poisson_cdf(value[g.id])
             else:
                 value[g.id] = p["amplitude"]
-            # Emission steps s with start_step <= s < stop_step are active. A spike
-            # emitted in step s is stamped (s+1)h, so a poisson_generator covers
-            # stamps in (start, stop]. NEST's current generators switch one step
-            # earlier (measured with NEST 3.10: start=20 ms, delay 1 ms first
-            # changes V_m at 21.1 ms), hence the shift for dc_generator.
-            shift = 0 if g.model == "poisson_generator" else 1
+            # Emission steps s with start_step <= s < stop_step are active; step s
+            # runs from s*h to (s+1)*h and stamps its spikes (s+1)h. NEST 3.10's
+            # poisson_generator is active in the steps that start in (start, stop]
+            # (measured: start=1 ms, stop=2 ms, delay 0.1 ms first moves V_m at
+            # 1.3 ms, last at 2.2 ms), hence the shift of one step later. Its
+            # current generators switch one step earlier than [start, stop)
+            # (start=20 ms, delay 1 ms first changes V_m at 21.1 ms).
+            shift = -1 if g.model == "poisson_generator" else 1
             start[g.id] = int(np.floor((p["origin"] + p["start"]) / h + 0.5)) - shift
             stop[g.id] = (np.iinfo(np.int64).max // 2 if not np.isfinite(p["stop"])
                           else int(np.floor((p["origin"] + p["stop"]) / h + 0.5)) - shift)

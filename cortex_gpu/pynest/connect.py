@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import RULES
 from .devices import GeneratorDevice
-from .kernel import KERNEL
+from .kernel import KERNEL, timed_as
 from .models import SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, defaults_of, is_synapse_model, synapse_model_names
 from .nodes import NodeCollection
 from .random import Parameter
@@ -145,6 +145,7 @@ def _per_pair(value: Any, what: str, n: int, rule: str) -> np.ndarray:
     return a.ravel()
 
 
+@timed_as("time_construction_connect")
 def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
             return_synapsecollection: bool = False) -> "SynapseCollection | None":
     """Connect ``pre`` to ``post`` with ``conn_spec`` (rule) and ``syn_spec`` (model, weight, delay, receptor).
@@ -474,6 +475,24 @@ def _projection_models(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return out
 
 
+def _core_simulation() -> Any:
+    """The simulation that holds the core synapses: the running one, or a build made for looking."""
+    if KERNEL.sim is None and KERNEL.probe is None:
+        from .simulation import new_simulation
+        KERNEL.probe = new_simulation()
+        apply_pending_weights(KERNEL.probe)
+    return KERNEL.sim if KERNEL.sim is not None else KERNEL.probe
+
+
+def core_connection_count() -> int:
+    """Core synapses of the whole network (every rank's; collective under MPI), without listing them."""
+    if not KERNEL.net.projections:
+        return 0
+    sim = _core_simulation()
+    sim.build()
+    return int(KERNEL.comm.allreduce_sum(np.array([sim.graph.n_synapses], np.int64))[0])
+
+
 def _core_connections() -> dict[str, np.ndarray]:
     """Every core synapse in NEST ids, from the simulation or a build made for looking."""
     empty = {k: np.zeros(0, np.int64 if k in ("source", "target", "receptor") else float)
@@ -483,14 +502,7 @@ def _core_connections() -> dict[str, np.ndarray]:
     net = KERNEL.net
     if not net.projections:
         return empty
-    sim = KERNEL.sim
-    if sim is None:
-        if KERNEL.probe is None:
-            from .simulation import new_simulation
-            KERNEL.probe = new_simulation()
-            apply_pending_weights(KERNEL.probe)
-        sim = KERNEL.probe
-    c = sim.connections()
+    c = _core_simulation().connections()
     plastic_projections = [p for p in net.projections if net.is_plastic(p.synapse_model)]
     if "synapse_model" in c:
         reported = np.asarray(c["synapse_model"], object)

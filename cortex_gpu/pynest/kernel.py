@@ -10,8 +10,10 @@ connection and simulation; node collections from before it become invalid.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
+import functools
 import inspect
 import os
 import sys
@@ -19,7 +21,7 @@ import time
 import types
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -320,12 +322,17 @@ class Kernel:
                                   readonly=True)
     build_info = KernelAttribute("dict", "Information about the build: NEST's keys, this package's values",
                                  readonly=True)
-    time_simulate = KernelAttribute("float", "Wall-clock seconds spent in Simulate/Run", attribute=False)
-    time_simulate_cpu = KernelAttribute("float", "CPU seconds spent in Simulate/Run", attribute=False)
-    time_construction_create = KernelAttribute("float", "Wall-clock seconds spent in Create", attribute=False)
-    time_construction_create_cpu = KernelAttribute("float", "CPU seconds spent in Create", attribute=False)
-    time_construction_connect = KernelAttribute("float", "Wall-clock seconds spent in Connect", attribute=False)
-    time_construction_connect_cpu = KernelAttribute("float", "CPU seconds spent in Connect", attribute=False)
+    time_simulate = KernelAttribute("float", "Wall-clock seconds spent in Simulate/Run", attribute=False,
+                                    default=0.0)
+    time_simulate_cpu = KernelAttribute("float", "CPU seconds spent in Simulate/Run", attribute=False, default=0.0)
+    time_construction_create = KernelAttribute("float", "Wall-clock seconds spent in Create", attribute=False,
+                                               default=0.0)
+    time_construction_create_cpu = KernelAttribute("float", "CPU seconds spent in Create", attribute=False,
+                                                   default=0.0)
+    time_construction_connect = KernelAttribute("float", "Wall-clock seconds spent in Connect and in building the "
+                                                "network at the first Prepare", attribute=False, default=0.0)
+    time_construction_connect_cpu = KernelAttribute("float", "CPU seconds spent in Connect and in building the "
+                                                    "network at the first Prepare", attribute=False, default=0.0)
     time_communicate_prepare = KernelAttribute("ndarray", "Seconds of MPI communication in Prepare (none: "
                                                "this layer exchanges nothing in Prepare)", attribute=False)
     time_communicate_prepare_cpu = KernelAttribute("ndarray", "CPU seconds of MPI communication in Prepare",
@@ -547,8 +554,9 @@ class Kernel:
         return self.n_nodes
 
     def _get_num_connections(self) -> int:
-        from .connect import GetConnections
-        return len(GetConnections())
+        # counted, not listed: listing 1e8 connections (GetConnections) would cost gigabytes
+        from .connect import core_connection_count
+        return core_connection_count() + sum(int(src.size) for src, *_ in self.device_conns)
 
     def _get_node_models(self) -> list[str]:
         from .models import node_model_names
@@ -585,10 +593,15 @@ class Kernel:
 
     _get_time_communicate_prepare_cpu = _get_time_communicate_prepare
 
-    def add_time(self, key: str, wall_s: float, cpu_s: float) -> None:
-        """Add to the timers ``key`` (wall-clock) and ``key_cpu``."""
-        self._values[key] = self._values.get(key, 0.0) + wall_s
-        self._values[key + "_cpu"] = self._values.get(key + "_cpu", 0.0) + cpu_s
+    @contextlib.contextmanager
+    def timed(self, key: str) -> Iterator[None]:
+        """Add the wall-clock and CPU seconds of the ``with`` block to the timers ``key`` and ``key_cpu``."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self._values[key] = self._values.get(key, 0.0) + time.perf_counter() - wall
+            self._values[key + "_cpu"] = self._values.get(key + "_cpu", 0.0) + time.process_time() - cpu
 
     # ---- this layer's settings and output
     def _set_weight_dtype(self, value: str) -> str:
@@ -784,6 +797,17 @@ def get(*keys: str) -> Any:
 def set_verbosity(level: Any) -> None:
     """Set NEST's verbosity (``"M_ERROR"``, a :class:`VerbosityLevel` or an int); it filters :func:`message`."""
     KERNEL.verbosity = _verbosity(level)
+
+
+def timed_as(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: the calls of a PyNEST function count into the kernel timers ``key`` and ``key_cpu``."""
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            with KERNEL.timed(key):
+                return function(*args, **kwargs)
+        return timed_call
+    return decorate
 
 
 def message(message: str, severity: Any = VerbosityLevel.INFO, *, function: str | None = None,

@@ -16,7 +16,7 @@ from .. import keys
 from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import emitted_spike_times, make_device, spike_generator_state
-from .kernel import KERNEL, Block
+from .kernel import KERNEL, Block, timed_as
 from .models import ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, role_of
 from .random import Parameter
 
@@ -343,6 +343,7 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
                                 and k not in ARRAY_PARAMS else v) for k, v in params.items()})
 
 
+@timed_as("time_construction_create")
 def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]] | None = None,
            positions: Any = None) -> NodeCollection:
     """Create ``n`` nodes of ``model``; ``params`` is a dict (scalars, per-node lists/arrays, Parameters) or a list of dicts.

@@ -6,19 +6,26 @@ from its state, so two ``Simulate(500)`` equal one ``Simulate(1000)``.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..engine import Simulation
 from .connect import apply_pending_weights
 from .devices import materialise_recorders, open_ascii_files, write_ascii_files
-from .kernel import KERNEL
+from .kernel import KERNEL, message, timed_as
 
 __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
 
 
 def new_simulation() -> Simulation:
     """A core simulation of the kernel's network with the kernel's settings (not yet built)."""
-    return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=KERNEL.local_num_threads,
+    threads = KERNEL.local_num_threads
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        # results do not depend on the thread count, so more threads than Numba has only cost time
+        message(f"local_num_threads = {threads}: running on the {numba.config.NUMBA_NUM_THREADS} threads Numba "
+                "was started with (set NUMBA_NUM_THREADS for more); spikes are the same for any thread count")
+        threads = numba.config.NUMBA_NUM_THREADS
+    return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=threads,
                       backend=KERNEL.backend, weight_dtype=KERNEL.weight_dtype, comm=KERNEL.comm)
 
 
@@ -29,6 +36,7 @@ def Prepare() -> None:
     open_ascii_files()
 
 
+@timed_as("time_construction_connect")      # the core draws the connections here
 def _build() -> None:
     if not KERNEL.net.populations:
         raise ValueError("there are no neurons to simulate; Create some first")
@@ -40,6 +48,7 @@ def _build() -> None:
     KERNEL.probe = None
 
 
+@timed_as("time_simulate")
 def Run(t: float) -> None:
     """Advance the prepared network by ``t`` ms (a multiple of the resolution)."""
     if KERNEL.sim is None:
