@@ -12,6 +12,7 @@ import numpy as np
 from ..engine import Simulation
 from .connect import apply_pending_weights
 from .devices import materialise_recorders, open_ascii_files, write_ascii_files
+from .errors import BadParameter, KernelException
 from .kernel import KERNEL, message, timed_as
 
 __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
@@ -30,10 +31,19 @@ def new_simulation() -> Simulation:
 
 
 def Prepare() -> None:
-    """Build the network (once) and start the recorders' ascii files; ``Run`` may follow any number of times."""
+    """Build the network (once) and start the recorders' ascii files; ``Run`` may follow any number of times.
+
+    Raises
+    ------
+    KernelException
+        If called again before ``Cleanup`` (NEST's "Prepare called twice.").
+    """
+    if KERNEL.is_prepared:
+        raise KernelException("Prepare called twice.")
     if KERNEL.sim is None:
         _build()
     open_ascii_files()
+    KERNEL.is_prepared = True
 
 
 @timed_as("time_construction_connect")      # the core draws the connections here
@@ -48,19 +58,33 @@ def _build() -> None:
     KERNEL.probe = None
 
 
-@timed_as("time_simulate")
-def Run(t: float) -> None:
-    """Advance the prepared network by ``t`` ms (a multiple of the resolution)."""
-    if KERNEL.sim is None:
-        raise ValueError("Run needs Prepare first")
-    t = float(t)
-    if not np.isfinite(t) or t < 0:
-        raise ValueError(f"simulation time must be a finite number of ms >= 0, got {t}")
-    sim, h = KERNEL.sim, KERNEL.resolution
+def _steps_of(t: float) -> int:
+    """Steps in ``t`` ms, checked as NEST checks a simulation time (``BadParameter``, NEST's messages)."""
+    t, h = float(t), KERNEL.resolution
+    if not np.isfinite(t):
+        raise BadParameter(f"The simulation time must be finite (got {t} ms).")
+    if t < 0:
+        raise BadParameter(f"The simulation time cannot be negative (got {t} ms).")
     n_steps = int(round(t / h))
     if abs(t / h - n_steps) > 1e-9 * max(1.0, t / h):
-        raise ValueError(f"simulation time {t} ms must be a multiple of the resolution {h} ms")
-    end = sim.step + n_steps
+        raise BadParameter(f"The simulation time must be a multiple of the simulation resolution "
+                           f"({t} ms, resolution {h} ms).")
+    return n_steps
+
+
+@timed_as("time_simulate")
+def Run(t: float) -> None:
+    """Advance the prepared network by ``t`` ms (a multiple of the resolution).
+
+    Raises
+    ------
+    KernelException
+        Without a ``Prepare`` before (NEST's "Run called without calling Prepare.").
+    """
+    if not KERNEL.is_prepared:
+        raise KernelException("Run called without calling Prepare.")
+    sim, h = KERNEL.sim, KERNEL.resolution
+    end = sim.step + _steps_of(t)
     # Generator changes reach the targets one delay after they were made: run up to
     # each one, apply it, go on (the core continues exactly across run calls).
     KERNEL.pending.sort(key=lambda p: p[0])
@@ -74,8 +98,17 @@ def Run(t: float) -> None:
 
 
 def Cleanup() -> None:
-    """End a Prepare/Run block: the recorders' ascii files are written; the state is kept for a later Simulate."""
+    """End a Prepare/Run block: the recorders' ascii files are written; the state is kept for a later Simulate.
+
+    Raises
+    ------
+    KernelException
+        Without a ``Prepare`` before (NEST's "Cleanup called without calling Prepare.").
+    """
+    if not KERNEL.is_prepared:
+        raise KernelException("Cleanup called without calling Prepare.")
     write_ascii_files()
+    KERNEL.is_prepared = False
 
 
 def Simulate(t: float) -> None:
@@ -83,9 +116,11 @@ def Simulate(t: float) -> None:
 
     Raises
     ------
-    ValueError
-        If ``t`` is negative or not a multiple of the resolution.
+    BadParameter
+        If ``t`` is negative, not finite or not a multiple of the resolution;
+        checked before ``Prepare``, so a bad time leaves the kernel unprepared.
     """
+    _steps_of(t)
     Prepare()
     Run(t)
     Cleanup()

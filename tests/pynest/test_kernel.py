@@ -124,7 +124,7 @@ def test_bad_simulate_times(nest_ours):
         nest.Simulate(-1.0)
     with pytest.raises(ValueError, match="resolution"):
         nest.Simulate(0.05)
-    with pytest.raises(ValueError, match="Prepare"):
+    with pytest.raises(nest.NESTErrors.KernelException, match="Prepare"):
         nest.ResetKernel()
         nest.Run(1.0)
 

@@ -140,3 +140,21 @@ def test_message_prints_as_nest_above_the_verbosity(nest_ours, capfd):
     mine, theirs = mine.out, theirs.out
     assert re.search(r"test_status_vs_nest\.py:\d+ @ script\] with place", mine)
     assert re.search(r"test_status_vs_nest\.py:\d+ @ script\] with place", theirs)
+
+
+def test_prepare_run_cleanup_states_raise_as_nest(run_both):
+    def script(nest):
+        nest.Create("iaf_psc_alpha", params={"I_e": 400.0})
+        outcome = []
+        for call in ("Run", "Cleanup", "Prepare", "Prepare", "Simulate", "Run", "Run", "Cleanup", "Cleanup", "Run",
+                     "Simulate"):
+            try:
+                getattr(nest, call)() if call in ("Prepare", "Cleanup") else getattr(nest, call)(10.0)
+                outcome.append((call, "ok"))
+            except Exception as e:      # noqa: BLE001 - the class is what is compared
+                outcome.append((call, type(e).__name__))
+        return outcome, nest.biological_time, nest.GetKernelStatus("prepared")
+
+    theirs, mine = run_both(script)
+    assert mine == theirs
+    assert ("Prepare", "KernelException") in theirs[0] and theirs[1] == 30.0
