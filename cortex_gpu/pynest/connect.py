@@ -24,7 +24,8 @@ import numpy as np
 from ..network import RULES
 from .devices import GeneratorDevice
 from .kernel import KERNEL, timed_as
-from .models import SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, defaults_of, is_synapse_model, synapse_model_names
+from .models import (SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, base_model, defaults_of, is_synapse_model,
+                     synapse_model_names)
 from .nodes import NodeCollection
 from .random import Parameter
 
@@ -164,6 +165,64 @@ def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
     if pre_ids.size == 0 or post_ids.size == 0:
         raise ValueError("Connect: pre and post must not be empty")
     KERNEL.changing_network("Connect")
+    pre_kind, post_kind = _kinds(pre_ids, "pre"), _kinds(post_ids, "post")
+    if np.unique(pre_kind).size > 1 or np.unique(post_kind).size > 1:
+        _connect_mixed(pre_ids, post_ids, pre_kind, post_kind, spec, syn, conn_spec, syn_spec)
+    else:
+        _connect_one_kind(pre_ids, post_ids, spec, syn)
+    if return_synapsecollection:
+        return GetConnections(NodeCollection(np.unique(pre_ids)), NodeCollection(np.unique(post_ids)))
+    return None
+
+
+def _kinds(ids: np.ndarray, side: str) -> np.ndarray:
+    """Per node, the kind a single connection call handles: on the pre side generators apart from neurons and
+    spike generators; on the post side parrot_neurons apart from other neurons; devices by their role."""
+    blocks = [KERNEL.blocks[b] for b in KERNEL.block_index(ids)]
+    if side == "pre":
+        return np.array(["core" if b.role in ("neuron", "spike_generator") else b.role for b in blocks])
+    return np.array(["parrot" if b.role == "neuron" and base_model(b.model) == "parrot_neuron" else b.role
+                     for b in blocks])
+
+
+#: rules that connect every pre (post) independently of the others, so a call may be split by pre (post) kind
+_SPLITS_BY_PRE = {"all_to_all", "one_to_one", "pairwise_bernoulli", "fixed_outdegree"}
+_SPLITS_BY_POST = {"all_to_all", "one_to_one", "pairwise_bernoulli", "fixed_indegree"}
+
+
+def _connect_mixed(pre_ids: np.ndarray, post_ids: np.ndarray, pre_kind: np.ndarray, post_kind: np.ndarray,
+                   spec: dict, syn: dict, conn_spec: Any, syn_spec: Any) -> None:
+    """One Connect call over nodes of several kinds, as one call per kind pair.
+
+    Exact where the rule treats each pre (or post) on its own: the connections a
+    rule makes for one node do not depend on the other nodes of its side.
+    """
+    rule = spec["rule"]
+    mixed_pre, mixed_post = np.unique(pre_kind).size > 1, np.unique(post_kind).size > 1
+    if (mixed_pre and rule not in _SPLITS_BY_PRE) or (mixed_post and rule not in _SPLITS_BY_POST):
+        side = "pre" if mixed_pre and rule not in _SPLITS_BY_PRE else "post"
+        raise NotImplementedError(f"Connect with rule '{rule}' from {side} nodes of several kinds "
+                                  f"({', '.join(sorted(set((pre_kind if side == 'pre' else post_kind).tolist())))})"
+                                  " in one call is not supported: the rule draws over all of them at once; "
+                                  "connect each kind separately")
+    if any(isinstance(syn[k], np.ndarray) for k in ("weight", "delay")):
+        raise NotImplementedError("Connect with per-connection weight or delay arrays between nodes of several "
+                                  "kinds in one call is not supported; connect each kind separately")
+    if rule == "one_to_one":
+        pairs = np.char.add(np.char.add(pre_kind, "|"), post_kind)
+        for pair in np.unique(pairs):
+            keep = pairs == pair
+            _connect_one_kind(pre_ids[keep], post_ids[keep], spec, _syn_spec(syn_spec))
+        return
+    for pk in np.unique(pre_kind):
+        for qk in np.unique(post_kind):
+            # a fresh syn dict per call: each part draws its own Parameter values
+            _connect_one_kind(pre_ids[pre_kind == pk], post_ids[post_kind == qk], spec, _syn_spec(syn_spec))
+
+
+def _connect_one_kind(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: dict) -> None:
+    """Connect nodes of one pre kind to nodes of one post kind."""
+    rule = spec["rule"]
     pre_roles, post_roles = _roles(pre_ids), _roles(post_ids)
     core = {"neuron", "spike_generator"}
     if pre_roles <= core and post_roles == {"neuron"}:
@@ -194,11 +253,8 @@ def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
         raise ValueError("Connect: wrong direction or node type; NEST connects Connect(generator, neurons), "
                          "Connect(neurons, spike_recorder) and Connect(voltmeter, neurons)")
     else:
-        raise NotImplementedError(f"Connect from {sorted(pre_roles)} to {sorted(post_roles)} nodes in one "
-                                  "call is not supported; connect each kind separately")
-    if return_synapsecollection:
-        return GetConnections(NodeCollection(np.unique(pre_ids)), NodeCollection(np.unique(post_ids)))
-    return None
+        raise NotImplementedError(f"Connect from {sorted(pre_roles)} to {sorted(post_roles)} nodes "
+                                  "is not supported")
 
 
 def _connect_core(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: dict) -> None:
