@@ -19,6 +19,7 @@ from ..network import Generator, Multimeter, SpikeRecorder, delay_to_steps
 from ..record import RECORDABLE_CODES
 from .kernel import KERNEL
 from .models import DBL_MAX, base_model, defaults_of
+from .errors import UnaccessedDictionaryEntry
 
 __all__ = ["TICS_PER_MS", "nest_times", "GeneratorDevice", "SpikeRecorderDevice", "MultimeterDevice", "make_device",
            "materialise_recorders", "spike_generator_state", "emitted_spike_times",
@@ -65,7 +66,8 @@ def _check_keys(model: str, params: dict[str, Any]) -> None:
     known = defaults_of(model)
     for key in params:
         if key not in known:
-            raise ValueError(f"{model}: unknown parameter '{key}' (known: {', '.join(sorted(known))})")
+            raise UnaccessedDictionaryEntry(f"{model}: unknown parameter '{key}' "
+                                            f"(known: {', '.join(sorted(known))})")
 
 
 def _stop(value: Any) -> float:

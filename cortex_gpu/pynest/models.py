@@ -20,6 +20,7 @@ import numpy as np
 from ..models import NEURON_MODELS, ModelError
 from ..network import SYNAPSE_MODELS
 from .kernel import KERNEL
+from .errors import UnaccessedDictionaryEntry
 
 __all__ = [
     "DEVICE_DEFAULTS", "ARRAY_PARAMS", "DBL_MAX", "role_of", "node_model_names", "defaults_of",
@@ -194,8 +195,8 @@ def SetDefaults(model: str, params: dict[str, Any] | str, val: Any = None) -> No
     new = dict(KERNEL.model_defaults.get(model, {}))
     for key, value in params.items():
         if key not in known:
-            raise ValueError(f"SetDefaults: unknown parameter '{key}' for model {model} "
-                             f"(known: {', '.join(sorted(known))})")
+            raise UnaccessedDictionaryEntry(f"SetDefaults: unknown parameter '{key}' for model {model} "
+                                            f"(known: {', '.join(sorted(known))})")
         if role_of(model) == "neuron":
             value = _number(model, key, value)
         new[key] = value
@@ -223,8 +224,8 @@ def _set_synapse_defaults(model: str, params: dict[str, Any]) -> None:
     per_conn, common = {}, {}
     for key, value in params.items():
         if key not in known:
-            raise ValueError(f"SetDefaults: unknown parameter '{key}' for synapse model {model} "
-                             f"(known: {', '.join(sorted(known))})")
+            raise UnaccessedDictionaryEntry(f"SetDefaults: unknown parameter '{key}' for synapse model "
+                                            f"{model} (known: {', '.join(sorted(known))})")
         (per_conn if key in SYNAPSE_CONNECTION_KEYS else common)[key] = _number(model, key, value)
     if "delay" in per_conn and per_conn["delay"] < 0.5 * KERNEL.resolution:
         raise ValueError(f"SetDefaults({model!r}): delay {per_conn['delay']} ms is below the "
@@ -264,8 +265,8 @@ def CopyModel(existing: str, new: str, params: dict[str, Any] | None = None) -> 
         known = defaults_of(existing)
         for key in params:
             if key not in known:
-                raise ValueError(f"CopyModel: unknown parameter '{key}' for synapse model {existing} "
-                                 f"(known: {', '.join(sorted(known))})")
+                raise UnaccessedDictionaryEntry(f"CopyModel: unknown parameter '{key}' for synapse model "
+                                                f"{existing} (known: {', '.join(sorted(known))})")
         KERNEL.net.copy_synapse_model(existing, new)
         KERNEL.model_defaults[new] = dict(KERNEL.model_defaults.get(existing, {}))
         try:

@@ -19,6 +19,7 @@ from .devices import emitted_spike_times, make_device, spike_generator_state
 from .kernel import KERNEL, Block, timed_as
 from .models import ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, role_of
 from .random import Parameter
+from .errors import UnaccessedDictionaryEntry
 
 __all__ = ["NodeCollection", "Create", "GetStatus", "SetStatus", "draw_parameter"]
 
@@ -214,6 +215,10 @@ class NodeCollection:
         self.set({name: value})
 
 
+class ValueCountError(ValueError, IndexError):
+    """A per-node list of the wrong length (NEST's Create raises IndexError; a ValueError here as well)."""
+
+
 def _per_node(key: str, value: Any, pos: np.ndarray, n: int, ids: np.ndarray) -> Any:
     """The value for the nodes at ``pos`` of a collection of ``n``: scalar, list entries or draws."""
     if isinstance(value, Parameter):
@@ -226,7 +231,7 @@ def _per_node(key: str, value: Any, pos: np.ndarray, n: int, ids: np.ndarray) ->
         return value
     a = list(value)
     if len(a) != n:
-        raise ValueError(f"parameter {key}: need a single value or {n} values, got {len(a)}")
+        raise ValueCountError(f"parameter {key}: need a single value or {n} values, got {len(a)}")
     return np.asarray([a[p] for p in pos])
 
 
@@ -311,8 +316,8 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
         new = {}
         for key, value in params.items():
             if key not in m.params and key not in m.state:
-                raise ValueError(f"{block.model}: unknown parameter '{key}' "
-                                 f"(known: {', '.join(sorted(list(m.params) + list(m.state)))})")
+                raise UnaccessedDictionaryEntry(f"{block.model}: unknown parameter '{key}' "
+                                                f"(known: {', '.join(sorted(list(m.params) + list(m.state)))})")
             full = np.asarray(pop.params.get(key, _built_default(block, key)), dtype=float)
             full = np.broadcast_to(full, (pop.n,)).copy()
             full[off] = np.asarray(value, dtype=float)
@@ -368,8 +373,10 @@ def Create(model: str, n: int = 1, params: dict[str, Any] | list[dict[str, Any]]
         raise ValueError(f"Create: n must be a positive integer, got {n}")
     n = int(n)
     KERNEL.changing_network(f"Create({model!r})")
-    if isinstance(params, (list, tuple)) and len(params) != n:
-        raise ValueError(f"Create: need {n} parameter dicts, got {len(params)}")
+    if isinstance(params, (list, tuple)) and (len(params) != n or not all(isinstance(d, dict) for d in params)):
+        raise TypeError(f"list of params must have one dictionary per node (Create: {n} nodes, got {len(params)})")
+    if params is not None and not isinstance(params, (dict, list, tuple)):
+        raise TypeError(f"params must be a dict or a list of dicts, got {type(params).__name__}")
     block = Block(model, role, 0, n)
     if role == "neuron":
         # V_m is stored absolute and given explicitly: NEST keeps the absolute V_m when

@@ -158,3 +158,31 @@ def test_prepare_run_cleanup_states_raise_as_nest(run_both):
     theirs, mine = run_both(script)
     assert mine == theirs
     assert ("Prepare", "KernelException") in theirs[0] and theirs[1] == 30.0
+
+
+def test_bad_parameters_raise_nest_classes(run_both):
+    def script(nest):
+        n = nest.Create("iaf_psc_alpha", 2)
+        calls = {
+            "set unknown": lambda: n.set(foo=1.0),
+            "Create unknown": lambda: nest.Create("iaf_psc_alpha", 3, {"V_mm": 3 * [-50.0]}),
+            "Create short list": lambda: nest.Create("iaf_psc_alpha", 3, {"V_m": [-50.0]}),
+            "Create empty tuple": lambda: nest.Create("iaf_psc_alpha", 3, ()),
+            "Create dict list": lambda: nest.Create("iaf_psc_alpha", 3, [{}]),
+            "SetDefaults unknown": lambda: nest.SetDefaults("iaf_psc_alpha", {"foo": 1.0}),
+            "SetDefaults synapse unknown": lambda: nest.SetDefaults("static_synapse", {"foo": 1.0}),
+            "CopyModel unknown": lambda: nest.CopyModel("static_synapse", "x", {"foo": 1.0}),
+            "device unknown": lambda: nest.Create("spike_recorder", params={"foo": 1}),
+        }
+        out = {}
+        for name, call in calls.items():
+            try:
+                call()
+                out[name] = "ok"
+            except Exception as e:      # noqa: BLE001 - the classes are what is compared
+                out[name] = sorted(c.__name__ for c in type(e).__mro__ if c.__name__ in (
+                    "UnaccessedDictionaryEntry", "TypeError", "IndexError", "KernelException"))
+        return out
+
+    theirs, mine = run_both(script)
+    assert mine == theirs
