@@ -228,6 +228,8 @@ class Simulation:
                                _kernel_layout(g.plastic_layout) if g.plastic_layout else _no_layout(np.float64))
         self._L = self._Y.static
         self._m = self._window(g.layouts)
+        # a parrot's spike of multiplicity c is recorded c times (as NEST records it): room per step
+        self._rec_extra = (cpu.PARROT_MAX_COPIES - 1) * int(np.count_nonzero(nt.kind == cpu.PARROT))
         el = nt.prop[:, cpu.EL]
         zeros = np.zeros(n)
         # neurons with equal model, propagators and refractory steps share one parameter set
@@ -532,7 +534,7 @@ class Simulation:
                                   wk_mult, wk_count, src_max)
                 done = n_iv
             while done < n_iv:
-                self._spikes.reserve(2 * mm * (self._N.V.size + src_max + 1))
+                self._spikes.reserve(2 * mm * (self._N.V.size + self._rec_extra + src_max + 1))
                 rec = cpu.Recording(self._spikes.rec_local, self._spikes.gid, self._spikes.step,
                                     self._spikes.n, self._sampler.local, self._sampler.var, mm_buf)
                 t_start = t0 + done * mm
@@ -541,7 +543,8 @@ class Simulation:
                 profiling.push("deliver+update")
                 k = cpu.run_intervals(t_start, n_iv - done, mm, self.seed, self._lo, self._hi, *self._Y,
                                       self._N, self._G, self._R, self._S, self._O, self._q_all, self._pre_of_local, sp,
-                                      src_p[e0:b], src_g[e0:b], src_r[e0:b], rec, wk_spikes, wk_mult, wk_count)
+                                      src_p[e0:b], src_g[e0:b], src_r[e0:b], rec, wk_spikes, wk_mult, wk_count,
+                                      self._rec_extra)
                 profiling.pop()
                 done += k
                 self._check_errors()
@@ -579,7 +582,7 @@ class Simulation:
             profiling.swap("exchange")
             self._complete_exchange()
             c2 = clock()
-            self._spikes.reserve(mm * (n_local + src_max + 1))
+            self._spikes.reserve(mm * (n_local + self._rec_extra + src_max + 1))
             rec = cpu.Recording(self._spikes.rec_local, self._spikes.gid, self._spikes.step, self._spikes.n,
                                 self._sampler.local, self._sampler.var, mm_buf)
             profiling.swap("update")

@@ -62,7 +62,7 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) gather_due(
  * blk_spk[k * ublock ...]; blk_off (int32[n_ublocks], scratch) gets the blocks'
  * offsets in the concatenated list. Per spike: n_spikes[i] += 1; its pre
  * index pre_of_local[i] (-1: no synapse here) goes into the ring; its gid is
- * recorded when rec_mask[gid]. Then the spike sources of step t, entries
+ * recorded when rec_mask[gid] (a parrot's once per copy). Then the spike sources of step t, entries
  * [src_ptr[t - t0], src_ptr[t - t0 + 1]) with t0 = clock[1] (pre index
  * src_pre, gid src_gid), recorded when record_sources. Recorded spikes go to
  * spk_gid / spk_step at *spk_n onwards (int64 each; written below spk_cap,
@@ -124,10 +124,13 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
             }
         }
         n_ring += total;
-        const int sp = cg_block_exclusive_scan(rec, scratch, &total);
-        if (rec && n_rec + sp < spk_cap) {
-            spk_gid[n_rec + sp] = g;
-            spk_step[n_rec + sp] = t;
+        const int n_copies_rec = rec ? copies : 0;   /* a parrot's spike is recorded once per copy, as in NEST */
+        const int sp = cg_block_exclusive_scan(n_copies_rec, scratch, &total);
+        for (int c = 0; c < n_copies_rec; ++c) {
+            if (n_rec + sp + c < spk_cap) {
+                spk_gid[n_rec + sp + c] = g;
+                spk_step[n_rec + sp + c] = t;
+            }
         }
         n_rec += total;
     }

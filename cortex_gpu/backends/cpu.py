@@ -781,7 +781,7 @@ def _sample(t, t0, lo, hi, N, Rec):
 
 @numba.njit(parallel=True, cache=True)
 def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_local,
-                  src_ptr, src_pre, src_gid, src_rec, Rec, wk_spikes, wk_mult, wk_count):
+                  src_ptr, src_pre, src_gid, src_rec, Rec, wk_spikes, wk_mult, wk_count, rec_extra):
     """Simulate ``n_intervals`` intervals of ``m`` steps from step ``t0``; single rank.
 
     Returns the number of intervals done: fewer than asked when the spike
@@ -790,7 +790,8 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     caller raises). ``src_ptr[t - t0] : src_ptr[t - t0 + 1]`` index the
     spike-source emissions of step ``t`` (pre indices ``src_pre``, gids
     ``src_gid``, whether each is recorded ``src_rec``). ``q0`` is all zeros: every ring entry is delivered. Each
-    step uses accumulator row 0.
+    step uses accumulator row 0. ``rec_extra``: recorded spikes a step can hold beyond one per neuron (the
+    parrots' extra copies).
     """
     n_workers = lo.size
     cap = Rec.spk_gid.size
@@ -798,7 +799,7 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     acc_ex = N.acc_ex[0]
     acc_in = N.acc_in[0]
     for iv in range(n_intervals):
-        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap or _failed(S, O)):
+        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + rec_extra + src_pre.size) > cap or _failed(S, O)):
             return iv
         t_iv = t0 + iv * m
         for w in numba.prange(n_workers):
@@ -950,10 +951,11 @@ def merge_step(t, t0, N, R, S, pre_of_local, wk_spikes, wk_mult, wk_count, k, sr
                     send[n_send] = g * m + k
                     n_send += 1
             if Rec.rec_local[i]:
-                j = Rec.spk_n[0]
-                Rec.spk_gid[j] = g
-                Rec.spk_step[j] = t
-                Rec.spk_n[0] = j + 1
+                for _ in range(copies):      # NEST records a parrot's spike once per copy
+                    j = Rec.spk_n[0]
+                    Rec.spk_gid[j] = g
+                    Rec.spk_step[j] = t
+                    Rec.spk_n[0] = j + 1
     for e in range(src_ptr[t - t0], src_ptr[t - t0 + 1]):
         if src_pre[e] >= 0:
             if plastic:

@@ -523,7 +523,8 @@ class CudaRunner:
 
     def _spike_capacity(self, L: int) -> int:
         """Most spikes a chunk of ``L`` steps can record: each recorded neuron spikes at most once per
-        refractory period plus one step (V_reset < V_th), and every source emission of the chunk."""
+        refractory period plus one step (V_reset < V_th), and every source emission of the chunk; a parrot's
+        extra copies are recorded too (``Simulation._rec_extra`` per step)."""
         sim = self.sim
         if not self._record_spikes:
             return 0
@@ -532,7 +533,7 @@ class CudaRunner:
         n_rec = int(np.count_nonzero(rec))
         r_min = int(N.refr_steps[N.pset[rec]].min()) if n_rec else 0
         per = math.ceil(L / (r_min + 1))
-        return n_rec * per + L * int(sim._sources[3])
+        return n_rec * per + L * (int(sim._sources[3]) + sim._rec_extra)
 
     def _record_bytes(self, L: int) -> int:
         return 16 * self._spike_capacity(L) + 8 * L * self.n_cols

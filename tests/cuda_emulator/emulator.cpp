@@ -263,7 +263,7 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
             if (plastic) cg_pre_spike(&P, ring_kplus, ring_tlast, slot0 + n_ring, pre, stamp);
             ring_pre[slot0 + n_ring++] = pre;
         }
-        if (rec) {
+        for (int c = 0; rec && c < copies; ++c) {      /* a parrot's spike once per copy */
             if (n_rec < spk_cap) {
                 spk_gid[n_rec] = g;
                 spk_step[n_rec] = t;
