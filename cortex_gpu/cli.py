@@ -2,7 +2,8 @@
 
 Usage::
 
-    cortex-gpu run microcircuit|multi_area|hpc_benchmark|macaque_multi_area [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
+    cortex-gpu run microcircuit|multi_area|hpc_benchmark|macaque_multi_area
+                                [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
                                 [--seed N] [--backend auto|cpu|cuda] [--threads N]
                                 [--record spikes|none] [--resolution MS] [--out DIR]
                                 [--partition round_robin|contiguous|area_processes]
