@@ -235,3 +235,56 @@ def test_same_structure_as_the_nest_twin(built):
         assert np.mean(np.abs(z) < 3) > 0.99, f"{key}: {np.sum(np.abs(z) >= 3)} of {z.size} pairs off"
         assert abs(z.mean()) < 4 / np.sqrt(z.size)                 # no bias over the pairs
         np.testing.assert_allclose(np.sqrt(var_o), np.sqrt(var), rtol=0.25, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------- ranks
+MPIEXEC = None
+if importlib.util.find_spec("mpi4py") is not None:
+    import shutil
+    MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+CLI_ARGS = ["--scale", str(N_SCALING), "--K-scaling", str(K_SCALING), "--t-sim", "100", "--t-presim", "0",
+            "--threads", "1"]
+
+
+def _cli(n_ranks: int, out: Path, *extra: str) -> dict:
+    """``cortex-gpu run multi-area-macaque`` on ``n_ranks`` ranks; returns its summary."""
+    cmd = [sys.executable, "-m", "cortex_gpu.cli", "run", "multi-area-macaque", *CLI_ARGS, "--out", str(out), *extra]
+    if n_ranks > 1:
+        cmd = [MPIEXEC, "-n", str(n_ranks), *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "NUMBA_NUM_THREADS": "1"},
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def one_rank_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mam1")
+    return out, _cli(1, out)
+
+
+def test_cli_summary_has_area_and_population_rates(one_rank_run):
+    out, s = one_rank_run
+    assert s["model"] == "macaque_multi_area" and len(s["rates_hz"]) == 254 and len(s["area_rates_hz"]) == 32
+    assert (out / "raster.png").is_file()
+    p = macaque_parameters(N_SCALING, K_SCALING)
+    assert s["n_neurons"] == p.n_neurons and s["n_synapses"] == p.n_synapses
+    sizes = dict(zip(p.populations, p.num_neurons))
+    for area, rate in s["area_rates_hz"].items():   # the size-weighted mean of the area's populations
+        names = [n for n in p.populations if n.split("-")[0] == area]
+        expect = sum(s["rates_hz"][n] * sizes[n] for n in names) / sum(sizes[n] for n in names)
+        assert rate == pytest.approx(expect, rel=1e-12)
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(MPIEXEC is None, reason="no mpi4py/mpiexec")
+@pytest.mark.parametrize("strategy", ["round_robin", "contiguous", "area_processes"])
+def test_spikes_identical_on_two_ranks(one_rank_run, tmp_path, strategy):
+    from cortex_gpu.io import read_spikes
+    out1, s1 = one_rank_run
+    s = _cli(2, tmp_path, "--partition", strategy)
+    a, b = read_spikes(out1, with_steps=True), read_spikes(tmp_path, with_steps=True)
+    assert a["senders"].size > 1000
+    np.testing.assert_array_equal(a["senders"], b["senders"])
+    np.testing.assert_array_equal(a["t_steps"], b["t_steps"])
+    assert s["rates_hz"] == s1["rates_hz"] and sum(r["n_synapses"] for r in s["ranks"]) == s1["n_synapses"]
