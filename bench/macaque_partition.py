@@ -160,7 +160,7 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     keys = [("pres", "distinct pres per rank"), ("layout_bytes", "layout bytes per rank"),
-            ("received_per_s", "spikes received per rank per s"), ("step_ms", "step time per rank (ms)"),
+            ("received_per_s", "spikes received per rank per s (model time)"), ("step_ms", "step time per rank (ms)"),
             ("build_s", "build time per rank (s)"), ("n_sources", "ranks received from")]
     fig, axes = plt.subplots(2, 3, figsize=(12, 7), constrained_layout=True)
     for ax, (key, title) in zip(axes.ravel(), keys):
@@ -170,6 +170,12 @@ def plot(result: dict, path: Path) -> None:
             ax.plot(ranks, [r["summary"][key]["mean"] for r in runs], "o-", color=f"C{k}", label=f"{strategy} mean")
             ax.plot(ranks, [r["summary"][key]["max"] for r in runs], "s--", color=f"C{k}", alpha=0.6,
                     label=f"{strategy} max")
+        if key == "received_per_s":   # of which the spikes of the rank's own pres
+            for k, strategy in enumerate(STRATEGIES):
+                runs = [r for r in result["runs"] if r["strategy"] == strategy]
+                ax.plot([r["n_ranks"] for r in runs], [r["summary"]["received_useful_per_s"]["mean"] for r in runs],
+                        "^:", color=f"C{k}", label=f"{strategy} mean, of own pres")
+            ax.legend(fontsize="x-small")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ranks, [str(r) for r in ranks])
         ax.set_xlabel("ranks")
@@ -191,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--t-presim", type=float, default=100.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    ap.add_argument("--plot-only", type=Path, default=None, metavar="JSON", help="redraw the PNG of a result")
     args = ap.parse_args(argv)
+    if args.plot_only is not None:
+        plot(json.loads(args.plot_only.read_text()), args.plot_only.with_suffix(".png"))
+        return 0
     result = benchmark(args)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"macaque_partition_N{args.N_scaling:g}_K{args.K_scaling:g}_cpu{os.cpu_count()}"

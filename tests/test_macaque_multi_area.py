@@ -208,6 +208,7 @@ def test_drawn_counts_signs_and_laws(built):
     assert abs(z.mean()) < 5 / np.sqrt(z.size) and 0.97 < z.std() < 1.03
 
 
+@pytest.mark.nest
 def test_same_structure_as_the_nest_twin(built):
     """Sizes, counts per pair, I_e and Poisson rates equal NEST's; weight and delay means agree."""
     net, info, conns = built
