@@ -279,11 +279,12 @@ def test_cli_summary_has_area_and_population_rates(one_rank_run):
 
 @pytest.mark.mpi
 @pytest.mark.skipif(MPIEXEC is None, reason="no mpi4py/mpiexec")
-@pytest.mark.parametrize("strategy", ["round_robin", "contiguous", "area_processes"])
-def test_spikes_identical_on_two_ranks(one_rank_run, tmp_path, strategy):
+@pytest.mark.parametrize("n_ranks, strategy", [(2, "round_robin"), (2, "contiguous"), (2, "area_processes"),
+                                               (4, "area_processes")])
+def test_spikes_identical_on_more_ranks(one_rank_run, tmp_path, n_ranks, strategy):
     from cortex_gpu.io import read_spikes
     out1, s1 = one_rank_run
-    s = _cli(2, tmp_path, "--partition", strategy)
+    s = _cli(n_ranks, tmp_path, "--partition", strategy)
     a, b = read_spikes(out1, with_steps=True), read_spikes(tmp_path, with_steps=True)
     assert a["senders"].size > 1000
     np.testing.assert_array_equal(a["senders"], b["senders"])
