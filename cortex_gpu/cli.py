@@ -2,11 +2,13 @@
 
 Usage::
 
-    cortex-gpu run microcircuit|multi_area|hpc_benchmark [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
+    cortex-gpu run microcircuit|multi_area|hpc_benchmark|macaque_multi_area
+                                [--scale S] [--t-sim MS] [--t-presim MS] [--drive poisson|dc]
                                 [--seed N] [--backend auto|cpu|cuda] [--threads N]
                                 [--record spikes|none] [--resolution MS] [--out DIR]
                                 [--partition round_robin|contiguous|area_processes]
                                 [--comm auto|host|cuda-aware] [--exchange neighbour|allgather]
+                                [--K-scaling K] [--state ground|metastable] [--chi X] [--chi-I X]
     mpiexec -n 4 cortex-gpu run microcircuit ...     (one rank per process; srun likewise)
 
 Writes ``DIR/summary.json`` (timings, sizes, rates; for models with
@@ -35,12 +37,17 @@ import numpy as np
 
 __all__ = ["main", "make_parser", "plan_command", "ProgressBar"]
 
-MODELS = ("microcircuit", "multi_area", "hpc_benchmark")
+MODELS = ("microcircuit", "multi_area", "hpc_benchmark", "macaque_multi_area")
+#: Other names accepted on the command line for a model.
+MODEL_ALIASES = {"multi-area-macaque": "macaque_multi_area"}
+#: Options that only macaque_multi_area takes (attribute -> model keyword).
+MACAQUE_OPTIONS = {"K_scaling": "K_scaling", "state": "state", "chi": "chi", "chi_I": "chi_I"}
 #: Largest --scale of each model (None: any positive scale). PD14-based models shrink
 #: from full scale; hpc_benchmark grows (NE = 9000 * scale, indegrees fixed).
-MAX_SCALE = {"microcircuit": 1.0, "multi_area": 1.0, "hpc_benchmark": None}
+MAX_SCALE = {"microcircuit": 1.0, "multi_area": 1.0, "hpc_benchmark": None, "macaque_multi_area": 1.0}
 #: Default --t-presim (ms) per model: the PD14 recipe discards 500 ms, NEST's hpc_benchmark 100 ms.
-DEFAULT_PRESIM_MS = {"microcircuit": 500.0, "multi_area": 500.0, "hpc_benchmark": 100.0}
+DEFAULT_PRESIM_MS = {"microcircuit": 500.0, "multi_area": 500.0, "hpc_benchmark": 100.0,
+                     "macaque_multi_area": 500.0}
 # mirrored here so that --help needs no numba import; tests check they agree
 STRATEGIES = ("round_robin", "contiguous", "area_processes")
 COMM_MODES = ("auto", "host", "cuda-aware")
@@ -118,13 +125,15 @@ def make_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="build and simulate a model",
                          description="Build and simulate a model; print rates, write summary.json, "
                                      "spikes and raster.png.")
-    run.add_argument("model", choices=MODELS, help="model to run")
+    run.add_argument("model", choices=(*MODELS, *MODEL_ALIASES), help="model to run")
     run.add_argument("--areas", type=_threads, default=None, metavar="A",
                      help="multi_area: number of areas (default 4)")
     run.add_argument("--scale", type=_scale, default=1.0, metavar="S",
                      help="microcircuit, multi_area: scale neurons and indegrees together, 0 < S <= 1 (weights "
                           "are compensated as in the model; default 1.0 = full scale); hpc_benchmark: "
-                          "9000 S excitatory and 2250 S inhibitory neurons, indegrees fixed, any S > 0")
+                          "9000 S excitatory and 2250 S inhibitory neurons, indegrees fixed, any S > 0; "
+                          "macaque_multi_area: N_scaling (neurons and synapses, indegrees kept)")
+    _add_macaque_arguments(run)
     run.add_argument("--t-sim", dest="t_sim_ms", type=_positive_float, default=1000.0, metavar="MS",
                      help="simulated time that is measured, in ms (default 1000)")
     run.add_argument("--t-presim", dest="t_presim_ms", type=_non_negative_float, default=None, metavar="MS",
@@ -163,6 +172,19 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_macaque_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of macaque_multi_area (Schmidt et al. 2018); refused for the other models."""
+    parser.add_argument("--K-scaling", dest="K_scaling", type=_scale, default=None, metavar="K",
+                        help="macaque_multi_area: factor on the indegrees, 0 < K <= 1; weights / sqrt(K) and a DC "
+                             "current restore the mean input (default 1)")
+    parser.add_argument("--state", choices=("ground", "metastable"), default=None,
+                        help="macaque_multi_area: ground (chi = chi_I = 1, default) or metastable (1.9, 2)")
+    parser.add_argument("--chi", type=_positive_float, default=None, metavar="X",
+                        help="macaque_multi_area: inter-area weight factor (overrides --state)")
+    parser.add_argument("--chi-I", dest="chi_I", type=_positive_float, default=None, metavar="X",
+                        help="macaque_multi_area: extra inter-area factor onto inhibitory targets")
+
+
 def _add_plan_parser(sub) -> None:
     """Sub-command ``plan``: predicted memory per rank, without building (see :mod:`cortex_gpu.planner`)."""
     from .models.registry import NETWORKS
@@ -171,13 +193,14 @@ def _add_plan_parser(sub) -> None:
                           description="Predict each rank's peak memory (neurons, synapses, gid-indexed tables, "
                                       "buffers, build transients, process baseline) and whether it fits; "
                                       "'cortex-scale' projects 2e10 neurons and 1e14 synapses onto GPUs.")
-    plan.add_argument("model", choices=(*NETWORKS, "cortex-scale"), help="model to plan")
+    plan.add_argument("model", choices=(*NETWORKS, *MODEL_ALIASES, "cortex-scale"), help="model to plan")
     plan.add_argument("--ranks", type=_threads, default=1, metavar="N", help="ranks (default 1)")
     plan.add_argument("--memory-per-rank", dest="memory_gb", type=_positive_float, default=None, metavar="GB",
                       help="memory of each rank in GB (10**9 bytes); says whether the model fits")
     plan.add_argument("--scale", type=_scale, default=1.0, metavar="S",
                       help="model scale, 0 < S <= 1 (any S > 0 for hpc_benchmark; default 1)")
     plan.add_argument("--areas", type=_threads, default=None, metavar="A", help="multi_area: number of areas")
+    _add_macaque_arguments(plan)
     plan.add_argument("--strategy", choices=STRATEGIES, default="round_robin", help="partition (default round_robin)")
     plan.add_argument("--threads", type=_threads, default=None, metavar="T",
                       help="CPU threads of each rank (default: the cores available, as 'run')")
@@ -305,6 +328,11 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
         if args.model != "multi_area":
             raise ValueError(f"--areas applies to multi_area, not {args.model}")
         kw["n_areas"] = args.areas
+    for attr, key in MACAQUE_OPTIONS.items():
+        if getattr(args, attr, None) is not None:
+            if args.model != "macaque_multi_area":
+                raise ValueError(f"--{attr.replace('_', '-')} applies to macaque_multi_area, not {args.model}")
+            kw[key] = getattr(args, attr)
     return kw
 
 
@@ -452,9 +480,12 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
         gids, times_ms = merged["senders"][keep], merged["times"][keep]
         rates_arr = population_rates_hz(gids, times_ms, info["gid_ranges"], t_start_ms, t_stop_ms)
         rates = {name: float(r) for name, r in zip(info["populations"], rates_arr)}
+        groups = None
+        if "area_of_population" in info and len(info["populations"]) > 40:   # label and colour by area
+            groups = (info["areas"], info["area_of_population"])
         plot_raster(out / "raster.png", gids, times_ms, info["populations"], info["gid_ranges"],
-                    t_start_ms, t_stop_ms, title=f"{args.model}, scale {args.scale:g}, {args.drive} drive, "
-                                                 f"seed {args.seed}")
+                    t_start_ms, t_stop_ms, groups=groups,
+                    title=f"{args.model}, scale {args.scale:g}, {args.drive} drive, seed {args.seed}")
 
     n_syn = sum(r["n_synapses"] for r in ranks)
     layout_bytes = sum(r["layout_bytes"] for r in ranks)
@@ -470,6 +501,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
         "sim_s": max(r["sim_s"] for r in ranks), "rtf": max(r["sim_s"] for r in ranks) / (args.t_sim_ms * 1e-3),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in ranks),
         "record": args.record, "n_spikes": n_spikes, "rates_hz": rates, "plastic_weights": plastic,
+        "area_rates_hz": _area_rates(info, rates),
         "rates_window_ms": [t_start_ms, t_stop_ms],
         "spikes": {"format": "cortex_gpu.spikes", "metadata": "spikes.json"} if record else None,
         "ranks": ranks if comm.size > 1 else None,
@@ -478,6 +510,18 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _area_rates(info: dict, rates: dict) -> dict | None:
+    """Mean rate of each area (spikes/s, weighted by population size); None for models without areas."""
+    if "area_of_population" not in info:
+        return None
+    total = np.zeros(len(info["areas"]))
+    size = np.zeros(len(info["areas"]))
+    for name, a, (first, stop) in zip(info["populations"], info["area_of_population"], info["gid_ranges"]):
+        total[a] += rates[name] * (stop - first)
+        size[a] += stop - first
+    return {area: float(t / s) for area, t, s in zip(info["areas"], total, size)}
 
 
 def _print_summary(summary: dict, stream: TextIO) -> None:
@@ -490,8 +534,14 @@ def _print_summary(summary: dict, stream: TextIO) -> None:
         return
     lo, hi = summary["rates_window_ms"]
     print(f"rates over ({lo:g}, {hi:g}] ms, spikes/s:", file=stream)
-    for name, r in rates.items():
-        print(f"  {name:<6} {r:8.3f}", file=stream)
+    areas = summary.get("area_rates_hz")
+    if areas and len(rates) > 40:   # one line per area: its mean, then its populations
+        for area, r in areas.items():
+            pops = "  ".join(f"{n.split('-', 1)[1]} {x:7.3f}" for n, x in rates.items() if n.split("-", 1)[0] == area)
+            print(f"  {area:<5} {r:7.3f} | {pops}", file=stream)
+    else:
+        for name, r in rates.items():
+            print(f"  {name:<6} {r:8.3f}", file=stream)
     pw = summary.get("plastic_weights")
     if pw:
         print(f"plastic weights ({pw['synapse_model']}, {pw['n_synapses']} synapses) at {hi:g} ms: "
@@ -508,6 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .comm import abort_other_ranks
     parser = make_parser()
     args = parser.parse_args(argv)
+    args.model = MODEL_ALIASES.get(getattr(args, "model", None), getattr(args, "model", None))
     _check_scale(parser, args)
     if args.command == "plan":
         return plan_command(args)

@@ -1,4 +1,5 @@
-"""Neuron models and the model library (networks: the PD14 microcircuit, the synthetic multi-area model)."""
+"""Neuron models and the model library (networks: the PD14 microcircuit, the synthetic multi-area model,
+the multi-area model of macaque visual cortex)."""
 from __future__ import annotations
 
 from ._base import N_PROP, PROP_COLUMNS, ModelError, NeuronModel, col
@@ -13,7 +14,7 @@ from .iaf_psc_exp import model as iaf_psc_exp
 from .parrot_neuron import model as parrot_neuron
 
 __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronModel",
-           "PROP_COLUMNS", "N_PROP", "col", "microcircuit", "multi_area"]
+           "PROP_COLUMNS", "N_PROP", "col", "microcircuit", "multi_area", "macaque_multi_area"]
 
 #: Neuron models that integrate state and can be the target of projections.
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp,
@@ -38,3 +39,4 @@ def get_model(name: str, where: str = "Create") -> NeuronModel:
 # object as soon as anything imports cortex_gpu.models.microcircuit.
 from .microcircuit import microcircuit  # noqa: E402
 from .multi_area import multi_area  # noqa: E402
+from .macaque_multi_area import macaque_multi_area  # noqa: E402
