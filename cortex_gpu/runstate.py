@@ -403,8 +403,10 @@ def _apply_plastic(sim, st: RunState) -> None:
         raise ValueError(f"the run state lacks plastic synapse {int(pre[bad])} -> {int(post[bad])} "
                          f"(delay {int(d[bad])} steps)")
     lay.syn_weight[:] = st.plastic["weight"][order][at].astype(lay.syn_weight.dtype)
-    if lay.device is not None:
+    if lay.device is not None:       # a layout drawn on the GPU: its weights live there
+        import cupy
         lay.device["syn_weight"].set(np.ascontiguousarray(lay.syn_weight))
+        cupy.cuda.Stream.null.synchronize()     # before the runner's own (non-blocking) stream reads them
 
 
 def _apply_recordings(sim, st: RunState) -> None:
