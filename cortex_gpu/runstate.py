@@ -16,8 +16,9 @@ The form does not depend on the rank count, the partition or the backend:
   plastic synapses' pre trace of each entry (``kplus``, ``tlast``);
 - ``pres``: per pre gid, the declared per-pre arrays (the STDP pre trace);
 - ``plastic``: plastic synapses keyed by (``pre`` gid, ``post`` gid,
-  ``delay`` steps, ``index``: the synapse's place among those with the same
-  three, in layout order), with their current ``weight``;
+  ``delay`` steps, index), with their current ``weight``: sorted by the three,
+  synapses with the same three in layout order (the index is the place among
+  them; they are interchangeable, as they see the same spikes at the same time);
 - ``recorded``: recorded spikes (``gid``, ``step``) so far;
 - ``sampled``: the multimeter columns (``mm``, ``var``, ``gid``) and rows
   (``times`` steps, ``values``);
@@ -46,7 +47,7 @@ import numpy as np
 
 __all__ = ["RunState", "capture", "apply", "declare_neuron_state", "declare_pre_state", "declare_entry_state",
            "declare_generator_state", "NEURON_STATE", "PRE_STATE", "ENTRY_STATE", "GENERATOR_STATE",
-           "NEURON_CONFIG", "GROUPS"]
+           "NEURON_CONFIG", "GROUPS", "merge"]
 
 #: RunState.neurons key -> (holder, attribute): holder ``"neurons"`` is ``cpu.Neurons``, ``"stdp"`` ``cpu.Stdp``.
 NEURON_STATE: dict[str, tuple[str, str]] = {}
@@ -156,17 +157,17 @@ def _slot_steps(step: int, n_slots: int) -> np.ndarray:
     return step - 1 - ((step - 1 - s) % n_slots)
 
 
-def _multapse_index(pre: np.ndarray, post: np.ndarray, delay: np.ndarray) -> np.ndarray:
-    """Each synapse's place among those with the same (pre, post, delay), in storage order."""
-    n = pre.size
-    order = np.lexsort((np.arange(n), delay, post, pre))
-    p, q, d = pre[order], post[order], delay[order]
-    new = np.ones(n, bool)
-    new[1:] = (p[1:] != p[:-1]) | (q[1:] != q[:-1]) | (d[1:] != d[:-1])
-    start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
-    index = np.empty(n, np.int64)
-    index[order] = np.arange(n) - start
-    return index
+def _canonical_order(pre: np.ndarray, post: np.ndarray, delay: np.ndarray) -> np.ndarray:
+    """Order of synapses by (pre, post, delay), those with equal three in storage order (their index)."""
+    return np.lexsort((delay, post, pre))
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """int32 where the values fit (gids, delays), else int64: halves a plastic synapse's key."""
+    a = np.asarray(a)
+    if a.size == 0 or (a.min() >= np.iinfo(np.int32).min and a.max() <= np.iinfo(np.int32).max):
+        return a.astype(np.int32)
+    return a.astype(np.int64)
 
 
 def capture(sim) -> RunState:
@@ -216,9 +217,10 @@ def capture(sim) -> RunState:
     lay = sim.graph.plastic_layout
     if lay is not None:
         syn = lay.synapses(sim.graph.neurons.gids)
-        pre, post, d = syn["source"].astype(np.int64), syn["target"].astype(np.int64), syn["delay_steps"]
-        st.plastic = {"pre": pre, "post": post, "delay": d.astype(np.int64), "index": _multapse_index(pre, post, d),
-                      "weight": lay.syn_weight.astype(np.float64)}
+        pre, post, d = syn["source"], syn["target"], syn["delay_steps"]
+        order = _canonical_order(pre, post, d)
+        st.plastic = {"pre": _narrow(pre[order]), "post": _narrow(post[order]), "delay": _narrow(d[order]),
+                      "weight": lay.syn_weight[order].astype(np.float64)}
     k = int(sim._spikes.n[0])
     st.recorded = {"gid": sim._spikes.gid[:k].copy(), "step": sim._spikes.step[:k].copy()}
     sp = sim._sampler
@@ -254,8 +256,10 @@ def merge(parts: list[RunState]) -> RunState:
         _, first = np.unique(g, return_index=True)
         out.pres = {k: cat("pres", k)[first] for k in keys("pres")}
     out.spikes = _merge_spikes(parts, keys("spikes"))
-    if keys("plastic"):
+    if keys("plastic"):   # each rank's synapses in canonical order; a (pre, post, delay) lies on one rank
         out.plastic = {k: cat("plastic", k) for k in keys("plastic")}
+        order = _canonical_order(out.plastic["pre"], out.plastic["post"], out.plastic["delay"])
+        out.plastic = {k: v[order] for k, v in out.plastic.items()}
     out.recorded = {k: cat("recorded", k) for k in ("gid", "step")}
     out.sampled = _merge_sampled([p.sampled for p in parts if p.sampled])
     return out
@@ -381,28 +385,30 @@ def _apply_ring(sim, st: RunState, H: dict, pre_gids: np.ndarray) -> None:
     sim._q0[:] = R.count
 
 
-def _void_keys(cols: list[np.ndarray]) -> np.ndarray:
-    a = np.ascontiguousarray(np.column_stack([np.asarray(c, np.int64) for c in cols]))
-    return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
-
-
 def _apply_plastic(sim, st: RunState) -> None:
+    """The stored weights onto the rebuilt plastic synapses: both in canonical order, the stored ones
+    restricted to this rank's posts, the keys checked equal."""
     lay = sim.graph.plastic_layout
     if lay is None:
         if st.plastic.get("pre", np.zeros(0)).size:
             raise ValueError("the run state has plastic synapses; this network has none")
         return
-    syn = lay.synapses(sim.graph.neurons.gids)
-    pre, post, d = syn["source"].astype(np.int64), syn["target"].astype(np.int64), syn["delay_steps"]
-    mine = _void_keys([pre, post, d, _multapse_index(pre, post, d)])
-    saved = _void_keys([st.plastic[k] for k in ("pre", "post", "delay", "index")])
-    order = np.argsort(saved, kind="stable")
-    at = np.minimum(np.searchsorted(saved[order], mine), max(saved.size - 1, 0))
-    if mine.size and (saved.size == 0 or np.any(saved[order][at] != mine)):
-        bad = np.flatnonzero(saved[order][at] != mine)[0] if saved.size else 0
-        raise ValueError(f"the run state lacks plastic synapse {int(pre[bad])} -> {int(post[bad])} "
-                         f"(delay {int(d[bad])} steps)")
-    lay.syn_weight[:] = st.plastic["weight"][order][at].astype(lay.syn_weight.dtype)
+    gids = sim.graph.neurons.gids
+    syn = lay.synapses(gids)
+    pre, post, d = syn["source"], syn["target"], syn["delay_steps"]
+    order = _canonical_order(pre, post, d)
+    sp = st.plastic
+    at = np.minimum(np.searchsorted(gids, sp["post"]), max(gids.size - 1, 0))
+    mine = gids[at] == sp["post"] if gids.size else np.zeros(sp["post"].size, bool)
+    n = int(np.count_nonzero(mine))
+    for key, new in (("pre", pre), ("post", post), ("delay", d)):
+        saved = sp[key][mine]
+        if n != new.size or not np.array_equal(saved.astype(np.int64), new[order].astype(np.int64)):
+            raise ValueError(f"the run state's plastic synapses onto this rank's neurons ({n}) are not the "
+                             f"{new.size} this network has (another connectivity?)")
+    w = np.empty(n)
+    w[order] = sp["weight"][mine]
+    lay.syn_weight[:] = w.astype(lay.syn_weight.dtype)
     if lay.device is not None:       # a layout drawn on the GPU: its weights live there
         import cupy
         lay.device["syn_weight"].set(np.ascontiguousarray(lay.syn_weight))
