@@ -168,6 +168,8 @@ def make_parser() -> argparse.ArgumentParser:
                           "of two (default the engine's, 128; the run stops and says so when a neuron needs more)")
     run.add_argument("--no-overlap", dest="overlap", action="store_false",
                      help="complete each spike exchange as soon as it is posted (measures its full cost)")
+    _add_checkpoint_options(run)
+    _add_resume_parser(sub)
     _add_plan_parser(sub)
     return parser
 
@@ -183,6 +185,36 @@ def _add_macaque_arguments(parser: argparse.ArgumentParser) -> None:
                         help="macaque_multi_area: inter-area weight factor (overrides --state)")
     parser.add_argument("--chi-I", dest="chi_I", type=_positive_float, default=None, metavar="X",
                         help="macaque_multi_area: extra inter-area factor onto inhibitory targets")
+
+
+def _add_checkpoint_options(p, resume: bool = False) -> None:
+    p.add_argument("--checkpoint-every", dest="checkpoint_every_ms", type=_positive_float,
+                   default=argparse.SUPPRESS if resume else None, metavar="MS",
+                   help="write a checkpoint every MS of model time (presim included)"
+                        + (" (default: as the run did)" if resume else "; resume with 'cortex-gpu resume DIR'"))
+    if not resume:
+        p.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=None, metavar="DIR",
+                       help="where the checkpoints go (default OUT/checkpoint); each replaces the previous one")
+    p.add_argument("--stop-after", dest="stop_after_ms", type=_positive_float, default=None, metavar="MS",
+                   help="stop at this model time (ms from the start), after a checkpoint, as a job limit would")
+
+
+def _add_resume_parser(sub) -> None:
+    res = sub.add_parser("resume", help="continue a run from its checkpoint",
+                         description="Continue a 'cortex-gpu run' from the checkpoint in DIR, on any rank count, "
+                                     "partition or backend; recording continues into the run's output "
+                                     "directory, whose files then equal those of an uninterrupted run.")
+    res.add_argument("checkpoint_dir", type=Path, metavar="DIR", help="the run's --checkpoint-dir")
+    res.add_argument("--t-sim", dest="t_sim_ms", type=_positive_float, default=argparse.SUPPRESS, metavar="MS",
+                     help="measured simulated time in all, ms (default: the run's)")
+    res.add_argument("--threads", type=_threads, default=argparse.SUPPRESS, metavar="N", help="CPU threads")
+    res.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=argparse.SUPPRESS,
+                     help="backend (default: the run's option)")
+    res.add_argument("--partition", choices=STRATEGIES, default=argparse.SUPPRESS,
+                     help="partition strategy (default: the run's)")
+    res.add_argument("--comm", choices=COMM_MODES, default=argparse.SUPPRESS)
+    res.add_argument("--exchange", choices=EXCHANGES, default=argparse.SUPPRESS)
+    _add_checkpoint_options(res, resume=True)
 
 
 def _add_plan_parser(sub) -> None:
@@ -375,6 +407,110 @@ def _plastic_weights(sim, net, info: dict, comm) -> dict | None:
             "initial_pA": shift if shift else None}
 
 
+def _population_counts(sim, info: dict, comm) -> np.ndarray:
+    """Spikes emitted so far per population (the engine's counters), summed over ranks."""
+    counted = sim.spike_counts()
+    gids_local = sim.local_gids
+    pop = np.array([counted[(gids_local >= a) & (gids_local < b)].sum() for a, b in info["gid_ranges"]], np.int64)
+    return comm.allreduce_sum(pop)
+
+
+def _json_args(args: argparse.Namespace) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+            if k not in ("resume_from", "stop_after_ms")}
+
+
+def _resume_args(given: argparse.Namespace) -> argparse.Namespace:
+    """The run's own options from the checkpoint's manifest, with those ``resume`` was given."""
+    from .checkpoint import read_manifest
+    doc = read_manifest(given.checkpoint_dir)
+    cli = doc.get("extra", {}).get("cli")
+    if cli is None:
+        raise ValueError(f"{given.checkpoint_dir}: not a checkpoint of 'cortex-gpu run' (no run options in it)")
+    args = argparse.Namespace(**cli)
+    args.out = Path(args.out)
+    args.checkpoint_dir = Path(given.checkpoint_dir)
+    for k, v in vars(given).items():
+        if k not in ("command", "checkpoint_dir"):
+            setattr(args, k, v)
+    args.command = "run"
+    args.resume_from = given.checkpoint_dir
+    return args
+
+
+class _Checkpoints:
+    """The run's checkpoints: every ``--checkpoint-every`` ms of model time, into ``--checkpoint-dir``, with the
+    run's options, the population spike counts at the end of the presimulation and the spike files so far."""
+
+    def __init__(self, args: argparse.Namespace, sim, comm, info: dict):
+        self.args, self.sim, self.comm = args, sim, comm
+        h = sim.h
+        every = getattr(args, "checkpoint_every_ms", None)
+        self.every = int(round(every / h)) if every else 0
+        if every and abs(self.every * h - every) > 1e-9 * every:
+            raise ValueError(f"--checkpoint-every {every} ms is not a multiple of the resolution {h} ms")
+        stop = getattr(args, "stop_after_ms", None)
+        self.stop = int(round(stop / h)) if stop else None
+        if self.every or stop:
+            if getattr(args, "checkpoint_dir", None) is None:
+                args.checkpoint_dir = Path(args.out) / "checkpoint"
+        self.dir = getattr(args, "checkpoint_dir", None)
+        self.info = info
+        counts = None
+        if getattr(args, "resume_from", None) is not None:
+            from .checkpoint import read_manifest
+            counts = read_manifest(args.resume_from)["extra"].get("presim_counts")
+        self.presim_counts = np.array(counts, np.int64) if counts is not None else None
+
+    def presim_done(self) -> None:
+        if self.presim_counts is None:
+            self.presim_counts = _population_counts(self.sim, self.info, self.comm)
+
+    def advance(self, t_ms: float, progress) -> bool:
+        """Run to model time ``t_ms``, checkpointing on the way; False when ``--stop-after`` came first."""
+        sim = self.sim
+        end = int(round(t_ms / sim.h))
+        while sim.step < end:
+            nxt = end
+            if self.every:
+                nxt = min(nxt, (sim.step // self.every + 1) * self.every)
+            if self.stop is not None:
+                nxt = min(nxt, max(self.stop, sim.step))
+            if nxt == sim.step:
+                self.save()
+                return False
+            sim.run((nxt - sim.step) * sim.h, progress=progress)
+            if self.every and sim.step % self.every == 0:
+                self.save()
+            if self.stop is not None and sim.step >= self.stop:
+                if not (self.every and sim.step % self.every == 0):
+                    self.save()
+                return False
+        return True
+
+    def save(self) -> None:
+        """Spike files so far into the output directory, then the checkpoint (recorder positions in it)."""
+        from .io import write_rank_spikes
+        sim, comm = self.sim, self.comm
+        out = Path(self.args.out)
+        n_rec = int(sim._spikes.n[0])
+        if self.args.record == "spikes":
+            if comm.rank == 0:
+                out.mkdir(parents=True, exist_ok=True)
+            comm.barrier()
+            gids, steps = sim.all_spikes()
+            write_rank_spikes(out, comm.rank, gids, steps + 1, n_neurons=int(sim.local_gids.size))
+        positions = comm.allgather(n_rec) if comm.size > 1 else [n_rec]
+        extra = {"cli": _json_args(self.args), "recorded_per_rank": positions,
+                 "presim_counts": None if self.presim_counts is None else self.presim_counts.tolist()}
+        sim.save_checkpoint(self.dir, extra=extra)
+
+    def stopped(self, err) -> None:
+        print(f"cortex-gpu: stopped at {self.sim.t_ms:g} ms with a checkpoint in {self.dir}; continue with "
+              f"'cortex-gpu resume {self.dir}'", file=err)
+        return None
+
+
 def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     """Build and run the model as ``args`` say, on every rank of ``comm``; write the results.
 
@@ -404,8 +540,14 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     if getattr(args, "construction", "auto") != "auto":
         extra["construction"] = args.construction
     # 'auto' goes to Simulation as is: a model the cuda backend cannot run then runs on the CPU
-    sim = Simulation(net, seed=args.seed, threads=threads, backend="auto" if args.backend == "auto" else backend,
-                     comm=comm, partition=args.partition, **extra)
+    sim_kw = dict(threads=threads, backend="auto" if args.backend == "auto" else backend, comm=comm,
+                  partition=args.partition)
+    resume = getattr(args, "resume_from", None)
+    if resume is not None:       # the network rebuilt (static synapses redrawn), the run state loaded
+        sim = Simulation.restore(resume, net, **sim_kw)
+        print(f"cortex-gpu: resumed from {resume} at {sim.t_ms:g} ms", file=err)
+    else:
+        sim = Simulation(net, seed=args.seed, **sim_kw, **extra)
     backend = sim.backend
     sim.overlap = args.overlap
     print(f"cortex-gpu: {args.model}, scale {args.scale:g}, {args.drive} drive, backend {backend}, "
@@ -423,16 +565,18 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
     report = sim.build()
     print(f"cortex-gpu: {report}" + (" (rank 0)" if comm.size > 1 else ""), file=err)
 
+    ckpt = _Checkpoints(args, sim, comm, info)
     sim_s_before = sim.sim_s
-    if args.t_presim_ms > 0:
-        sim.run(args.t_presim_ms, progress=ProgressBar("presim", args.t_presim_ms, err))
+    if not ckpt.advance(args.t_presim_ms, ProgressBar("presim", args.t_presim_ms, err)):
+        return ckpt.stopped(err)
     presim_s = sim.sim_s - sim_s_before
     sim_s_before = sim.sim_s
-    t_start_ms = sim.t_ms
-    counts_before = sim.spike_counts()
+    t_start_ms = args.t_presim_ms
+    ckpt.presim_done()
     timings_before = dict(sim.timings)
     bar = ProgressBar("sim", args.t_sim_ms, err)
-    sim.run(args.t_sim_ms, progress=lambda t_ms, wall_s: bar(t_ms - t_start_ms, wall_s))
+    if not ckpt.advance(t_start_ms + args.t_sim_ms, lambda t_ms, wall_s: bar(t_ms - t_start_ms, wall_s)):
+        return ckpt.stopped(err)
     sim_s = sim.sim_s - sim_s_before
     t_stop_ms = sim.t_ms
 
@@ -442,11 +586,7 @@ def run_microcircuit(args: argparse.Namespace, comm=None) -> dict | None:
         _remove_previous_results(out)
     comm.barrier()
     # spikes per population from the engine's counters, summed over ranks
-    counted = sim.spike_counts() - counts_before
-    gids_local = sim.local_gids
-    pop_counts = np.array([counted[(gids_local >= a) & (gids_local < b)].sum() for a, b in info["gid_ranges"]],
-                          np.int64)
-    pop_counts = comm.allreduce_sum(pop_counts)
+    pop_counts = _population_counts(sim, info, comm) - ckpt.presim_counts
     plastic = _plastic_weights(sim, net, info, comm)
     t_s = (t_stop_ms - t_start_ms) * 1e-3
     rates = {name: float(c / ((b - a) * t_s)) for name, c, (a, b) in zip(info["populations"], pop_counts,
@@ -558,6 +698,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .comm import abort_other_ranks
     parser = make_parser()
     args = parser.parse_args(argv)
+    if args.command == "resume":
+        try:
+            args = _resume_args(args)
+        except ValueError as exc:
+            print(f"cortex-gpu: error: {exc}", file=sys.stderr)
+            return 1
     args.model = MODEL_ALIASES.get(getattr(args, "model", None), getattr(args, "model", None))
     _check_scale(parser, args)
     if args.command == "plan":

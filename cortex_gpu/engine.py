@@ -145,6 +145,7 @@ class Simulation:
         self.partition = make_partition(net, n_ranks, partition, tile_size=tile_size)
         self.rank = rank
         self.n_ranks = n_ranks
+        self.tile_size = int(tile_size)
         if check_ownership is None:
             check_ownership = os.environ.get(CHECK_OWNERSHIP_ENV, "0") not in ("", "0")
         self.check_ownership = bool(check_ownership)
@@ -171,6 +172,10 @@ class Simulation:
         self.graph: LocalGraph | None = None
         self.step = 0
         self.sim_s = 0.0
+        #: a RunState that build() loads before the backend copies the state to its device (Simulation.restore)
+        self._restore_state = None
+        #: whether set_weights changed static weights, which a checkpoint cannot hold (they are redrawn)
+        self._static_weights_set = False
 
     @property
     def h(self) -> float:
@@ -267,6 +272,10 @@ class Simulation:
         self.timings = {"deliver_ring_s": 0.0, "exchange_wait_s": 0.0, "update_s": 0.0,
                         "exchange_post_s": 0.0, "windows": 0}
         self._setup_exchange()
+        if self._restore_state is not None:
+            from .runstate import apply
+            apply(self, self._restore_state)
+            self._restore_state = None
         if self.backend == "cuda":
             from .backends.cuda_ranks import make_runner
             if self.rank == 0 and self.construction == "host":
@@ -698,8 +707,40 @@ class Simulation:
             lay.fetch_host()
             n = lay.n_synapses
             mine = (index >= start) & (index < start + n)
+            if lay is not self.graph.plastic_layout and mine.any():
+                self._static_weights_set = True
             lay.syn_weight[index[mine] - start] = weight[mine]
             start += n
+
+    # ------------------------------------------------------------ checkpoints
+    def run_state(self):
+        """This rank's :class:`cortex_gpu.runstate.RunState` at the current step (a copy)."""
+        from .runstate import capture
+        self.build()
+        return capture(self)
+
+    def save_checkpoint(self, path, extra: dict | None = None):
+        """Write a checkpoint of the current step boundary into directory ``path`` (every rank calls it).
+
+        See :mod:`cortex_gpu.checkpoint` for the format; ``extra`` (JSON-able)
+        goes into the manifest. Returns the manifest's path.
+        """
+        from .checkpoint import save
+        return save(self, path, extra)
+
+    @classmethod
+    def restore(cls, path, net: Network, **kw) -> "Simulation":
+        """A simulation of ``net`` built and loaded from checkpoint ``path``, ready to ``run`` on.
+
+        ``kw`` as for the constructor (threads, backend, comm, partition, ...),
+        which may differ from the run that wrote the checkpoint; the seed,
+        weight type and post history come from it. Static synapses are
+        redrawn, not read. Raises :class:`cortex_gpu.checkpoint.CheckpointError`
+        before any state changes for a missing or damaged shard or a
+        checkpoint of another model or version.
+        """
+        from .checkpoint import restore
+        return restore(path, net, **kw)
 
     def state(self, name: str) -> np.ndarray:
         """Current value of a state variable for every local neuron, in NEST units (V_m in mV,

@@ -34,6 +34,9 @@ A run writes, into one output directory ``DIR``:
 :func:`read_spikes` reads every rank, checks the counts, and returns
 ``senders`` (int64) and ``times`` (float64, ms) sorted by (time, sender), so
 the merged result does not depend on the number of ranks or the partition.
+Checkpoints (:mod:`cortex_gpu.checkpoint`, format documented there) are read without a simulation by
+:func:`read_checkpoint`.
+
 Reading by hand, for one rank::
 
     rec = numpy.fromfile("DIR/spikes-rank00000.bin", dtype=[("sender", "<i8"), ("t_step", "<i8")])
@@ -50,7 +53,7 @@ import numpy as np
 
 __all__ = [
     "SPIKE_DTYPE", "FORMAT", "FORMAT_VERSION", "rank_file", "write_rank_spikes",
-    "write_spikes_metadata", "read_spikes_metadata", "read_spikes",
+    "write_spikes_metadata", "read_spikes_metadata", "read_spikes", "read_checkpoint",
 ]
 
 #: One spike record on disk: sender gid and time stamp in steps.
@@ -195,3 +198,10 @@ def read_spikes(out_dir: str | Path, *, with_steps: bool = False) -> dict[str, n
     if with_steps:
         result["t_steps"] = t_steps
     return result
+
+
+def read_checkpoint(path, *, ranks=None, check: bool = True):
+    """Read a checkpoint directory without running anything: :func:`cortex_gpu.checkpoint.read_checkpoint`
+    (manifest, each rank's run state, and ``state``, the ranks merged; sizes and sha256 verified first)."""
+    from .checkpoint import read_checkpoint as read
+    return read(path, ranks=ranks, check=check)

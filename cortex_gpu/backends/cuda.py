@@ -785,6 +785,14 @@ class CudaRunner:
             rows = self.d["mm_buf"][:L * self.n_cols].get().reshape(L, self.n_cols)
             sim._sampler.collect(rows, t0, L)
 
+    def fetch_run_state(self) -> None:
+        """The ring (and everything :meth:`_copy_state_back` copies) into the engine's host arrays, for
+        :func:`cortex_gpu.runstate.capture`; the device state stays as it is."""
+        self._copy_state_back()
+        R = self.sim._R
+        for name, host in (("ring_pre", R.pre), ("ring_count", R.count)):
+            host.reshape(-1)[:] = self.d[name].get()[:host.size]
+
     def _copy_state_back(self) -> None:
         """Neuron state and spike counts into the engine's host arrays (``Simulation.state`` reads them);
         with plastic synapses also the weights (in place: ``Simulation.connections()`` reads that array),

@@ -13,6 +13,7 @@ from .nodes import Create, GetStatus, NodeCollection, SetStatus
 from .errors import KernelException as NESTError
 from .random import Parameter
 from .simulation import Cleanup, Prepare, Run, Simulate
+from .checkpoint import RestoreCheckpoint, SaveCheckpoint
 
 __all__ = [
     "ResetKernel", "SetKernelStatus", "GetKernelStatus", "set_verbosity", "get_verbosity",
@@ -20,6 +21,7 @@ __all__ = [
     "GetConnections", "SynapseCollection", "Simulate", "Prepare", "Run", "Cleanup", "Models",
     "GetDefaults", "SetDefaults", "CopyModel", "Parameter", "math", "random", "voltage_trace", "raster_plot",
     "Rank", "NumProcesses", "set", "get", "message", "NESTErrors", "NESTError",
+    "SaveCheckpoint", "RestoreCheckpoint",   # cortex_gpu extensions (NEST has none): pynest/checkpoint.py
 ]
 
 install(sys.modules[__name__])
