@@ -49,7 +49,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.nest_microcircuit import _import_nest, _peak_rss_mb  # noqa: E402
+from bench.nest_microcircuit import _import_nest, _peak_rss_mb, simulate_timed  # noqa: E402
 from bench.report import RunResult, population_rates_hz  # noqa: E402
 from cortex_gpu.models.hpc_benchmark import HpcParameters, hpc_parameters  # noqa: E402
 
@@ -164,13 +164,7 @@ def run_nest_hpc(p: HpcParameters, *, t_presim_ms: float = 100.0, t_sim_ms: floa
     t0 = time.perf_counter()
     model = build_nest_hpc(p, seed=seed, threads=threads, record=record, t_record_from_ms=t_presim_ms)
     build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if t_presim_ms > 0:
-        nest.Simulate(float(t_presim_ms))
-    presim_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    nest.Simulate(float(t_sim_ms))
-    sim_s = time.perf_counter() - t0
+    presim_s, sim_s = simulate_timed(nest, t_presim_ms, t_sim_ms)
     peak_mb = _peak_rss_mb()      # before reading weights: NEST's status dicts take ~2.8 kB per synapse
     extra = {"n_recorded": model.n_recorded, "record": record}
     rates = None

@@ -38,7 +38,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.nest_microcircuit import _import_nest, _peak_rss_mb  # noqa: E402
+from bench.nest_microcircuit import _import_nest, _peak_rss_mb, record_populations, simulate_timed  # noqa: E402
 from bench.report import population_rates_hz  # noqa: E402
 from cortex_gpu.models.macaque_multi_area import MacaqueParameters, macaque_parameters  # noqa: E402
 
@@ -142,19 +142,9 @@ def run_nest_macaque(p: MacaqueParameters, *, t_presim_ms: float = 500.0, t_sim_
     nest = _import_nest()
     t0 = time.perf_counter()
     model = build_nest_macaque(p, seed=seed, threads=threads)
-    recorder = None
-    if record:
-        recorder = nest.Create("spike_recorder", params={"start": float(t_presim_ms)})
-        for pop in model.populations:
-            nest.Connect(pop, recorder)
+    recorder = record_populations(nest, model.populations, t_presim_ms) if record else None
     build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if t_presim_ms > 0:
-        nest.Simulate(float(t_presim_ms))
-    presim_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    nest.Simulate(float(t_sim_ms))
-    sim_s = time.perf_counter() - t0
+    presim_s, sim_s = simulate_timed(nest, t_presim_ms, t_sim_ms)
     n_syn = int(nest.GetKernelStatus("num_connections")) - p.n_neurons * (2 if record else 1)
     out = {"simulator": "nest", "version": nest.__version__, "threads": int(threads), "seed": int(seed),
            "N_scaling": p.N_scaling, "K_scaling": p.K_scaling, "chi": p.chi, "chi_I": p.chi_I,

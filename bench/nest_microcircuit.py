@@ -74,6 +74,25 @@ def _import_nest():
     return nest
 
 
+def record_populations(nest, populations, t_from_ms: float):
+    """One spike_recorder for every population, recording from ``t_from_ms`` on."""
+    recorder = nest.Create("spike_recorder", params={"start": float(t_from_ms)})
+    for pop in populations:
+        nest.Connect(pop, recorder)
+    return recorder
+
+
+def simulate_timed(nest, t_presim_ms: float, t_sim_ms: float) -> tuple[float, float]:
+    """Presimulate (if ``t_presim_ms`` > 0) then simulate; wall-clock seconds of each."""
+    t0 = time.perf_counter()
+    if t_presim_ms > 0:
+        nest.Simulate(float(t_presim_ms))
+    presim_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    nest.Simulate(float(t_sim_ms))
+    return presim_s, time.perf_counter() - t0
+
+
 @dataclass
 class NestMicrocircuit:
     """Handles of a built NEST microcircuit."""
@@ -213,19 +232,9 @@ def run_nest_microcircuit(p: MicrocircuitParameters, *, t_presim_ms: float = 500
     nest = _import_nest()
     t0 = time.perf_counter()
     model = build_nest_microcircuit(p, seed=seed, threads=threads)
-    recorder = None
-    if record:
-        recorder = nest.Create("spike_recorder", params={"start": float(t_presim_ms)})
-        for pop in model.populations:
-            nest.Connect(pop, recorder)
+    recorder = record_populations(nest, model.populations, t_presim_ms) if record else None
     build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if t_presim_ms > 0:
-        nest.Simulate(float(t_presim_ms))
-    presim_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    nest.Simulate(float(t_sim_ms))
-    sim_s = time.perf_counter() - t0
+    presim_s, sim_s = simulate_timed(nest, t_presim_ms, t_sim_ms)
     rates = None
     if recorder is not None:
         ev = recorder.get("events")
