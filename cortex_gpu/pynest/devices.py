@@ -91,10 +91,11 @@ class GeneratorDevice:
         self.params = dict(self.gen.params)
 
     def get(self, key: str) -> Any:
-        return _public(self.params[key], key)
+        v = self.params[key]
+        return v.copy() if isinstance(v, np.ndarray) else _public(v, key)
 
     def status(self) -> dict[str, Any]:
-        return {k: _public(v, k) for k, v in self.params.items()}
+        return {k: self.get(k) for k in self.params}
 
     def set(self, params: dict[str, Any]) -> None:
         """Change parameters; after Simulate the targets see the change one connection delay later.
@@ -108,12 +109,18 @@ class GeneratorDevice:
             After Simulate, for a generator whose connections have several delays.
         """
         _check_keys(self.model, params)
+        if "individual_spike_trains" in params:
+            raise ValueError("BadProperty: the individual_spike_trains property can only be set as a model "
+                             "default using SetDefaults or upon CopyModel")
         values = {k: (_stop(v) if k == "stop" else v) for k, v in params.items()}
         trial = Generator(self.gen.id, self.gen.model, dict(self.params))
         KERNEL.net.set_generator(trial, values)          # checks the values, raises ValueError
         sim = KERNEL.sim
         if sim is None:
             KERNEL.net.set_generator(self.gen, values)
+        elif self.model not in ("poisson_generator", "dc_generator"):
+            # the table generators keep what they emitted (generators.py): the change applies from now
+            KERNEL.pending.append((sim.step, self.gen.id, values))
         else:
             delays = {int(delay_to_steps(d.delay_ms, KERNEL.resolution))
                       for d in KERNEL.net.drives if d.generator is self.gen}
@@ -307,6 +314,9 @@ def make_device(model: str, role: str, params: dict[str, Any]):
         base = {k: v for k, v in defaults_of(model).items()}
         base.update({k: (_stop(v) if k == "stop" else v) for k, v in params.items()})
         _check_keys(model, params)
+        if "individual_spike_trains" in params:
+            raise ValueError("BadProperty: the individual_spike_trains property can only be set as a model "
+                             "default using SetDefaults or upon CopyModel")
         return GeneratorDevice(model, KERNEL.net.add_generator(base_model(model), base))
     base = defaults_of(model)
     if role == "spike_recorder":
