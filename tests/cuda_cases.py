@@ -16,7 +16,8 @@ from cortex_gpu.distributions import Lognormal, Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
-__all__ = ["single_neuron", "small_network", "generator_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
+__all__ = ["single_neuron", "small_network", "generator_network", "windowed_network", "pd14_small", "stdp_parrots",
+           "hpc_small",
            "build_zoo", "delta_network", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES",
            "cpu_reference", "ranks_command", "assert_same_as_cpu"]
 

@@ -18,7 +18,8 @@ import pytest
 
 from cortex_gpu import Network, Simulation
 from cortex_gpu.backends import cuda
-from cuda_cases import (assert_same, delta_network, generator_network, hpc_small, pd14_small, run_case, single_neuron, small_network,
+from cuda_cases import (assert_same, delta_network, generator_network, hpc_small, pd14_small, run_case, single_neuron,
+                        small_network,
                         stdp_parrots)
 
 

@@ -124,7 +124,7 @@ def test_noise_generator_statistics_match_nest(run_both):
     for I in (theirs, mine):
         active = I[:, 20:]                              # after the first delay
         # piecewise constant over dt = 5 steps
-        assert np.mean(np.diff(active, axis=1) == 0.0) > 0.75
+        assert np.mean(np.abs(np.diff(active, axis=1)) < 1e-6) > 0.75   # dV / h recovers I to ~1e-11 pA
     a, b = theirs[:, 20:], mine[:, 20:]
     n_ind = a.size / 5                                  # independent draws
     se_mean = 200.0 / np.sqrt(n_ind)
@@ -134,8 +134,8 @@ def test_noise_generator_statistics_match_nest(run_both):
     corr = np.corrcoef(b[:50, ::5])
     assert np.max(np.abs(corr[np.triu_indices(50, 1)])) < 0.3   # a draw per target
     # the dt grid: NEST draws at the first active step and every dt after; changes at the same steps
-    change_a = np.flatnonzero(np.any(np.diff(a, axis=1) != 0.0, axis=0))
-    change_b = np.flatnonzero(np.any(np.diff(b, axis=1) != 0.0, axis=0))
+    change_a = np.flatnonzero(np.any(np.abs(np.diff(a, axis=1)) > 1e-6, axis=0))
+    change_b = np.flatnonzero(np.any(np.abs(np.diff(b, axis=1)) > 1e-6, axis=0))
     assert np.array_equal(change_a, change_b)
 
 
@@ -171,8 +171,8 @@ def _sinusoidal_counts(nest, individual, n=200, t_sim=1000.0):
 
 @pytest.mark.parametrize("individual", [True, False])
 def test_sinusoidal_poisson_generator_matches_nest(run_both, individual):
-    theirs, mine = run_both(_sinusoidal_counts, individual)
-    n, t_sim = 200, 1000.0
+    n, t_sim = (200, 1000.0) if individual else (20, 10000.0)     # a shared train is one train: run longer
+    theirs, mine = run_both(_sinusoidal_counts, individual, n, t_sim)
     rates = []
     for senders, times in (theirs, mine):
         assert times.min() > 1.0                           # parrots repeat after the 1 ms delay
@@ -185,7 +185,10 @@ def test_sinusoidal_poisson_generator_matches_nest(run_both, individual):
     # mean rate 100 Hz, modulation 80 Hz: NEST's and ours agree per phase bin
     expected_sd = np.sqrt(a / (n * t_sim / 10 * 1e-3)) * (1 if individual else np.sqrt(n))
     assert np.all(np.abs(a - b) < 5 * np.sqrt(2) * expected_sd + 1.0)
-    assert abs(b.mean() - 100.0) < 5 and b.max() - b.min() > 100.0
+    n_trains = n if individual else 1
+    se_mean = np.sqrt(100.0 / (n_trains * t_sim * 1e-3))
+    for r in (a, b):
+        assert abs(r.mean() - 100.0) < 4 * se_mean and r.max() - r.min() > 100.0
 
 
 def test_individual_spike_trains_only_as_default(nest_ours):
