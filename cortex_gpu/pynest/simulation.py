@@ -10,7 +10,7 @@ import numpy as np
 
 from ..engine import Simulation
 from .connect import apply_pending_weights
-from .devices import materialise_recorders, open_ascii_files, write_ascii_files
+from .devices import materialise_recorders, open_ascii_files, record_generator_trains, write_ascii_files
 from .kernel import KERNEL
 
 __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
@@ -24,8 +24,8 @@ def new_simulation() -> Simulation:
 
 def Prepare() -> None:
     """Build the network (once) and start the recorders' ascii files; ``Run`` may follow any number of times."""
-    if KERNEL.sim is None:
-        _build()
+    if KERNEL.sim is None and not (KERNEL.recorded_trains and not KERNEL.net.populations):
+        _build()     # (a network of generators and recorders alone runs without a core simulation)
     open_ascii_files()
 
 
@@ -42,7 +42,8 @@ def _build() -> None:
 
 def Run(t: float) -> None:
     """Advance the prepared network by ``t`` ms (a multiple of the resolution)."""
-    if KERNEL.sim is None:
+    idle = KERNEL.sim is None and KERNEL.recorded_trains and not KERNEL.net.populations
+    if KERNEL.sim is None and not idle:
         raise ValueError("Run needs Prepare first")
     t = float(t)
     if not np.isfinite(t) or t < 0:
@@ -51,10 +52,15 @@ def Run(t: float) -> None:
     n_steps = int(round(t / h))
     if abs(t / h - n_steps) > 1e-9 * max(1.0, t / h):
         raise ValueError(f"simulation time {t} ms must be a multiple of the resolution {h} ms")
+    if idle:    # generators and recorders only: the recorded trains are all there is
+        record_generator_trains(KERNEL.idle_steps, KERNEL.idle_steps + n_steps)
+        KERNEL.idle_steps += n_steps
+        return
     end = sim.step + n_steps
     # Generator changes reach the targets one delay after they were made: run up to
     # each one, apply it, go on (the core continues exactly across run calls).
     KERNEL.pending.sort(key=lambda p: p[0])
+    record_generator_trains(sim.step, end)
     while KERNEL.pending and KERNEL.pending[0][0] <= end:
         step, gen_id, values = KERNEL.pending.pop(0)
         if step > sim.step:

@@ -195,3 +195,33 @@ def test_individual_spike_trains_only_as_default(nest_ours):
     nest = nest_ours
     with pytest.raises(ValueError, match="individual_spike_trains"):
         nest.Create("sinusoidal_poisson_generator", params={"individual_spike_trains": False})
+
+
+def _repeated(nest, with_neuron):
+    """NEST's repeated_stimulation.py: a poisson_generator recorded directly, its origin moved per trial."""
+    nest.rng_seed = 3
+    pg = nest.Create("poisson_generator", params={"rate": 1000.0, "start": 100.0, "stop": 500.0})
+    sr = nest.Create("spike_recorder")
+    nest.Connect(pg, sr)
+    if with_neuron:
+        n = nest.Create("iaf_psc_alpha")
+        nest.Connect(pg, n, syn_spec={"weight": 10.0})
+    for _ in range(4):
+        pg.origin = nest.biological_time
+        nest.Simulate(1000.0)
+    return sr.events["senders"], sr.events["times"], sr.n_events
+
+
+@pytest.mark.parametrize("with_neuron", [False, True])
+def test_poisson_generator_recorded_directly(run_both, with_neuron):
+    """The recorder records a train of its own: stamps in (origin + start, origin + stop], sender the
+    generator, about rate * 400 ms spikes per trial."""
+    (s_a, t_a, n_a), (s_b, t_b, n_b) = run_both(_repeated, with_neuron)
+    assert np.array_equal(np.unique(s_a), np.unique(s_b)) and n_b == t_b.size
+    for t in (t_a, t_b):
+        trial, within = np.divmod(t, 1000.0)
+        assert within.min() > 100.0 and within.max() <= 500.0 + 1e-9
+        counts = np.bincount(trial.astype(int), minlength=4)
+        assert np.all(np.abs(counts - 400.0) < 5 * np.sqrt(400.0))
+    # the step grid: stamps 100.1 .. 500.0 ms after each origin are all possible, as in NEST
+    assert np.all(np.isin(np.round(t_b * 10).astype(int), np.round(np.arange(1, 40001) * 1.0).astype(int)))
