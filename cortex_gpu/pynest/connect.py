@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..network import RULES
+from . import errors as E
 from .devices import GeneratorDevice
 from .kernel import KERNEL
 from .models import SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, defaults_of, is_synapse_model, synapse_model_names
@@ -189,6 +190,9 @@ def Connect(pre: Any, post: Any, conn_spec: Any = None, syn_spec: Any = None,
         src, tgt = _pairs(pre_ids, post_ids, rule)
         for g, r in zip(src.tolist(), tgt.tolist()):
             model = _device(g).gen.model
+            if model in ("dc_generator", "step_current_generator", "ac_generator", "noise_generator"):
+                raise E.IllegalConnection(f"Connect({model}, spike_recorder): the target node or synapse model "
+                                          "does not support current input")
             if model != "poisson_generator":
                 raise NotImplementedError(f"Connect({model}, spike_recorder) is not supported by cortex_gpu.pynest "
                                           "(only a poisson_generator's train is recorded); connect the generator "
