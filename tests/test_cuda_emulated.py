@@ -130,7 +130,7 @@ def test_hpc_benchmark_lost_history_raises_as_on_the_cpu(fake_cupy):
     Which neuron is named first can depend on the window: the CPU appends a window's post spikes
     after its m steps (15 here), the GPU after every step, and the extra newer spikes can push a
     needed one out of a history of 2 earlier. Run one step per call (m = 1), the CPU names the
-    neuron the GPU names; in windows of 15 steps it stops at the same time."""
+    neuron the GPU names; in windows of 15 steps it stops at most a window (15 steps) later or earlier."""
     def stop(backend, step_ms):
         sim = Simulation(hpc_small(0.05), seed=11, backend=backend, post_history=2)
         with pytest.raises(RuntimeError, match=r"spiked more than post_history=2 times") as err:
@@ -139,8 +139,11 @@ def test_hpc_benchmark_lost_history_raises_as_on_the_cpu(fake_cupy):
         return str(err.value)
     gpu = stop("cuda", 200.0)
     assert gpu == stop("cpu", 0.1)
-    assert re.search(r"checked at [\d.]+ ms", gpu).group(0) == re.search(r"checked at [\d.]+ ms",
-                                                                          stop("cpu", 200.0)).group(0)
+    # in windows of 15 steps the CPU appends the post spikes at the window's end: it detects the loss
+    # in the same window as the GPU, up to a window (1.5 ms) later
+    t_gpu = float(re.search(r"checked at ([\d.]+) ms", gpu).group(1))
+    t_cpu = float(re.search(r"checked at ([\d.]+) ms", stop("cpu", 200.0)).group(1))
+    assert 0.0 <= abs(t_cpu - t_gpu) < 15 * 0.1
 
 
 def test_short_chunks_and_timed_steps(fake_cupy, monkeypatch):
