@@ -406,7 +406,7 @@ class Simulation:
         value, start, stop = np.zeros(n_gen), np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
         cdf_lo = np.zeros(n_gen, np.int64)
         self._cdf_parts: list[np.ndarray] = [np.zeros(0)] * n_gen
-        self._emitters = [gens.make_emitter(g, h) for g in gens_]
+        self._emitters = [gens.make_emitter(g, h, self.seed) for g in gens_]
         self._update_generators(gens_, value, start, stop)
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
         e_local, e_weight = [], []

@@ -21,6 +21,8 @@ sinusoidal_poisson (ind.) 4      ``(lam, exp(-lam), 0)``: Poisson count per
                                  (connection, target, step)
 sinusoidal_poisson        5      as 4, one count per (generator, step) that
   (shared train)                 every target receives
+pulsepacket_generator     6      ``(n, 0, 0)``: spikes in the step, the same
+                                 for every target
 ========================  =====  ==============================================
 
 Each emitter follows NEST's ``update``: the oscillators of ac_generator,
@@ -49,11 +51,11 @@ __all__ = ["KIND", "CURRENT_KINDS", "TABLE_KINDS", "ROW", "kind_of", "active_ste
 
 #: Kind codes of the drive (see the module docstring).
 KIND = {"poisson_generator": 0, "dc_generator": 1, "step_current_generator": 2, "ac_generator": 2,
-        "noise_generator": 3, "sinusoidal_poisson_generator": 4}
+        "noise_generator": 3, "sinusoidal_poisson_generator": 4, "pulsepacket_generator": 6}
 #: Kinds that give a current (their sum, per target, is the next step's i_0).
 CURRENT_KINDS = frozenset({1, 2, 3})
 #: Kinds whose output comes from the per-step table.
-TABLE_KINDS = frozenset({2, 3, 4, 5})
+TABLE_KINDS = frozenset({2, 3, 4, 5, 6})
 #: Doubles per emission step in the table.
 ROW = 3
 #: NEST's time base: tics per ms.
@@ -272,11 +274,44 @@ class SinusoidalPoisson(Emitter):
         self.y0, self.y1 = y0, y1
 
 
+class PulsePacket(Emitter):
+    """pulsepacket_generator: ``activity`` spikes per pulse time, each at ``pulse + sdev * z`` rounded to the
+    step, ``z`` normal draw ``i`` of pulse ``j`` of this generator (keys.PULSE_PACKET), every target the same.
+
+    NEST draws a pulse in the first min-delay slice that starts within ``10 sdev`` of it and drops spikes
+    before that slice or before step 0; here a pulse's spikes before step 0 are dropped (the others lie
+    more than 10 sdev early, probability below 1e-23); its activity window is applied per step.
+    """
+
+    def set_params(self) -> None:
+        from . import keys, philox
+        p = self.g.params
+        n = int(p["activity"])
+        steps = []
+        stream = keys.stream(keys.PULSE_PACKET, self.g.id)
+        for j, t in enumerate(np.sort(p["pulse_times"])):
+            for i in range(n):
+                z = philox.normal(np.uint32(self.seed), stream, j, i, 0)[0] if p["sdev"] > 0 else 0.0
+                steps.append(int(np.floor((p["sdev"] * z + t) / self.h + 0.5)))
+        steps = np.array(steps, np.int64)
+        self.steps = np.sort(steps[steps >= 0])
+
+    def emit(self, t0, t1, out):
+        first, stop = self._window()
+        out[:] = 0.0
+        s = self.steps[(self.steps >= max(t0, first)) & (self.steps < min(t1, stop))]
+        np.add.at(out[:, 0], s - t0, 1.0)
+
+
 _EMITTERS = {"step_current_generator": StepCurrent, "ac_generator": Ac, "noise_generator": Noise,
-             "sinusoidal_poisson_generator": SinusoidalPoisson}
+             "sinusoidal_poisson_generator": SinusoidalPoisson, "pulsepacket_generator": PulsePacket}
 
 
-def make_emitter(g: Generator, h: float) -> Emitter | None:
-    """The emitter of a table generator, None for poisson_generator and dc_generator."""
+def make_emitter(g: Generator, h: float, seed: int = 0) -> Emitter | None:
+    """The emitter of a table generator (``seed``: the simulation's, for pulsepacket's spike times), None
+    for poisson_generator and dc_generator."""
     cls = _EMITTERS.get(g.model)
-    return cls(g, h) if cls is not None else None
+    if cls is None:
+        return None
+    cls.seed = int(seed)
+    return cls(g, h)

@@ -50,9 +50,10 @@ GENERATOR_KINDS = {
                         **_WINDOW},
     "sinusoidal_poisson_generator": {"rate": 0.0, "amplitude": 0.0, "frequency": 0.0, "phase": 0.0,
                                      "individual_spike_trains": True, **_WINDOW},
+    "pulsepacket_generator": {"pulse_times": np.zeros(0), "activity": 0, "sdev": 0.0, **_WINDOW},
 }
 #: Generator parameters whose value is an array (ms or pA) or a flag.
-GENERATOR_ARRAYS = frozenset({"amplitude_times", "amplitude_values"})
+GENERATOR_ARRAYS = frozenset({"amplitude_times", "amplitude_values", "pulse_times"})
 GENERATOR_FLAGS = frozenset({"allow_offgrid_times", "individual_spike_trains"})
 
 
@@ -564,6 +565,11 @@ class Network:
                                  f"({p['amplitude_times'].size} and {p['amplitude_values'].size})")
             if np.any(p["amplitude_times"] <= 0.0):
                 raise ModelError(f"{g.model}: amplitude can only be changed at strictly positive times (t > 0)")
+        if g.model == "pulsepacket_generator":
+            if p["activity"] < 0 or p["activity"] != int(p["activity"]):
+                raise ModelError(f"{g.model}: the activity must be a whole number >= 0, got {p['activity']}")
+            if p["sdev"] < 0:
+                raise ModelError(f"{g.model}: the standard deviation cannot be negative")
         if g.model == "noise_generator":
             if p["std"] < 0 or p["std_mod"] < 0:
                 raise ModelError(f"{g.model}: the standard deviation cannot be negative")

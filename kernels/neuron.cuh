@@ -58,6 +58,7 @@
 #define CG_KIND_NOISE 3         /* noise_generator: (mean, sigma, draw k) */
 #define CG_KIND_SIN_POISSON 4   /* sinusoidal_poisson_generator: (lam, exp(-lam), -), a train per target */
 #define CG_KIND_SIN_SHARED 5    /* the same, one train for all targets */
+#define CG_KIND_PULSE 6         /* pulsepacket_generator: (spikes in the step, -, -), the same for all targets */
 #define CG_TAB_ROW 3
 #define CG_NOISE_STREAM (12u << 24)       /* keys.NOISE, cpu._NOISE_STREAM */
 #define CG_SIN_POISSON_STREAM (13u << 24) /* keys.SIN_POISSON */
@@ -136,11 +137,12 @@ CG_FN double cg_drive_neuron(cg_i64 i, cg_i64 t, cg_u32 seed, cg_i64 gid, const 
             i0 = i0 + w * (row[0] + row[1] * z);
             continue;
         }
-        if (kd == CG_KIND_SIN_POISSON || kd == CG_KIND_SIN_SHARED) {
+        if (kd == CG_KIND_SIN_POISSON || kd == CG_KIND_SIN_SHARED || kd == CG_KIND_PULSE) {
             const double *row = G->tab + G->g_tab_lo[g] + CG_TAB_ROW * s;
             if (row[0] == 0.0) continue;
             cg_u32 sub = 0u;
-            const cg_i64 k = kd == CG_KIND_SIN_SHARED
+            const cg_i64 k = kd == CG_KIND_PULSE ? (cg_i64)row[0]
+                : kd == CG_KIND_SIN_SHARED
                 ? cg_poisson(row[0], row[1], seed, CG_SIN_SHARED_STREAM | (cg_u32)g, 0u, (cg_u32)s, &sub)
                 : cg_poisson(row[0], row[1], seed, CG_SIN_POISSON_STREAM | (cg_u32)G->c_key[c], (cg_u64)gid,
                              (cg_u32)s, &sub);

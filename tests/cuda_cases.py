@@ -95,7 +95,7 @@ def windowed_network():
 
 def generator_network(parrots: bool = True):
     """Every generator kind: step_current, ac, noise (with std_mod), sinusoidal_poisson (a train per
-    target and a shared one, into parrots and neurons), dc and poisson, onto both current-based models,
+    target and a shared one, into parrots and neurons), pulsepacket, dc and poisson, onto both current-based models,
     with delays of 0.5 to 2 ms and a recurrent projection (windows of 5 steps on several ranks); all
     spikes and V_m of 6 neurons recorded. Without ``parrots`` (the cuda backend builds them on one rank
     only) the parrot population and its connections are left out."""
@@ -121,6 +121,9 @@ def generator_network(parrots: bool = True):
                                                             "individual_spike_trains": False})
     dc = net.add_generator("dc_generator", {"amplitude": 60.0, "start": 0.0, "stop": 30.0})
     pg = net.add_generator("poisson_generator", {"rate": 5000.0, "start": 2.0})
+    pp = net.add_generator("pulsepacket_generator", {"pulse_times": np.array([8.0, 26.0, 45.0]), "activity": 40,
+                                                     "sdev": 2.0})
+    net.drive(pp, every[4:30], weight=25.0, delay_ms=1.0)
     net.drive(sc, every[::2], weight=1.2, delay_ms=1.0)
     net.drive(ac, every, weight=0.8, delay_ms=2.0)
     net.drive(nz, every[1::2], weight=1.0, delay_ms=0.5)

@@ -75,7 +75,7 @@ _NOISE_STREAM = 12 << 24
 _SIN_POISSON_STREAM = 13 << 24
 _SIN_SHARED_STREAM = 14 << 24
 #: Generator kinds of the drive (cortex_gpu/generators.py) and doubles per table row.
-GEN_POISSON, GEN_DC, GEN_TABLE_CURRENT, GEN_NOISE, GEN_SIN_POISSON, GEN_SIN_SHARED = 0, 1, 2, 3, 4, 5
+GEN_POISSON, GEN_DC, GEN_TABLE_CURRENT, GEN_NOISE, GEN_SIN_POISSON, GEN_SIN_SHARED, GEN_PULSE = 0, 1, 2, 3, 4, 5, 6
 TAB_ROW = 3
 
 Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
@@ -403,13 +403,16 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
                 z, _ = philox.normal(seed, stream, e_gid[e], k_draw, 0)
                 i0_next[e_local[e]] += e_w[e] * (mean + sigma * z)
             continue
-        if kd == GEN_SIN_POISSON or kd == GEN_SIN_SHARED:
+        if kd == GEN_SIN_POISSON or kd == GEN_SIN_SHARED or kd == GEN_PULSE:
             o = G.g_tab_lo[g] + TAB_ROW * s
             lam, e_lam = G.tab[o], G.tab[o + 1]
             if lam == 0.0:
                 continue
             n_shared = np.int64(0)
-            if kd == GEN_SIN_SHARED:     # one train for every target of the generator
+            if kd == GEN_PULSE:          # the step's spike count, the same for every target
+                n_shared = np.int64(lam)
+                kd = GEN_SIN_SHARED
+            elif kd == GEN_SIN_SHARED:   # one train for every target of the generator
                 n_shared, _ = philox.poisson(lam, e_lam, seed, _SIN_SHARED_STREAM | g, 0, s, 0)
             for e in range(a, b):
                 i = e_local[e]
