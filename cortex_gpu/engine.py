@@ -18,7 +18,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from . import philox, profiling
+from . import generators as gens, philox, profiling
 from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
@@ -41,6 +41,8 @@ TICS_PER_MS = 1000
 CHECK_OWNERSHIP_ENV = "CORTEX_GPU_CHECK_OWNERSHIP"
 #: Where ``Simulation(construction=...)`` draws the synapses.
 CONSTRUCTIONS = ("auto", "device", "host")
+#: Steps of generator table rows made at once (3 doubles per step and table generator).
+TABLE_STEPS = 100_000
 
 
 class OwnershipError(RuntimeError):
@@ -409,13 +411,14 @@ class Simulation:
     def _drives(self, local: np.ndarray) -> cpu.Drives:
         """Generator entries grouped by connection, and the generator table (see ``cpu.Drives``)."""
         net, h = self.net, self.h
-        gens = net.generators
-        kind = np.array([0 if g.model == "poisson_generator" else 1 for g in gens], np.int64)
-        n_gen = len(gens)
+        gens_ = net.generators
+        kind = np.array([gens.kind_of(g) for g in gens_], np.int64)
+        n_gen = len(gens_)
         value, start, stop = np.zeros(n_gen), np.zeros(n_gen, np.int64), np.zeros(n_gen, np.int64)
         cdf_lo = np.zeros(n_gen, np.int64)
         self._cdf_parts: list[np.ndarray] = [np.zeros(0)] * n_gen
-        self._update_generators(gens, value, start, stop)
+        self._emitters = [gens.make_emitter(g, h, self.seed) for g in gens_]
+        self._update_generators(gens_, value, start, stop)
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
         e_local, e_weight = [], []
         parrot = self.graph.neurons.kind == cpu.PARROT
@@ -429,14 +432,40 @@ class Simulation:
             c_delay.append(int(np.floor(d.delay_ms / h + 0.5)))
             c_key.append(d.id)
             c_ptr.append(c_ptr[-1] + int(ok.sum()))
+        # emission steps a run reads before its first step: the generator's longest delay
+        self._tab_depth = np.ones(n_gen, np.int64)
+        for g, dl in zip(c_gen, c_delay):
+            self._tab_depth[g] = max(self._tab_depth[g], dl)
+        self._tab_tail = [np.zeros((int(self._tab_depth[g.id]), gens.ROW)) for g in gens_]
         cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
         el = cat(e_local, np.int64)
         weight = cat(e_weight, np.float64)
+        currents = any(kind[d.generator.id] in gens.CURRENT_KINDS for d in net.drives)
         return cpu.Drives(np.array(c_gen, np.int64), np.array(c_delay, np.int64), np.array(c_key, np.int64),
                           np.array(c_ptr, np.int64), el, local[el].astype(np.int64), weight,
                           np.rint(weight * cpu.FIXED_ONE).astype(np.int64), kind, value, cdf_lo,
-                          *self._cdf_flat(cdf_lo), start, stop,
-                          any(g.model == "dc_generator" for g in (d.generator for d in net.drives)))
+                          *self._cdf_flat(cdf_lo), start, stop, currents, np.zeros(0), np.zeros(n_gen, np.int64))
+
+    def _fill_tables(self, t0: int, t1: int, pre_run: bool) -> None:
+        """The table generators' rows for emission steps ``[t0 - depth, t1)``: those before ``t0`` kept
+        from the last run (already emitted), the rest emitted now (``pre_run``: NEST's pre_run_hook first)."""
+        parts, lo = [], np.zeros(len(self._emitters), np.int64)
+        at = 0
+        for g, em in enumerate(self._emitters):
+            if em is None:
+                continue
+            D = int(self._tab_depth[g])
+            rows = np.empty((D + t1 - t0, gens.ROW))
+            rows[:D] = self._tab_tail[g]
+            if pre_run:
+                em.pre_run(t0)
+            em.emit(t0, t1, rows[D:])
+            self._tab_tail[g] = rows[-D:].copy()
+            lo[g] = at - gens.ROW * (t0 - D)        # row of step s at lo[g] + ROW * s
+            parts.append(rows.ravel())
+            at += rows.size
+        if parts:
+            self._G = self._G._replace(tab=np.concatenate(parts), g_tab_lo=lo)
 
     def _cdf_flat(self, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The generators' Poisson CDF tables concatenated (setting where each starts in ``lo``)
@@ -449,26 +478,20 @@ class Simulation:
                   for c in self._cdf_parts]
         return np.concatenate(self._cdf_parts), np.concatenate(guides)
 
-    def _update_generators(self, gens, value, start, stop) -> None:
+    def _update_generators(self, gens_, value, start, stop) -> None:
         h = self.h
-        for g in gens:
+        for g in gens_:
             p = g.params
             if g.model == "poisson_generator":
                 value[g.id] = p["rate"] * h * 1e-3   # expected spikes per step
                 self._cdf_parts[g.id] = philox.poisson_cdf(value[g.id])
-            else:
+            elif g.model == "dc_generator":
                 value[g.id] = p["amplitude"]
-            # Emission steps s with start_step <= s < stop_step are active; step s
-            # runs from s*h to (s+1)*h and stamps its spikes (s+1)h. NEST 3.10's
-            # poisson_generator is active in the steps that start in (start, stop]
-            # (measured: start=1 ms, stop=2 ms, delay 0.1 ms first moves V_m at
-            # 1.3 ms, last at 2.2 ms), hence the shift of one step later. Its
-            # current generators switch one step earlier than [start, stop)
-            # (start=20 ms, delay 1 ms first changes V_m at 21.1 ms).
-            shift = -1 if g.model == "poisson_generator" else 1
-            start[g.id] = int(np.floor((p["origin"] + p["start"]) / h + 0.5)) - shift
-            stop[g.id] = (np.iinfo(np.int64).max // 2 if not np.isfinite(p["stop"])
-                          else int(np.floor((p["origin"] + p["stop"]) / h + 0.5)) - shift)
+            else:
+                self._emitters[g.id].set_params()
+            # NEST's activity window (generators.active_steps): a current generator emits in steps
+            # t_min - 1 .. t_max - 2 (none before step 0), a spike generator in t_min + 1 .. t_max
+            start[g.id], stop[g.id] = gens.active_steps(g, h)
 
     def set_generator(self, gen_id: int, params: dict[str, float]) -> None:
         """Change a generator's parameters between runs (NEST's SetStatus on a generator)."""
@@ -513,6 +536,19 @@ class Simulation:
         if self.comm is None:
             raise RuntimeError(f"rank {self.rank} of {self.n_ranks} was built without a communicator and can "
                                "only be inspected; run it under mpiexec with comm=cortex_gpu.comm.world()")
+        if any(em is not None for em in self._emitters):
+            # table generators: their rows in pieces of at most TABLE_STEPS steps (NEST's pre_run_hook once)
+            end = self.step + n_steps
+            first = True
+            while self.step < end or first:
+                t1 = min(end, self.step + TABLE_STEPS)
+                self._fill_tables(self.step, t1, first)
+                first = False
+                self._run_steps(t1 - self.step, progress)
+            return
+        self._run_steps(n_steps, progress)
+
+    def _run_steps(self, n_steps: int, progress: Callable[[float, float], None] | None) -> None:
         if self.backend == "cuda":
             self._cuda.run(n_steps, progress)   # advances self.step and self.sim_s
             return

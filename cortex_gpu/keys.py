@@ -8,9 +8,18 @@ thread or partition that makes it (I2, I3).
 """
 from __future__ import annotations
 
-__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "stream", "MAX_OBJECT_ID"]
+__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "NOISE", "SIN_POISSON", "SIN_POISSON_SHARED",
+           "RECORDED_TRAIN", "PULSE_PACKET",
+           "stream", "MAX_OBJECT_ID"]
 
 PRE, WEIGHT, DELAY, COUNT, POISSON, PARAM = 1, 2, 3, 4, 5, 6
+#: The generators' draws (cortex_gpu/generators.py): noise per connection, sinusoidal Poisson counts
+#: per connection, and per generator for a shared train.
+NOISE, SIN_POISSON, SIN_POISSON_SHARED = 12, 13, 14
+#: A poisson_generator's train drawn for a spike_recorder connected to it (per such connection).
+RECORDED_TRAIN = 15
+#: pulsepacket_generator's spike times (per generator).
+PULSE_PACKET = 16
 MAX_OBJECT_ID = (1 << 24) - 1
 
 

@@ -20,7 +20,7 @@ from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
 
 __all__ = [
     "Network", "Population", "Projection", "Generator", "DriveConnection",
-    "SpikeRecorder", "Multimeter", "ParamValue", "RULES", "GENERATOR_KINDS",
+    "SpikeRecorder", "Multimeter", "ParamValue", "RULES", "GENERATOR_KINDS", "GENERATOR_ARRAYS", "GENERATOR_FLAGS",
     "delay_to_steps", "locate", "SYNAPSE_MODELS", "PARROT_MODELS",
 ]
 
@@ -37,10 +37,24 @@ SYNAPSE_MODELS: dict[str, dict[str, float]] = {
 #: Neuron models that repeat their input spikes instead of integrating it.
 PARROT_MODELS = ("parrot_neuron",)
 #: Stimulation devices that act on their targets without being spike sources.
+_WINDOW = {"start": 0.0, "stop": np.inf, "origin": 0.0}
+#: NEST 3.10's generators and their parameters with NEST's defaults (rates in Hz, currents in pA,
+#: times in ms, frequencies in Hz, phases in degrees); cortex_gpu/generators.py gives their output.
 GENERATOR_KINDS = {
-    "poisson_generator": {"rate": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
-    "dc_generator": {"amplitude": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
+    "poisson_generator": {"rate": 0.0, **_WINDOW},
+    "dc_generator": {"amplitude": 0.0, **_WINDOW},
+    "step_current_generator": {"amplitude_times": np.zeros(0), "amplitude_values": np.zeros(0),
+                               "allow_offgrid_times": False, **_WINDOW},
+    "ac_generator": {"amplitude": 0.0, "offset": 0.0, "phase": 0.0, "frequency": 0.0, **_WINDOW},
+    "noise_generator": {"mean": 0.0, "std": 0.0, "dt": 1.0, "std_mod": 0.0, "frequency": 0.0, "phase": 0.0,
+                        **_WINDOW},
+    "sinusoidal_poisson_generator": {"rate": 0.0, "amplitude": 0.0, "frequency": 0.0, "phase": 0.0,
+                                     "individual_spike_trains": True, **_WINDOW},
+    "pulsepacket_generator": {"pulse_times": np.zeros(0), "activity": 0, "sdev": 0.0, **_WINDOW},
 }
+#: Generator parameters whose value is an array (ms or pA) or a flag.
+GENERATOR_ARRAYS = frozenset({"amplitude_times", "amplitude_values", "pulse_times"})
+GENERATOR_FLAGS = frozenset({"allow_offgrid_times", "individual_spike_trains"})
 
 
 def delay_to_steps(delay_ms: np.ndarray | float, resolution_ms: float) -> np.ndarray:
@@ -113,7 +127,7 @@ class Projection:
 
 @dataclass
 class Generator:
-    """A poisson_generator or dc_generator: parameters that may change between runs."""
+    """One of GENERATOR_KINDS with its parameters, which may change between runs."""
 
     id: int
     model: str
@@ -512,7 +526,7 @@ class Network:
 
     # ------------------------------------------------------- generators & recorders
     def add_generator(self, model: str, params: dict[str, float] | None = None) -> Generator:
-        """A poisson_generator or dc_generator with NEST's parameters (rate in Hz, amplitude in pA)."""
+        """A generator of GENERATOR_KINDS with NEST's parameters (rate in Hz, amplitude in pA, times in ms)."""
         if model not in GENERATOR_KINDS:
             raise ModelError(f"unknown generator model '{model}' (supported: {', '.join(GENERATOR_KINDS)})")
         g = Generator(len(self.generators), model, dict(GENERATOR_KINDS[model]))
@@ -522,18 +536,46 @@ class Network:
 
     @staticmethod
     def set_generator(g: Generator, params: dict[str, float]) -> None:
+        """Check and set parameters, with NEST's rules (its BadProperty cases raise ModelError)."""
         for key, value in params.items():
             if key not in GENERATOR_KINDS[g.model]:
                 raise ModelError(f"{g.model}: unknown parameter '{key}' "
                                  f"(known: {', '.join(GENERATOR_KINDS[g.model])})")
+            if key in GENERATOR_FLAGS:
+                g.params[key] = bool(value)
+                continue
+            if key in GENERATOR_ARRAYS:
+                a = np.array(value, dtype=float).ravel()
+                if not np.all(np.isfinite(a)):
+                    raise ModelError(f"{g.model}: {key} must be finite")
+                g.params[key] = a
+                continue
             v = float(value)
             if np.isnan(v) or (key != "stop" and not np.isfinite(v)):
                 raise ModelError(f"{g.model}: parameter {key} must be finite, got {value}")
-            if key == "rate" and v < 0:
+            if key == "rate" and v < 0 and g.model == "poisson_generator":
                 raise ModelError(f"{g.model}: rate must be >= 0 Hz, got {v}")
             g.params[key] = v
-        if g.params["stop"] < g.params["start"]:
-            raise ModelError(f"{g.model}: stop ({g.params['stop']}) must not be before start ({g.params['start']})")
+        p = g.params
+        if p["stop"] < p["start"]:
+            raise ModelError(f"{g.model}: stop ({p['stop']}) must not be before start ({p['start']})")
+        if g.model == "step_current_generator":
+            if p["amplitude_times"].size != p["amplitude_values"].size:
+                raise ModelError(f"{g.model}: amplitude_times and amplitude_values have to be the same size "
+                                 f"({p['amplitude_times'].size} and {p['amplitude_values'].size})")
+            if np.any(p["amplitude_times"] <= 0.0):
+                raise ModelError(f"{g.model}: amplitude can only be changed at strictly positive times (t > 0)")
+        if g.model == "pulsepacket_generator":
+            if p["activity"] < 0 or p["activity"] != int(p["activity"]):
+                raise ModelError(f"{g.model}: the activity must be a whole number >= 0, got {p['activity']}")
+            if p["sdev"] < 0:
+                raise ModelError(f"{g.model}: the standard deviation cannot be negative")
+        if g.model == "noise_generator":
+            if p["std"] < 0 or p["std_mod"] < 0:
+                raise ModelError(f"{g.model}: the standard deviation cannot be negative")
+            if p["std_mod"] > p["std"]:
+                raise ModelError(f"{g.model}: the modulation amplitude std_mod ({p['std_mod']}) must be smaller "
+                                 f"or equal to the baseline amplitude std ({p['std']})")
 
     def drive(self, generator: Generator, targets, weight: float | np.ndarray = 1.0,
               delay_ms: float | None = None) -> DriveConnection:

@@ -53,6 +53,16 @@
 #define CG_KIND_DC 1            /* g_kind of a dc_generator (0: poisson_generator) */
 #define CG_GUIDE_SIZE 256       /* philox.GUIDE_SIZE */
 #define CG_POISSON_STREAM (5u << 24)   /* keys.POISSON, cpu._POISSON_STREAM */
+/* the generators of cortex_gpu/generators.py read from the table (cpu.GEN_*), TAB_ROW doubles per step */
+#define CG_KIND_TABLE_CURRENT 2 /* step_current_generator, ac_generator: (I, -, -) */
+#define CG_KIND_NOISE 3         /* noise_generator: (mean, sigma, draw k) */
+#define CG_KIND_SIN_POISSON 4   /* sinusoidal_poisson_generator: (lam, exp(-lam), -), a train per target */
+#define CG_KIND_SIN_SHARED 5    /* the same, one train for all targets */
+#define CG_KIND_PULSE 6         /* pulsepacket_generator: (spikes in the step, -, -), the same for all targets */
+#define CG_TAB_ROW 3
+#define CG_NOISE_STREAM (12u << 24)       /* keys.NOISE, cpu._NOISE_STREAM */
+#define CG_SIN_POISSON_STREAM (13u << 24) /* keys.SIN_POISSON */
+#define CG_SIN_SHARED_STREAM (14u << 24)  /* keys.SIN_POISSON_SHARED */
 
 /* The local neurons (cpu.Neurons): per neuron gid, parameter set, state and
  * fixed-point accumulators; per parameter set its propagator row (CG_N_PROP
@@ -73,7 +83,8 @@ typedef struct {
  * and fixed-point weight; per connection its generator, delay (steps) and key;
  * per generator its kind, value (expected spikes per step, or pA), CDF table
  * (from g_cdf_lo in cdf, guide at g * CG_GUIDE_SIZE) and active emission steps
- * [g_start, g_stop). */
+ * [g_start, g_stop); the table generators' rows, step s of generator g at
+ * tab[g_tab_lo[g] + CG_TAB_ROW * s]. */
 typedef struct {
     const cg_i64 *ptr;
     const int *conn;
@@ -89,6 +100,8 @@ typedef struct {
     const cg_i64 *guide;
     const cg_i64 *g_start, *g_stop;
     int has_dc;
+    const double *tab;
+    const cg_i64 *g_tab_lo;
 } cg_drives;
 
 /* Generator input to neuron i (gid) at step t, as cpu.drive computes it:
@@ -107,8 +120,34 @@ CG_FN double cg_drive_neuron(cg_i64 i, cg_i64 t, cg_u32 seed, cg_i64 gid, const 
         const cg_i64 s = t - G->c_delay[c];
         if (s < G->g_start[g] || s >= G->g_stop[g]) continue;
         const double w = G->w[e];
-        if (G->g_kind[g] == CG_KIND_DC) {
+        const int kd = G->g_kind[g];
+        if (kd == CG_KIND_DC) {
             i0 = i0 + w * G->g_value[g];
+            continue;
+        }
+        if (kd == CG_KIND_TABLE_CURRENT) {
+            i0 = i0 + w * G->tab[G->g_tab_lo[g] + CG_TAB_ROW * s];
+            continue;
+        }
+        if (kd == CG_KIND_NOISE) {   /* mean + sigma * (normal draw k of this connection and target) */
+            const double *row = G->tab + G->g_tab_lo[g] + CG_TAB_ROW * s;
+            cg_u32 sub = 0u;
+            const cg_u32 k_draw = (cg_u32)(cg_i64)row[2];
+            const double z = cg_normal(seed, CG_NOISE_STREAM | (cg_u32)G->c_key[c], (cg_u64)gid, k_draw, &sub);
+            i0 = i0 + w * (row[0] + row[1] * z);
+            continue;
+        }
+        if (kd == CG_KIND_SIN_POISSON || kd == CG_KIND_SIN_SHARED || kd == CG_KIND_PULSE) {
+            const double *row = G->tab + G->g_tab_lo[g] + CG_TAB_ROW * s;
+            if (row[0] == 0.0) continue;
+            cg_u32 sub = 0u;
+            const cg_i64 k = kd == CG_KIND_PULSE ? (cg_i64)row[0]
+                : kd == CG_KIND_SIN_SHARED
+                ? cg_poisson(row[0], row[1], seed, CG_SIN_SHARED_STREAM | (cg_u32)g, 0u, (cg_u32)s, &sub)
+                : cg_poisson(row[0], row[1], seed, CG_SIN_POISSON_STREAM | (cg_u32)G->c_key[c], (cg_u64)gid,
+                             (cg_u32)s, &sub);
+            if (w >= 0.0) *ax += k * G->wfx[e];
+            else *ai += k * G->wfx[e];
             continue;
         }
         if (G->g_value[g] == 0.0) continue;

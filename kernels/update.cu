@@ -24,7 +24,8 @@
  *   d_ptr ... has_dc  cg_drives (neuron.cuh): int64 d_ptr[n + 1], int32 d_conn,
  *              float64 d_w, int64 d_wfx [n_entries]; int32 c_gen, int64 c_delay,
  *              int64 c_key [n_conn]; int32 g_kind, float64 g_value, int64 g_cdf_lo,
- *              int64 g_start, g_stop [n_gen]; float64 cdf[*]; int64 guide[n_gen * 256]
+ *              int64 g_start, g_stop [n_gen]; float64 cdf[*]; int64 guide[n_gen * 256];
+ *              int has_dc; float64 tab[*], int64 g_tab_lo[n_gen] (the table generators' rows)
  *   blk_spk    int32[gridDim.x * blockDim.x], out: spiking local indices per block
  *   blk_count  int32[gridDim.x], out: spikes per block
  * Launch: blockDim.x = CG_UPDATE_THREADS (a multiple of 32), gridDim.x =
@@ -47,7 +48,7 @@ extern "C" __global__ void __launch_bounds__(CG_UPDATE_THREADS) update_f64(
     const cg_i64 *d_ptr, const int *d_conn, const double *d_w, const cg_i64 *d_wfx,
     const int *c_gen, const cg_i64 *c_delay, const cg_i64 *c_key,
     const int *g_kind, const double *g_value, const cg_i64 *g_cdf_lo, const double *cdf, const cg_i64 *guide,
-    const cg_i64 *g_start, const cg_i64 *g_stop, int has_dc,
+    const cg_i64 *g_start, const cg_i64 *g_stop, int has_dc, const double *tab, const cg_i64 *g_tab_lo,
     int *blk_spk, int *blk_count)
 {
     __shared__ int scratch[33];
@@ -58,7 +59,7 @@ extern "C" __global__ void __launch_bounds__(CG_UPDATE_THREADS) update_f64(
         const cg_neurons N = {gid, pset, prop, kind, refr_steps, V, I_ex, I_in, dI_ex, dI_in, i_0, i0_next, refr,
                               acc_ex, acc_in};
         const cg_drives G = {d_ptr, d_conn, d_w, d_wfx, c_gen, c_delay, c_key, g_kind, g_value, g_cdf_lo, cdf,
-                             guide, g_start, g_stop, has_dc};
+                             guide, g_start, g_stop, has_dc, tab, g_tab_lo};
         spiked = cg_step_neuron(i, t, (cg_u32)seed, &N, &G);
     }
     int total;

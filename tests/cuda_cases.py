@@ -16,7 +16,8 @@ from cortex_gpu.distributions import Lognormal, Normal, Redraw, Uniform
 from cortex_gpu.models import microcircuit
 from cortex_gpu.models.hpc_benchmark import hpc_benchmark
 
-__all__ = ["single_neuron", "small_network", "windowed_network", "pd14_small", "stdp_parrots", "hpc_small",
+__all__ = ["single_neuron", "small_network", "generator_network", "windowed_network", "pd14_small", "stdp_parrots",
+           "hpc_small",
            "build_zoo", "delta_network", "run_case", "assert_same", "assert_same_layouts", "build_emulator", "CASES",
            "cpu_reference", "ranks_command", "assert_same_as_cpu"]
 
@@ -90,6 +91,51 @@ def windowed_network():
     """small_network's populations and drives with every delay >= 0.5 ms: windows of 5 steps between
     exchanges (a step's spikes wait in the ring while later steps of the window run)."""
     return small_network(exc_delay=Uniform(0.5, 3.0), record_vm=False)
+
+
+def generator_network(parrots: bool = True):
+    """Every generator kind: step_current, ac, noise (with std_mod), sinusoidal_poisson (a train per
+    target and a shared one, into parrots and neurons), pulsepacket, dc and poisson, onto both current-based models,
+    with delays of 0.5 to 2 ms and a recurrent projection (windows of 5 steps on several ranks); all
+    spikes and V_m of 6 neurons recorded. Without ``parrots`` (the cuda backend builds them on one rank
+    only) the parrot population and its connections are left out."""
+    net = Network(0.1)
+    a = net.add_population("iaf_psc_alpha", 40, {"I_e": 200.0})
+    e = net.add_population("iaf_psc_exp", 40, {"I_e": 150.0})
+    every = np.concatenate([a.gids, e.gids])
+    net.connect(every, every, "fixed_indegree", indegree=4, weight=40.0, delay=Uniform(0.5, 2.0))
+    recorded = every
+    if parrots:
+        par = net.add_population("parrot_neuron", 6)
+        net.connect(par.gids, every, "fixed_indegree", indegree=2, weight=60.0, delay=0.8)
+        recorded = np.concatenate([every, par.gids])
+    sc = net.add_generator("step_current_generator", {"amplitude_times": np.array([5.0, 20.0, 20.1, 41.0]),
+                                                       "amplitude_values": np.array([150.0, -80.0, 220.0, 30.0])})
+    ac = net.add_generator("ac_generator", {"amplitude": 120.0, "offset": 20.0, "frequency": 40.0, "phase": 10.0,
+                                            "start": 3.0, "stop": 45.0})
+    nz = net.add_generator("noise_generator", {"mean": 30.0, "std": 150.0, "std_mod": 100.0, "frequency": 25.0,
+                                               "dt": 0.3})
+    sp = net.add_generator("sinusoidal_poisson_generator", {"rate": 3000.0, "amplitude": 2500.0,
+                                                            "frequency": 30.0})
+    sh = net.add_generator("sinusoidal_poisson_generator", {"rate": 800.0, "amplitude": 700.0, "frequency": 15.0,
+                                                            "individual_spike_trains": False})
+    dc = net.add_generator("dc_generator", {"amplitude": 60.0, "start": 0.0, "stop": 30.0})
+    pg = net.add_generator("poisson_generator", {"rate": 5000.0, "start": 2.0})
+    pp = net.add_generator("pulsepacket_generator", {"pulse_times": np.array([8.0, 26.0, 45.0]), "activity": 40,
+                                                     "sdev": 2.0})
+    net.drive(pp, every[4:30], weight=25.0, delay_ms=1.0)
+    net.drive(sc, every[::2], weight=1.2, delay_ms=1.0)
+    net.drive(ac, every, weight=0.8, delay_ms=2.0)
+    net.drive(nz, every[1::2], weight=1.0, delay_ms=0.5)
+    net.drive(sp, every[:16], weight=12.0, delay_ms=1.5)
+    if parrots:
+        net.drive(sp, par.gids, delay_ms=0.5)
+    net.drive(sh, every[8:], weight=-15.0, delay_ms=1.0)
+    net.drive(dc, every[::3], weight=1.0, delay_ms=0.5)
+    net.drive(pg, every, weight=10.0)
+    net.record_spikes(recorded)
+    net.record_state(every[[0, 1, 12, 13, 5, 20]], ("V_m",), interval_ms=0.1)
+    return net
 
 
 def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
@@ -188,7 +234,8 @@ def assert_same_layouts(host, device) -> None:
 
 
 #: The networks the many-rank scripts (tests/cuda_ranks_script.py) can name.
-CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small, "delta": delta_network}
+CASES = {"windowed": windowed_network, "small": small_network, "pd14": pd14_small, "delta": delta_network,
+         "generators": functools.partial(generator_network, parrots=False)}
 
 
 def build_emulator(out: Path) -> Path:

@@ -49,6 +49,7 @@ def run_ranks(n_ranks: int, out: Path, case: str, lib: Path, *extra: str, runs: 
     ("windowed", 4, "33.3,0,20", ("--exchange", "allgather", "--no-overlap"), 2),
     ("pd14", 2, "300", (), 1),
     ("delta", 2, "100", (), 1),    # iaf_psc_delta, 1-step windows
+    ("generators", 2, "60,40", (), 1),   # every generator kind, 5-step windows
     ("pd14", 4, "300", (), 1),
 ])
 def test_spikes_equal_the_cpu_on_one_rank(emulator_lib, tmp_path, case, n_ranks, runs, extra, n_devices):

@@ -69,6 +69,14 @@ PSC_DELTA = 8
 #: Most copies of one spike a parrot repeats in a step (its multiplicity); the ring has room for them.
 PARROT_MAX_COPIES = 16
 _POISSON_STREAM = 5 << 24
+#: Streams of noise_generator's normal draws (per connection) and sinusoidal_poisson_generator's
+#: counts (per connection; per generator for a shared train): keys.NOISE, SIN_POISSON, SIN_POISSON_SHARED.
+_NOISE_STREAM = 12 << 24
+_SIN_POISSON_STREAM = 13 << 24
+_SIN_SHARED_STREAM = 14 << 24
+#: Generator kinds of the drive (cortex_gpu/generators.py) and doubles per table row.
+GEN_POISSON, GEN_DC, GEN_TABLE_CURRENT, GEN_NOISE, GEN_SIN_POISSON, GEN_SIN_SHARED, GEN_PULSE = 0, 1, 2, 3, 4, 5, 6
+TAB_ROW = 3
 
 Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
 #: Per neuron: gid, pset (index of its parameter set), state, accumulators. Per parameter set:
@@ -84,9 +92,10 @@ Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex
 #: generator, delay (steps), key and entry range; per entry (sorted by local index inside a
 #: connection) the target's local index and gid and the weight; per generator its kind,
 #: value, Poisson CDF table (its guide table at ``g * GUIDE_SIZE``) and active steps.
-#: ``has_dc``: whether any dc_generator is connected.
+#: ``has_dc``: whether any current generator is connected. ``tab``: the table generators' rows
+#: (cortex_gpu/generators.py), emission step ``s`` of generator ``g`` at ``g_tab_lo[g] + TAB_ROW * s``.
 Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight e_weight_fx "
-                              "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc")
+                              "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc tab g_tab_lo")
 #: Per slot (step % n_slots): the pre indices of its spikes; with plastic synapses also each
 #: entry's pre trace ``kplus`` and the pre's previous spike stamp ``tlast`` (empty otherwise).
 Ring = namedtuple("Ring", "pre count kplus tlast")
@@ -346,7 +355,7 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
     """Add the generators' input at step ``t`` for neurons ``[lo, hi)``.
 
     Poisson counts go into the same fixed-point accumulators as synaptic
-    input (integer sums: order does not matter); dc_generator current goes
+    input (integer sums: order does not matter); the current generators' current goes
     to ``i0_next`` (summed in connection order, as before any reordering),
     which ``update`` applies from the next step on. Ownership: only the
     worker ``w`` owning ``[lo, hi)`` writes these entries (checked in the
@@ -376,12 +385,47 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
             continue
         a = _lower_bound(e_local, G.c_ptr[c], G.c_ptr[c + 1], lo)
         b = _lower_bound(e_local, a, G.c_ptr[c + 1], hi)
-        if g_kind[g] == 1:
-            amp = g_value[g]
+        kd = g_kind[g]
+        if kd == GEN_DC or kd == GEN_TABLE_CURRENT:
+            amp = g_value[g] if kd == GEN_DC else G.tab[G.g_tab_lo[g] + TAB_ROW * s]
             for e in range(a, b):
                 if checking and not _owns(O, w, e_local[e], -1, t):
                     continue
                 i0_next[e_local[e]] += e_w[e] * amp
+            continue
+        if kd == GEN_NOISE:      # mean + sigma * (normal draw k of this connection and target)
+            o = G.g_tab_lo[g] + TAB_ROW * s
+            mean, sigma, k_draw = G.tab[o], G.tab[o + 1], np.int64(G.tab[o + 2])
+            stream = _NOISE_STREAM | G.c_key[c]
+            for e in range(a, b):
+                if checking and not _owns(O, w, e_local[e], -1, t):
+                    continue
+                z, _ = philox.normal(seed, stream, e_gid[e], k_draw, 0)
+                i0_next[e_local[e]] += e_w[e] * (mean + sigma * z)
+            continue
+        if kd == GEN_SIN_POISSON or kd == GEN_SIN_SHARED or kd == GEN_PULSE:
+            o = G.g_tab_lo[g] + TAB_ROW * s
+            lam, e_lam = G.tab[o], G.tab[o + 1]
+            if lam == 0.0:
+                continue
+            n_shared = np.int64(0)
+            if kd == GEN_PULSE:          # the step's spike count, the same for every target
+                n_shared = np.int64(lam)
+                kd = GEN_SIN_SHARED
+            elif kd == GEN_SIN_SHARED:   # one train for every target of the generator
+                n_shared, _ = philox.poisson(lam, e_lam, seed, _SIN_SHARED_STREAM | g, 0, s, 0)
+            for e in range(a, b):
+                i = e_local[e]
+                if checking and not _owns(O, w, i, -1, t):
+                    continue
+                if kd == GEN_SIN_SHARED:
+                    k = n_shared
+                else:
+                    k, _ = philox.poisson(lam, e_lam, seed, _SIN_POISSON_STREAM | G.c_key[c], e_gid[e], s, 0)
+                if e_w[e] >= 0.0:
+                    acc_ex[i] += k * e_wfx[e]
+                else:
+                    acc_in[i] += k * e_wfx[e]
             continue
         if g_value[g] == 0.0:
             continue

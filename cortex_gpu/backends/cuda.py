@@ -257,7 +257,8 @@ def generator_tables(G) -> dict[str, np.ndarray]:
     return {"g_kind": G.g_kind.astype(np.int32), "g_value": G.g_value.astype(np.float64),
             "g_cdf_lo": G.g_cdf_lo.astype(np.int64), "cdf": G.cdf.astype(np.float64),
             "guide": G.guide.astype(np.int64), "g_start": G.g_start.astype(np.int64),
-            "g_stop": G.g_stop.astype(np.int64)}
+            "g_stop": G.g_stop.astype(np.int64), "tab": G.tab.astype(np.float64),
+            "g_tab_lo": G.g_tab_lo.astype(np.int64)}
 
 
 @dataclass
@@ -604,7 +605,7 @@ class CudaRunner:
                 acc_ex, acc_in,
                 d["d_ptr"], d["d_conn"], d["d_w"], d["d_wfx"], d["c_gen"], d["c_delay"], d["c_key"],
                 d["g_kind"], d["g_value"], d["g_cdf_lo"], d["cdf"], d["guide"], d["g_start"], d["g_stop"],
-                i32(s["has_dc"]), d["blk_spk"], d["blk_count"]))
+                i32(s["has_dc"]), d["tab"], d["g_tab_lo"], d["blk_spk"], d["blk_count"]))
         if self.n_cols:
             k["sample_state"]((-(-self.n_cols // SAMPLE_THREADS),), (SAMPLE_THREADS,), (
                 d["clock"], i32(self.n_cols), d["mm_local"], d["mm_var"], d["V"], d["I_ex"], d["I_in"], d["pset"],

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..network import RULES
+from . import errors as E
 from .devices import GeneratorDevice
 from .kernel import KERNEL, timed_as
 from .models import (SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, base_model, defaults_of, is_synapse_model,
@@ -243,11 +244,21 @@ def _connect_one_kind(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn
             _device(m).targets.append(KERNEL.gid_of_nest[tgt[src == m]])
         _remember(src, tgt, syn)
     elif pre_roles == {"generator"} and post_roles == {"spike_recorder"}:
-        # NEST's poisson_generator draws an own train for every target, the recorder included: it records
-        # a train that no neuron receives. The core draws drive trains for neurons only.
-        raise NotImplementedError("Connect(poisson_generator, spike_recorder) is not supported by "
-                                  "cortex_gpu.pynest: NEST records a Poisson train drawn for the recorder "
-                                  "itself; connect the generator to a parrot_neuron and record the parrot")
+        # NEST's poisson_generator draws an own train for every target, the recorder included: the
+        # recorder records that train (devices.record_generator_trains draws it)
+        _static_only(syn, "Connect(generator, spike_recorder)")
+        src, tgt = _pairs(pre_ids, post_ids, rule)
+        for g, r in zip(src.tolist(), tgt.tolist()):
+            model = _device(g).gen.model
+            if model in ("dc_generator", "step_current_generator", "ac_generator", "noise_generator"):
+                raise E.IllegalConnection(f"Connect({model}, spike_recorder): the target node or synapse model "
+                                          "does not support current input")
+            if model != "poisson_generator":
+                raise NotImplementedError(f"Connect({model}, spike_recorder) is not supported by cortex_gpu.pynest "
+                                          "(only a poisson_generator's train is recorded); connect the generator "
+                                          "to a parrot_neuron and record the parrot")
+            KERNEL.recorded_trains.append((g, r))
+        _remember(src, tgt, syn)
     elif "spike_recorder" in pre_roles or "multimeter" in post_roles or "generator" in post_roles \
             or "spike_generator" in post_roles:
         raise ValueError("Connect: wrong direction or node type; NEST connects Connect(generator, neurons), "

@@ -23,7 +23,7 @@ from .errors import UnaccessedDictionaryEntry
 
 __all__ = ["TICS_PER_MS", "nest_times", "GeneratorDevice", "SpikeRecorderDevice", "MultimeterDevice", "make_device",
            "materialise_recorders", "spike_generator_state", "emitted_spike_times",
-           "open_ascii_files", "write_ascii_files", "ascii_file_name"]
+           "open_ascii_files", "write_ascii_files", "ascii_file_name", "record_generator_trains"]
 
 
 
@@ -93,10 +93,11 @@ class GeneratorDevice:
         self.params = dict(self.gen.params)
 
     def get(self, key: str) -> Any:
-        return _public(self.params[key], key)
+        v = self.params[key]
+        return v.copy() if isinstance(v, np.ndarray) else _public(v, key)
 
     def status(self) -> dict[str, Any]:
-        return {k: _public(v, k) for k, v in self.params.items()}
+        return {k: self.get(k) for k in self.params}
 
     def set(self, params: dict[str, Any]) -> None:
         """Change parameters; after Simulate the targets see the change one connection delay later.
@@ -110,12 +111,18 @@ class GeneratorDevice:
             After Simulate, for a generator whose connections have several delays.
         """
         _check_keys(self.model, params)
+        if "individual_spike_trains" in params:
+            raise ValueError("BadProperty: the individual_spike_trains property can only be set as a model "
+                             "default using SetDefaults or upon CopyModel")
         values = {k: (_stop(v) if k == "stop" else v) for k, v in params.items()}
         trial = Generator(self.gen.id, self.gen.model, dict(self.params))
         KERNEL.net.set_generator(trial, values)          # checks the values, raises ValueError
         sim = KERNEL.sim
         if sim is None:
             KERNEL.net.set_generator(self.gen, values)
+        elif self.model not in ("poisson_generator", "dc_generator"):
+            # the table generators keep what they emitted (generators.py): the change applies from now
+            KERNEL.pending.append((sim.step, self.gen.id, values))
         else:
             delays = {int(delay_to_steps(d.delay_ms, KERNEL.resolution))
                       for d in KERNEL.net.drives if d.generator is self.gen}
@@ -164,7 +171,7 @@ class _RecorderStatus:
 
     def visible_until_ms(self) -> float:
         """The time up to which the events are handed over (the current time for spikes)."""
-        return KERNEL.sim.t_ms if KERNEL.sim is not None else 0.0
+        return KERNEL.sim.t_ms if KERNEL.sim is not None else KERNEL.biological_time
 
     def events(self) -> dict[str, np.ndarray]:
         ev = self.recorded()
@@ -267,12 +274,57 @@ class SpikeRecorderDevice(_RecorderStatus):
     sources: list[np.ndarray] = field(default_factory=list)
     core: SpikeRecorder | None = None
 
+    #: trains of poisson_generators connected to this recorder: (senders, times) per run
+    trains: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
     def recorded(self) -> dict[str, np.ndarray]:
         """``senders`` (NEST ids) and ``times`` (ms) of every spike recorded."""
-        if self.core is None or KERNEL.sim is None:
-            return {"senders": np.zeros(0, np.int64), "times": np.zeros(0)}
-        ev = KERNEL.sim.spike_events(self.core)
-        return _nest_order({"senders": _nest_ids(ev["senders"]), "times": nest_times(ev["times"])})
+        senders, times = [np.zeros(0, np.int64)], [np.zeros(0)]
+        if self.core is not None and KERNEL.sim is not None:
+            ev = KERNEL.sim.spike_events(self.core)
+            senders.append(_nest_ids(ev["senders"]))
+            times.append(nest_times(ev["times"]))
+        for s, t in self.trains:
+            senders.append(s)
+            times.append(t)
+        return _nest_order({"senders": np.concatenate(senders), "times": np.concatenate(times)})
+
+
+def record_generator_trains(t0: int, t1: int) -> None:
+    """The trains that poisson_generators send to spike_recorders, for emission steps ``[t0, t1)``.
+
+    NEST draws a train for every target of a poisson_generator, a recorder
+    too, which records it with the generator as sender and the spikes'
+    stamps ``s + 1``. Drawn here per (connection, step) from the keyed stream
+    ``RECORDED_TRAIN``, with the parameters in effect (as the generator emits them).
+    """
+    if not KERNEL.recorded_trains or t1 <= t0:
+        return
+    from .. import keys, philox
+    from ..generators import active_steps
+    h = KERNEL.resolution
+    seed = KERNEL.sim.seed if KERNEL.sim is not None else int(KERNEL.rng_seed)
+    for k, (g_id, r_id) in enumerate(KERNEL.recorded_trains):
+        gen = KERNEL_device(g_id)
+        trial = Generator(gen.gen.id, gen.gen.model, dict(gen.params))
+        first, stop = active_steps(trial, h)
+        s = np.arange(max(first, t0), min(stop, t1), dtype=np.int64)
+        lam = trial.params["rate"] * h * 1e-3
+        if s.size == 0 or lam == 0.0:
+            continue
+        if lam >= philox.POISSON_INVERSION_MAX:
+            raise NotImplementedError(f"poisson_generator -> spike_recorder: {lam:g} expected spikes per step; "
+                                      f"at most {philox.POISSON_INVERSION_MAX:g} are supported")
+        counts = philox.poisson_array(lam, float(np.exp(-lam)), seed, keys.stream(keys.RECORDED_TRAIN, k),
+                                      np.full(s.size, r_id, np.int64), s)
+        steps = np.repeat(s + 1, counts)
+        KERNEL_device(r_id).trains.append((np.full(steps.size, g_id, np.int64), nest_times(steps * h)))
+
+
+def KERNEL_device(node_id: int):
+    """The device object of node ``node_id``."""
+    b = KERNEL.blocks[KERNEL.block_index(np.array([node_id]))[0]]
+    return b.items[node_id - b.first]
 
 
 @dataclass
@@ -312,6 +364,9 @@ def make_device(model: str, role: str, params: dict[str, Any]):
         base = {k: v for k, v in defaults_of(model).items()}
         base.update({k: (_stop(v) if k == "stop" else v) for k, v in params.items()})
         _check_keys(model, params)
+        if "individual_spike_trains" in params:
+            raise ValueError("BadProperty: the individual_spike_trains property can only be set as a model "
+                             "default using SetDefaults or upon CopyModel")
         return GeneratorDevice(model, KERNEL.net.add_generator(base_model(model), base))
     base = defaults_of(model)
     if role == "spike_recorder":

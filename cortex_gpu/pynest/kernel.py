@@ -718,6 +718,9 @@ class Kernel:
         # Generator changes made after Simulate, applied when they reach the targets:
         # (step at which targets first see them, core generator id, params).
         self.pending: list[tuple[int, int, dict[str, Any]]] = []
+        # Connect(poisson_generator, spike_recorder): (generator node id, recorder node id), each the
+        # recorder's own train (devices.record_generator_trains)
+        self.recorded_trains: list[tuple[int, int]] = []
         self.is_prepared = False   # between Prepare and Cleanup
         self.idle_steps = 0        # steps run with no neurons to simulate (no Simulation exists then)
         self.update_times: list[float] = []   # mean wall-clock s per update step of each Run call

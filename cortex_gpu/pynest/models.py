@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..models import NEURON_MODELS, ModelError
-from ..network import SYNAPSE_MODELS
+from ..network import GENERATOR_KINDS, SYNAPSE_MODELS
 from .kernel import KERNEL
 from .errors import UnaccessedDictionaryEntry
 
@@ -42,16 +42,22 @@ DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {
                         "spike_weights": np.zeros(0), "spike_multiplicities": np.zeros(0)},
     "poisson_generator": {"rate": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
     "dc_generator": {"amplitude": 0.0, "start": 0.0, "stop": np.inf, "origin": 0.0},
+    **{m: dict(GENERATOR_KINDS[m]) for m in ("step_current_generator", "ac_generator", "noise_generator",
+                                             "sinusoidal_poisson_generator", "pulsepacket_generator")},
     "spike_recorder": dict(_RECORDER),
     "multimeter": {**_METER, "record_from": []},
     "voltmeter": {**_METER, "record_from": ["V_m"]},
 }
 
 #: Device parameters whose value is a list: a list given for them is one value for every node.
-ARRAY_PARAMS = frozenset({"spike_times", "spike_weights", "spike_multiplicities", "record_from"})
+ARRAY_PARAMS = frozenset({"spike_times", "spike_weights", "spike_multiplicities", "record_from", "amplitude_times",
+                          "amplitude_values", "pulse_times"})
 
 _ROLES = {"spike_generator": "spike_generator", "poisson_generator": "generator",
-          "dc_generator": "generator", "spike_recorder": "spike_recorder",
+          "dc_generator": "generator", "step_current_generator": "generator", "ac_generator": "generator",
+          "noise_generator": "generator", "sinusoidal_poisson_generator": "generator",
+          "pulsepacket_generator": "generator",
+          "spike_recorder": "spike_recorder",
           "multimeter": "multimeter", "voltmeter": "multimeter"}
 _ELEMENT_TYPES = {"neuron": "neuron", "spike_generator": "stimulator", "generator": "stimulator",
                   "spike_recorder": "recorder", "multimeter": "recorder"}

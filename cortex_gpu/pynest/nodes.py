@@ -345,7 +345,10 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
         return
     for j, i in enumerate(off):
         block.items[i].set({k: (v[j] if isinstance(v, np.ndarray) and v.ndim == 1 and v.size == off.size
-                                and k not in ARRAY_PARAMS else v) for k, v in params.items()})
+                                and k not in ARRAY_PARAMS
+                                else v[j] if k in ARRAY_PARAMS and isinstance(v, list) and off.size > 1
+                                and len(v) == off.size and all(np.ndim(x) == 1 for x in v)
+                                else v) for k, v in params.items()})
 
 
 @timed_as("time_construction_create")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..engine import Simulation
 from .connect import apply_pending_weights
-from .devices import materialise_recorders, open_ascii_files, write_ascii_files
+from .devices import materialise_recorders, open_ascii_files, record_generator_trains, write_ascii_files
 from .errors import BadParameter, KernelException
 from .kernel import KERNEL, message, timed_as
 
@@ -40,8 +40,8 @@ def Prepare() -> None:
     """
     if KERNEL.is_prepared:
         raise KernelException("Prepare called twice.")
-    if KERNEL.sim is None:
-        _build()
+    if KERNEL.sim is None and not (KERNEL.recorded_trains and not KERNEL.net.populations):
+        _build()     # (a network of generators and recorders alone runs without a core simulation)
     open_ascii_files()
     KERNEL.is_prepared = True
 
@@ -84,10 +84,16 @@ def Run(t: float) -> None:
     if not KERNEL.is_prepared:
         raise KernelException("Run called without calling Prepare.")
     sim, h = KERNEL.sim, KERNEL.resolution
-    end = sim.step + _steps_of(t)
+    n_steps = _steps_of(t)
+    if sim is None:    # generators and recorders only: the recorded trains are all there is
+        record_generator_trains(KERNEL.idle_steps, KERNEL.idle_steps + n_steps)
+        KERNEL.idle_steps += n_steps
+        return
+    end = sim.step + n_steps
     # Generator changes reach the targets one delay after they were made: run up to
     # each one, apply it, go on (the core continues exactly across run calls).
     KERNEL.pending.sort(key=lambda p: p[0])
+    record_generator_trains(sim.step, end)
     while KERNEL.pending and KERNEL.pending[0][0] <= end:
         step, gen_id, values = KERNEL.pending.pop(0)
         if step > sim.step:

@@ -204,12 +204,12 @@ EMU void update_f64(int grid, int block, const cg_i64 *clock, int n, unsigned in
                     const double *d_w, const cg_i64 *d_wfx, const int *c_gen, const cg_i64 *c_delay,
                     const cg_i64 *c_key, const int *g_kind, const double *g_value, const cg_i64 *g_cdf_lo,
                     const double *cdf, const cg_i64 *guide, const cg_i64 *g_start, const cg_i64 *g_stop, int has_dc,
-                    int *blk_spk, int *blk_count)
+                    const double *tab, const cg_i64 *g_tab_lo, int *blk_spk, int *blk_count)
 {
     const cg_neurons N = {gid, pset, prop, kind, refr_steps, V, I_ex, I_in, dI_ex, dI_in, i_0, i0_next, refr,
                           acc_ex, acc_in};
     const cg_drives G = {d_ptr, d_conn, d_w, d_wfx, c_gen, c_delay, c_key, g_kind, g_value, g_cdf_lo, cdf,
-                         guide, g_start, g_stop, has_dc};
+                         guide, g_start, g_stop, has_dc, tab, g_tab_lo};
     for (int b = 0; b < grid; ++b) {
         int count = 0;                                  /* the block's ballot and scan, in thread order */
         for (int tid = 0; tid < block; ++tid) {
