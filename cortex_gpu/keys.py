@@ -8,9 +8,11 @@ thread or partition that makes it (I2, I3).
 """
 from __future__ import annotations
 
-__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "stream", "MAX_OBJECT_ID"]
+__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "RECEPTOR", "stream", "MAX_OBJECT_ID"]
 
 PRE, WEIGHT, DELAY, COUNT, POISSON, PARAM = 1, 2, 3, 4, 5, 6
+#: a synapse's receptor port drawn from a distribution (receptor-port models)
+RECEPTOR = 7
 MAX_OBJECT_ID = (1 << 24) - 1
 
 
