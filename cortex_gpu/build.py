@@ -50,7 +50,7 @@ import numpy as np
 from . import keys
 from . import philox
 from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value, zig_layer
-from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
+from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, KIND_UNIFORM, Distribution, as_row, draw, grid_cdf
 from .gidmap import EMPTY, GidIndex, gid_insert, gid_lookup, table_shift
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
@@ -488,7 +488,10 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                     key[j] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
                     weight[j] = w
                     if with_ports:
-                        port[j] = np.uint8(np.floor(syn_value(r_row[p], values, out_conn[j], seed, s_r, g_post, j)))
+                        rv = np.floor(syn_value(r_row[p], values, out_conn[j], seed, s_r, g_post, j))
+                        if r_row[p][0] == KIND_UNIFORM and rv >= r_row[p][2]:   # u * (b - a) rounded up to b
+                            rv = r_row[p][2] - 1.0
+                        port[j] = np.uint8(rv)
                 # Scatter alone in its loop: nothing else competes for the write fronts' cache lines.
                 for j in range(n):
                     kb = bucket[j]

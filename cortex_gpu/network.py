@@ -358,7 +358,16 @@ class Network:
         self.check_gids(pre_g, f"{where} pre")
         self.check_gids(post_g, f"{where} post", neurons_only=True)
         plastic = self.is_plastic(synapse_model)
-        if np.ndim(receptor_type) == 0:
+        if isinstance(receptor_type, Distribution):
+            row = as_row(receptor_type)
+            if row[0] != 2 or row[1] != int(row[1]) or row[2] != int(row[2]) or row[2] <= row[1]:
+                raise NotImplementedError(f"{where}: random receptor_type {receptor_type} is not supported "
+                                          "(only a uniform law on whole ports, floored: uniform_int)")
+            if not self.port_targets(post_g) or plastic:
+                raise ModelError(f"{where}: random receptor_type is for static synapses onto receptor-port models")
+            self.check_ports(where, post_g, int(row[1]))
+            self.check_ports(where, post_g, int(row[2]) - 1)
+        elif np.ndim(receptor_type) == 0:
             if int(receptor_type) != receptor_type:
                 raise ModelError(f"{where}: receptor_type must be an integer, got {receptor_type}")
             receptor_type = int(receptor_type)
@@ -401,7 +410,7 @@ class Network:
         if delay is None:
             delay = self.resolution_ms
         delay = self._check_syn_value(where, "delay", delay, rule, n_conn)
-        if np.ndim(receptor_type):
+        if np.ndim(receptor_type) and not isinstance(receptor_type, Distribution):
             if not self.port_targets(post_g):
                 raise ModelError(f"{where}: per-connection receptor_type is for receptor-port models only")
             receptor_type = self._check_syn_value(where, "receptor_type", np.asarray(receptor_type, float), rule,

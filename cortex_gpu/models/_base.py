@@ -170,7 +170,10 @@ N_PORT_PROP = 5
 
 
 def _is_one_list(value) -> bool:
-    return np.ndim(value) == 1 and all(np.ndim(x) == 0 for x in value)
+    """Whether ``value`` is one flat list of numbers (not a list of lists, which may be ragged)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype != object
+    return isinstance(value, (list, tuple)) and all(np.ndim(x) == 0 for x in value)
 
 
 def port_lists(value, n: int) -> list[tuple[float, ...]]:
