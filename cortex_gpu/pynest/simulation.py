@@ -6,6 +6,7 @@ from its state, so two ``Simulate(500)`` equal one ``Simulate(1000)``.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..engine import Simulation
@@ -18,7 +19,10 @@ __all__ = ["Simulate", "Prepare", "Run", "Cleanup", "new_simulation"]
 
 def new_simulation() -> Simulation:
     """A core simulation of the kernel's network with the kernel's settings (not yet built)."""
-    return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=KERNEL.local_num_threads,
+    # NEST runs more threads than cores; Numba cannot start more than it was started with. Results do not
+    # depend on the thread count (I3), so the engine runs with as many as it can.
+    threads = min(KERNEL.local_num_threads, numba.config.NUMBA_NUM_THREADS)
+    return Simulation(KERNEL.net, seed=KERNEL.rng_seed, threads=threads,
                       backend=KERNEL.backend, weight_dtype=KERNEL.weight_dtype, comm=KERNEL.comm)
 
 
