@@ -542,8 +542,10 @@ class Network:
                                           "are not supported yet")
             self.check_ports(where, post, receptor_type)
             return
-        if receptor_type not in (0, 1):
-            raise ModelError(f"{where}: receptor_type must be 0 or 1, got {receptor_type}")
+        if receptor_type not in (0, 1):   # NEST's IncompatibleReceptorType
+            model = self.populations[int(self.population_of(post[:1])[0])].model
+            raise ModelError(f"{where}: Receptor type {receptor_type} in {model} does not accept SpikeEvent "
+                             "(receptor_type must be 0, or 1 for plastic synapses onto parrot_neurons)")
         models = {self.populations[i].model for i in np.unique(self.population_of(post))} if post.size else set()
         parrots = models & set(PARROT_MODELS)
         if parrots and parrots != models:
