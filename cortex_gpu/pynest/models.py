@@ -138,6 +138,8 @@ def _public(model: str, values: dict[str, Any]) -> dict[str, Any]:
         # NEST keeps a delay as whole steps and reports steps * resolution (1.7 -> 1.7000000000000002)
         out["delay"] = int(round(out["delay"] / KERNEL.resolution)) * KERNEL.resolution
         out.update(synapse_model=model, element_type="synapse", has_delay=True, receptor_type=0)
+        from .connect import GetConnections   # here: connect imports this module
+        out["num_connections"] = len(GetConnections(synapse_model=model))
         return dict(sorted(out.items()))
     role = role_of(model)
     out.update(model=model, element_type=element_type(role))
