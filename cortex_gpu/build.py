@@ -50,10 +50,11 @@ import numpy as np
 from . import keys
 from . import philox
 from .connect import KIND_ARRAY, RULE_CODES, draw_pres, shared_block_weight, split_total, syn_value, zig_layer
-from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, Distribution, as_row, draw, grid_cdf
+from .distributions import KIND_CONST, KIND_LOGNORMAL, KIND_NORMAL, KIND_UNIFORM, Distribution, as_row, draw, grid_cdf
 from .gidmap import EMPTY, GidIndex, gid_insert, gid_lookup, table_shift
 from .layout import DeliveryLayout
 from .models import N_PROP, NEURON_MODELS, ModelError, col
+from .models._base import N_PORT_PROP, port_lists
 from .network import PARROT_MODELS, Network, delay_to_steps, locate
 from .partition import Partition
 from .memory import empty_small_pages, prefetch_write
@@ -84,6 +85,10 @@ class NeuronTable:
     dI_ex: np.ndarray         # fourth slot (0 unless the model names one): dg_ex (nS/ms) or g_sfa (nS)
     dI_in: np.ndarray         # fifth slot: dg_in (nS/ms) or g_rr (nS)
     w: np.ndarray             # sixth slot: the aeif models' adaptation current w (pA)
+    #: receptor ports (iaf_psc_*_multisynapse): neuron i's ports are rows rx_off[i]:rx_off[i+1] of
+    #: rx_prop (float64 (n_ports_total, N_PORT_PROP), the model's per-port propagators)
+    rx_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    rx_prop: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PORT_PROP)))
 
 
 @dataclass
@@ -160,6 +165,8 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
     state = {k: np.zeros(n) for k in ("V_m", "I_syn_ex", "I_syn_in", "dI_ex", "dI_in", "w")}
     pops = net.population_of(local) if n else np.zeros(0, np.int64)
     h = net.resolution_ms
+    n_ports = np.zeros(n, np.int64)
+    port_rows: dict[int, np.ndarray] = {}   # population -> its local neurons' port rows, in local order
     for pi in np.unique(pops):
         pop = net.populations[pi]
         model = NEURON_MODELS[pop.model]
@@ -174,7 +181,18 @@ def _neurons(net: Network, local: np.ndarray, seed: int) -> NeuronTable:
         for k, name in zip(state, model.slots):
             if name:    # "" marks a slot the model does not use
                 state[k][sel] = values[name]
-    return NeuronTable(local, kind, prop, refr, *state.values())
+        if model.port_param:
+            lists = port_lists(pop.params.get(model.port_param, model.port_default), pop.n)
+            mine = [lists[g - pop.first] for g in local[sel]]
+            model.validate(f"population '{pop.name}'", {**values, model.port_param: mine})
+            n_ports[sel] = [len(x) for x in mine]
+            port_rows[int(pi)] = model.prepare_ports(values, mine, h)
+    rx_off = np.concatenate([[0], np.cumsum(n_ports)]).astype(np.int64)
+    rx_prop = np.zeros((int(rx_off[-1]), N_PORT_PROP))
+    for pi, rows in port_rows.items():
+        sel = np.flatnonzero(pops == pi)   # a population's gids are consecutive: its ports are one block
+        rx_prop[rx_off[sel[0]]:rx_off[sel[-1] + 1]] = rows
+    return NeuronTable(local, kind, prop, refr, *state.values(), rx_off, rx_prop)
 
 
 # ------------------------------------------------------------ projections
@@ -190,6 +208,8 @@ class _Plan:
     multapses: np.ndarray
     w_row: np.ndarray
     d_row: np.ndarray
+    r_row: np.ndarray         # per projection: its receptor port (a value row; floored per synapse)
+    ports: bool               # whether any projection of the group targets receptor ports
     values: np.ndarray
     d_tab_lo: np.ndarray      # per projection: start of its grid-delay table in d_tab; -1: none
     d_tab_g0: np.ndarray      # start of the table's guide in d_guide
@@ -229,6 +249,8 @@ def _plan(net: Network, local: np.ndarray, seed: int, projections: frozenset[int
     multapses = np.zeros(n_proj, np.bool_)
     w_row = np.zeros((n_proj, 5))
     d_row = np.zeros((n_proj, 5))
+    r_row = np.zeros((n_proj, 5))
+    ports = False
     e_local, e_proj, e_count, e_aux = [], [], [], []
     max_cap, max_npre = 1, 1
     d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps = (np.full(n_proj, -1, np.int64) for _ in range(4))
@@ -278,6 +300,9 @@ def _plan(net: Network, local: np.ndarray, seed: int, projections: frozenset[int
         pre_off[i + 1] = pre_off[i] + pre_parts[-1].size
         w_row[i] = _value_row(proj.weight, values, offset, order)
         d_row[i] = _value_row(proj.delay, values, offset, order)
+        r = proj.receptor_type
+        r_row[i] = _value_row(r.astype(float) if isinstance(r, np.ndarray) else r, values, offset, order)
+        ports = ports or net.port_targets(proj.post)
         tab = grid_cdf(d_row[i], net.resolution_ms) if d_row[i][0] != KIND_ARRAY else None
         if tab is not None:
             d_tab_k0[i] = tab[0]
@@ -297,7 +322,7 @@ def _plan(net: Network, local: np.ndarray, seed: int, projections: frozenset[int
     order = np.lexsort((ep, el))
     ptr = np.zeros(local.size + 1, np.int64)
     np.add.at(ptr, el + 1, 1)
-    return _Plan(rule, pre_off, cat(pre_parts, np.int64), log1m, autapses, multapses, w_row, d_row,
+    return _Plan(rule, pre_off, cat(pre_parts, np.int64), log1m, autapses, multapses, w_row, d_row, r_row, ports,
                  np.concatenate(values), d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, np.concatenate(d_tabs),
                  np.concatenate(d_guides), delay_lo, delay_hi, np.cumsum(ptr), ep[order], cat(e_count, np.int64)[order],
                  cat(e_aux, np.int64)[order], max_cap, max_npre)
@@ -377,7 +402,8 @@ def _pass_count(todo, chunk_lo, chunk_hi, local, entry_ptr, entry_proj, entry_co
 def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr, entry_proj,
                entry_count, entry_aux, rule, pre_off, pre_flat, log1m, autapses, multapses,
                w_row, d_row, values, d_tab_lo, d_tab_g0, d_tab_k0, d_tab_steps, d_tab, d_guide, steps_per_ms, seed,
-               max_cap, max_npre, cursor, pre_keys, pre_vals, pre_shift, pre_base, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err):
+               max_cap, max_npre, cursor, pre_keys, pre_vals, pre_shift, pre_base, delay_lo, key_shift, syn_post, syn_weight, syn_key, delay_seen, err,
+               r_row, syn_port):
     """Pass 2: regenerate each chunk's synapses and append them to ``cursor[c, bucket]``.
 
     A synapse's pre index comes from the group's
@@ -388,8 +414,10 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
 
     A delay with a grid table is drawn in steps by inverting one 32-bit word
     of the block keyed (DELAY | projection, post, j); other delays are drawn
-    in ms and rounded as NEST rounds them.
+    in ms and rounded as NEST rounds them. With ``syn_port`` not empty each synapse's receptor
+    port (``r_row``: a constant, a per-connection value or a distribution, floored) goes there.
     """
+    with_ports = syn_port.size > 0
     for c in numba.prange(chunk_lo.size):
         out_pre = np.empty(max_cap, np.int64)
         out_conn = np.empty(max_cap, np.int64)
@@ -399,6 +427,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
         bucket = np.empty(max_cap, np.int64)
         key = np.empty(max_cap, np.int64)
         weight = np.empty(max_cap)
+        port = np.zeros(max_cap, np.uint8)
         marker = np.full(max_npre, -1, np.int64)
         stamp = 0
         base = chunk_section[c] * section_size
@@ -414,6 +443,7 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                               out_pre, out_conn, out_words, marker, stamp)
                 s_w = (keys.WEIGHT << 24) | p
                 s_d = (keys.DELAY << 24) | p
+                s_r = (keys.RECEPTOR << 24) | p
                 wr = w_row[p]
                 dr = d_row[p]
                 t_lo, t_g0, t_k0, t_steps = d_tab_lo[p], d_tab_g0[p], d_tab_k0[p], d_tab_steps[p]
@@ -457,6 +487,11 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                     bucket[j] = q >> BUCKET_SHIFT
                     key[j] = ((q & ((1 << BUCKET_SHIFT) - 1)) << key_shift) | (di - delay_lo)
                     weight[j] = w
+                    if with_ports:
+                        rv = np.floor(syn_value(r_row[p], values, out_conn[j], seed, s_r, g_post, j))
+                        if r_row[p][0] == KIND_UNIFORM and rv >= r_row[p][2]:   # u * (b - a) rounded up to b
+                            rv = r_row[p][2] - 1.0
+                        port[j] = np.uint8(rv)
                 # Scatter alone in its loop: nothing else competes for the write fronts' cache lines.
                 for j in range(n):
                     kb = bucket[j]
@@ -470,13 +505,15 @@ def _pass_fill(chunk_lo, chunk_hi, chunk_section, section_size, local, entry_ptr
                     syn_post[k] = i - base
                     syn_weight[k] = weight[j]
                     syn_key[k] = key[j]
+                    if with_ports:
+                        syn_port[k] = port[j]
         delay_seen[c, 0] = d_min
         delay_seen[c, 1] = d_max
 
 
 @numba.njit(parallel=True, cache=True)
 def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key, key_shift, delay_lo,
-                  min_delay, max_delay, delay_off):
+                  min_delay, max_delay, delay_off, syn_port):
     """Stable counting sort of every bucket by (pre, delay); fill the relative run table.
 
     Bucket ``b`` holds the segments ``[first_seg[b], last_seg[b])`` (consecutive
@@ -501,6 +538,8 @@ def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key,
                 delay_off[seg * (w - 1) + (d - min_delay - 1)] = cnt[p * w + (d - min_delay)] - cnt[p * w]
         tmp_p = syn_post[a:b].copy()
         tmp_w = syn_weight[a:b].copy()
+        with_ports = syn_port.size > 0
+        tmp_r = syn_port[a:b].copy() if with_ports else syn_port[:0].copy()
         for k in range(b - a):
             key = np.int64(syn_key[a + k])
             slot = (key >> key_shift) * w + (key & d_mask) + shift
@@ -508,6 +547,8 @@ def _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key,
             cnt[slot] += 1
             syn_post[pos] = tmp_p[k]
             syn_weight[pos] = tmp_w[k]
+            if with_ports:
+                syn_port[pos] = tmp_r[k]
 
 
 #: Chunks per worker in the build passes, handed out dynamically: populations differ
@@ -731,6 +772,7 @@ def _build_passes(net, local, seed, plan, lo, hi, sec, syn_bound, n_sections, se
     del c, per_bucket
     syn_post = empty_small_pages(n_syn, np.uint16)
     syn_weight = empty_small_pages(n_syn, weight_dtype)
+    syn_port = np.zeros(n_syn if plan.ports else 0, np.uint8)
     # sort key: pre's place in its bucket, then the delay relative to the lowest possible one
     key_shift = max(1, plan.delay_hi - plan.delay_lo).bit_length()
     syn_key = empty_small_pages(n_syn, np.uint16 if BUCKET_SHIFT + key_shift <= 16 else np.uint32)
@@ -743,7 +785,7 @@ def _build_passes(net, local, seed, plan, lo, hi, sec, syn_bound, n_sections, se
                plan.d_tab_k0, plan.d_tab_steps, plan.d_tab, plan.d_guide, 1.0 / net.resolution_ms, seed, plan.max_cap,
                plan.max_npre, cursor, pre_index.keys, pre_index.vals, pre_index.shift, pre_index.base, plan.delay_lo,
                key_shift,
-               syn_post, syn_weight, syn_key, delay_seen, err)
+               syn_post, syn_weight, syn_key, delay_seen, err, plan.r_row, syn_port)
     _raise_build_error(net, err)
     timings["fill"] = time.perf_counter() - t0
 
@@ -756,11 +798,11 @@ def _build_passes(net, local, seed, plan, lo, hi, sec, syn_bound, n_sections, se
     delay_off = np.empty(n_sections * n_pre * (max_delay - min_delay),
                          np.uint16 if longest <= np.iinfo(np.uint16).max else np.uint32)
     _sort_buckets(first_seg, last_seg, seg_start, syn_post, syn_weight, syn_key, key_shift, plan.delay_lo,
-                  min_delay, max_delay, delay_off)
+                  min_delay, max_delay, delay_off, syn_port)
     del syn_key
     timings["sort"] = time.perf_counter() - t0
     return DeliveryLayout(pre_gids, pre_index, section_size, n_sections, max_delay, min_delay,
-                          seg_start, delay_off, syn_post, syn_weight)
+                          seg_start, delay_off, syn_post, syn_weight, syn_port=syn_port)
 
 
 def _raise_build_error(net: Network, err: np.ndarray) -> None:

@@ -51,13 +51,13 @@ class OwnershipError(RuntimeError):
 
 def _kernel_layout(L) -> cpu.Layout:
     return cpu.Layout(L.seg_off, L.delay_off, L.syn_post, L.syn_weight, L.n_pre, L.max_delay, L.min_delay,
-                      L.section_size, L.n_sections)
+                      L.section_size, L.n_sections, L.syn_port)
 
 
 def _no_layout(weight_dtype) -> cpu.Layout:
     """An empty group: the kernels return at once (same array types as a real one)."""
     return cpu.Layout(np.zeros(1, np.int64), np.zeros(0, np.uint16), np.zeros(0, np.uint16),
-                      np.zeros(0, weight_dtype), 0, 1, 1, 1, 1)
+                      np.zeros(0, weight_dtype), 0, 1, 1, 1, 1, np.zeros(0, np.uint8))
 
 
 def peak_rss_mb() -> float:
@@ -250,7 +250,9 @@ class Simulation:
                               sets[:, n_prop].astype(np.int8), sets[:, n_prop + 1].astype(np.int32), nt.V_m - el,
                               nt.I_syn_ex.copy(), nt.I_syn_in.copy(), nt.dI_ex.copy(), nt.dI_in.copy(),
                               zeros.copy(), zeros.copy(), np.zeros(n, np.int32),
-                              *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h), nt.w.copy())
+                              *self._accumulators(n), np.zeros(n, np.int64), np.full(n, self.h), nt.w.copy(),
+                              nt.rx_off, nt.rx_prop, np.zeros(nt.rx_prop.shape[0]), np.zeros(nt.rx_prop.shape[0]),
+                              self._accumulators(nt.rx_prop.shape[0])[0])
         self._G = self._drives(nt.gids)
         self._spikes = SpikeBuffer.for_network(self.net, nt.gids)
         self._sources = self._source_schedule()
@@ -420,7 +422,7 @@ class Simulation:
         self._emitters = [gens.make_emitter(g, h, self.seed) for g in gens_]
         self._update_generators(gens_, value, start, stop)
         c_gen, c_delay, c_key, c_ptr = [], [], [], [0]
-        e_local, e_weight = [], []
+        e_local, e_weight, e_port = [], [], []
         parrot = self.graph.neurons.kind == cpu.PARROT
         for d in net.drives:   # in connection order: dc currents are summed in this order
             pos, ok = locate(local, d.targets)
@@ -428,6 +430,7 @@ class Simulation:
             e_local.append(pos[ok][order])
             # a parrot counts arriving spikes as -1.0 in acc_in, whatever their weight (NEST ignores it)
             e_weight.append(np.where(parrot[pos[ok][order]], -1.0, d.weight[ok][order]))
+            e_port.append(np.full(order.size, d.receptor_type, np.int64))
             c_gen.append(d.generator.id)
             c_delay.append(int(np.floor(d.delay_ms / h + 0.5)))
             c_key.append(d.id)
@@ -444,7 +447,8 @@ class Simulation:
         return cpu.Drives(np.array(c_gen, np.int64), np.array(c_delay, np.int64), np.array(c_key, np.int64),
                           np.array(c_ptr, np.int64), el, local[el].astype(np.int64), weight,
                           np.rint(weight * cpu.FIXED_ONE).astype(np.int64), kind, value, cdf_lo,
-                          *self._cdf_flat(cdf_lo), start, stop, currents, np.zeros(0), np.zeros(n_gen, np.int64))
+                          *self._cdf_flat(cdf_lo), start, stop, currents, np.zeros(0), np.zeros(n_gen, np.int64),
+                          cat(e_port, np.int64))
 
     def _fill_tables(self, t0: int, t1: int, pre_run: bool) -> None:
         """The table generators' rows for emission steps ``[t0 - depth, t1)``: those before ``t0`` kept
@@ -622,7 +626,8 @@ class Simulation:
             t_w = t0 + j * mm
             c0 = clock()
             profiling.push("deliver")
-            cpu.deliver_window(t_w, mm, self._lo, self._hi, *Y, R, self._q_all, N.acc_ex, N.acc_in, S, O)
+            cpu.deliver_window(t_w, mm, self._lo, self._hi, *Y, R, self._q_all, N.acc_ex, N.acc_in, S, O, N.rx_off,
+                               N.acc_rx)
             c1 = clock()
             profiling.swap("exchange")
             self._complete_exchange()
@@ -783,6 +788,16 @@ class Simulation:
         currents in pA, conductances in nS); NaN for neurons whose model has no such variable."""
         self.build()
         N = self._N
+        if name == "I_syn" or name.startswith("I_syn_") and name[6:].isdigit():   # receptor ports
+            k = 0 if name == "I_syn" else int(name[6:])
+            out = np.full(N.V.size, np.nan)
+            for i in range(N.V.size):
+                a, b = N.rx_off[i], N.rx_off[i + 1]
+                if b > a and k == 0:
+                    out[i] = sum(N.rx_I[a:b].tolist(), 0.0)
+                elif 0 < k <= b - a:
+                    out[i] = N.rx_I[a + k - 1]
+            return out
         owners = [m.kind for m in NEURON_MODELS.values() if name in m.slots]
         if not owners:
             raise KeyError(f"unknown state variable '{name}'")

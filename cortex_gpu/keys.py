@@ -8,11 +8,12 @@ thread or partition that makes it (I2, I3).
 """
 from __future__ import annotations
 
-__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "NOISE", "SIN_POISSON", "SIN_POISSON_SHARED",
-           "RECORDED_TRAIN", "PULSE_PACKET",
-           "stream", "MAX_OBJECT_ID"]
+__all__ = ["PRE", "WEIGHT", "DELAY", "COUNT", "POISSON", "PARAM", "RECEPTOR", "NOISE", "SIN_POISSON",
+           "SIN_POISSON_SHARED", "RECORDED_TRAIN", "PULSE_PACKET", "stream", "MAX_OBJECT_ID"]
 
 PRE, WEIGHT, DELAY, COUNT, POISSON, PARAM = 1, 2, 3, 4, 5, 6
+#: a synapse's receptor port drawn from a distribution (receptor-port models)
+RECEPTOR = 7
 #: The generators' draws (cortex_gpu/generators.py): noise per connection, sinusoidal Poisson counts
 #: per connection, and per generator for a shared train.
 NOISE, SIN_POISSON, SIN_POISSON_SHARED = 12, 13, 14

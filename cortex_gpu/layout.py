@@ -77,6 +77,9 @@ class DeliveryLayout:
     syn_weight: np.ndarray
     device: dict | None = field(default=None, repr=False, compare=False)
     host_stale: bool = field(default=False, repr=False, compare=False)
+    #: receptor port of each synapse (uint8, 1..n) where the group targets receptor-port models
+    #: (iaf_psc_*_multisynapse); empty otherwise, so other networks pay no byte for it
+    syn_port: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8), repr=False, compare=False)
 
     def fetch_host(self) -> None:
         """Copy ``syn_post`` and ``syn_weight`` from the device into the host arrays, in place, if stale."""
@@ -96,7 +99,7 @@ class DeliveryLayout:
     @property
     def nbytes(self) -> int:
         """Bytes of every array the delivery reads."""
-        return int(self.syn_post.nbytes + self.syn_weight.nbytes + self.seg_off.nbytes
+        return int(self.syn_post.nbytes + self.syn_weight.nbytes + self.syn_port.nbytes + self.seg_off.nbytes
                    + self.delay_off.nbytes + self.pre_index.nbytes + self.pre_gids.nbytes)
 
     @property
@@ -121,7 +124,8 @@ class DeliveryLayout:
         delay_off = np.zeros((S, n_new, w), self.delay_off.dtype)
         delay_off[:, pos, :] = self.delay_off.reshape(S, self.n_pre, w)
         return DeliveryLayout(pre_gids, pre_index, self.section_size, S, self.max_delay,
-                              self.min_delay, seg_off, delay_off.ravel(), self.syn_post, self.syn_weight)
+                              self.min_delay, seg_off, delay_off.ravel(), self.syn_post, self.syn_weight,
+                              syn_port=self.syn_port)
 
     def run(self, section: int, pre: int, delay: int) -> tuple[int, int]:
         """``[start, stop)`` of the synapses of one (section, pre index, delay) run."""
@@ -148,8 +152,11 @@ class DeliveryLayout:
         pre = seg % max(self.n_pre, 1)
         section = seg // max(self.n_pre, 1)
         target = local_gids[section * self.section_size + self.syn_post.astype(np.int64)]
-        return {"source": self.pre_gids[pre], "target": target,
-                "delay_steps": self.synapse_delays(), "weight": self.syn_weight.astype(np.float64)}
+        out = {"source": self.pre_gids[pre], "target": target,
+               "delay_steps": self.synapse_delays(), "weight": self.syn_weight.astype(np.float64)}
+        if self.syn_port.size:
+            out["receptor"] = self.syn_port.astype(np.int64)
+        return out
 
 
 @numba.njit(cache=True, inline="always")

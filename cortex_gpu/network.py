@@ -17,6 +17,7 @@ import numpy as np
 
 from .distributions import Distribution, as_row
 from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
+from .models._base import port_lists
 
 __all__ = [
     "Network", "Population", "Projection", "Generator", "DriveConnection",
@@ -119,7 +120,7 @@ class Projection:
     allow_multapses: bool = True
     synapse_model: str = "static_synapse"
     label: str = ""
-    receptor_type: int = 0
+    receptor_type: int | np.ndarray = 0   # per connection (array) for one_to_one/all_to_all
 
     def __str__(self) -> str:
         return self.label or f"projection {self.id} ({self.rule})"
@@ -147,6 +148,7 @@ class DriveConnection:
     targets: np.ndarray
     weight: np.ndarray
     delay_ms: float
+    receptor_type: int = 0    # port of a receptor-port target (poisson_generator), else 0
 
 
 @dataclass
@@ -276,8 +278,12 @@ class Network:
         else:
             m = get_model(model, where=f"population '{name}'")
             for key, value in params.items():
-                self._check_param(name, m, key, value, n)
-            fixed = {k: v for k, v in params.items() if not isinstance(v, Distribution) and k in m.params}
+                if key == m.port_param and key:
+                    params[key] = _port_value(f"population '{name}'", m, value, n)
+                else:
+                    self._check_param(name, m, key, value, n)
+            fixed = {k: v for k, v in params.items() if not isinstance(v, Distribution)
+                     and (k in m.params or (k == m.port_param and k))}
             m.validate(f"population '{name}'", {**m.defaults, **fixed})
         if positions is not None:
             positions = np.array(positions, dtype=float)     # a copy: the caller's array may change
@@ -366,7 +372,20 @@ class Network:
         self.check_gids(pre_g, f"{where} pre")
         self.check_gids(post_g, f"{where} post", neurons_only=True)
         plastic = self.is_plastic(synapse_model)
-        self._check_receptor(where, post_g, plastic, receptor_type)
+        if isinstance(receptor_type, Distribution):
+            row = as_row(receptor_type)
+            if row[0] != 2 or row[1] != int(row[1]) or row[2] != int(row[2]) or row[2] <= row[1]:
+                raise NotImplementedError(f"{where}: random receptor_type {receptor_type} is not supported "
+                                          "(only a uniform law on whole ports, floored: uniform_int)")
+            if not self.port_targets(post_g) or plastic:
+                raise ModelError(f"{where}: random receptor_type is for static synapses onto receptor-port models")
+            self.check_ports(where, post_g, int(row[1]))
+            self.check_ports(where, post_g, int(row[2]) - 1)
+        elif np.ndim(receptor_type) == 0:
+            if int(receptor_type) != receptor_type:
+                raise ModelError(f"{where}: receptor_type must be an integer, got {receptor_type}")
+            receptor_type = int(receptor_type)
+            self._check_receptor(where, post_g, plastic, receptor_type)
         if rule == "one_to_one":
             if pre_g.size != post_g.size:
                 raise ModelError(f"{where}: one_to_one needs equal sizes, got {pre_g.size} and {post_g.size}")
@@ -405,14 +424,28 @@ class Network:
         if delay is None:
             delay = self.resolution_ms
         delay = self._check_syn_value(where, "delay", delay, rule, n_conn)
+        if np.ndim(receptor_type) and not isinstance(receptor_type, Distribution):
+            if not self.port_targets(post_g):
+                raise ModelError(f"{where}: per-connection receptor_type is for receptor-port models only")
+            receptor_type = self._check_syn_value(where, "receptor_type", np.asarray(receptor_type, float), rule,
+                                                  n_conn)
+            if np.any(receptor_type != np.round(receptor_type)):
+                raise ModelError(f"{where}: receptor_type must be integers")
+            receptor_type = receptor_type.astype(np.int64)
         if rule == "all_to_all":
-            weight, delay = (v[np.ix_(post_order, pre_order)] if isinstance(v, np.ndarray) else v
-                             for v in (weight, delay))
+            weight, delay, receptor_type = (v[np.ix_(post_order, pre_order)] if isinstance(v, np.ndarray) else v
+                                            for v in (weight, delay, receptor_type))
+        if isinstance(receptor_type, np.ndarray):
+            if plastic:
+                raise NotImplementedError(f"{where}: plastic synapses onto receptor-port models (*_multisynapse) "
+                                          "are not supported yet")
+            targets = post_g if rule == "one_to_one" else np.repeat(post_g, pre_g.size)
+            self.check_ports(where, targets, receptor_type.ravel())
         self._check_delay(where, delay)
         if plastic:
             self._check_plastic(where, synapse_model, weight)
         proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
-                          label=label, receptor_type=int(receptor_type), **kw)
+                          label=label, receptor_type=receptor_type, **kw)
         self.projections.append(proj)
         return proj
 
@@ -470,10 +503,63 @@ class Network:
             raise ModelError(f"{where}: {synapse_model} weights must be >= 0 (excitatory), got "
                              f"{np.min(weight)}")
 
+    def n_ports(self, gids: np.ndarray) -> np.ndarray:
+        """Receptor ports of each gid: ``len(tau_syn)`` for the receptor-port models, 0 otherwise."""
+        gids = np.asarray(gids, np.int64)
+        out = np.zeros(gids.shape, np.int64)
+        pops = self.population_of(gids)
+        for pi in np.unique(pops):
+            pop = self.populations[pi]
+            m = NEURON_MODELS.get(pop.model)
+            if m is None or not m.port_param:
+                continue
+            sel = pops == pi
+            value = pop.params.get(m.port_param, m.port_default)
+            lists = port_lists(value, pop.n)
+            out[sel] = np.array([len(x) for x in lists], np.int64)[gids[sel] - pop.first]
+        return out
+
+    def port_targets(self, post: np.ndarray) -> bool:
+        """Whether any of ``post`` belongs to a receptor-port model (iaf_psc_*_multisynapse)."""
+        models = {self.populations[i].model for i in np.unique(self.population_of(post))} if post.size else set()
+        return any(NEURON_MODELS[m].port_param for m in models if m in NEURON_MODELS)
+
+    def check_ports(self, where: str, post: np.ndarray, receptor_type, event: str = "SpikeEvent") -> None:
+        """Refuse spikes onto receptor-port models outside their ports 1..n, as NEST's IncompatibleReceptorType
+        (naming model, port and the allowed range); a network mixing port and plain targets in one
+        projection is refused too (its receptor_type cannot suit both)."""
+        pops = np.unique(self.population_of(post))
+        kinds = {bool(NEURON_MODELS[self.populations[i].model].port_param) for i in pops
+                 if self.populations[i].model in NEURON_MODELS}
+        if kinds == {True, False}:
+            raise NotImplementedError(f"{where}: a projection onto receptor-port models (*_multisynapse) and "
+                                      "other neurons at once is not supported; connect them separately")
+        r = np.asarray(receptor_type, np.int64)
+        n = self.n_ports(post)
+        rr = np.broadcast_to(r, post.shape) if r.ndim else r
+        lo_bad = rr < 1
+        hi_bad = rr > (n if r.ndim == 0 or r.shape == post.shape else n.min())
+        bad = np.flatnonzero(np.broadcast_to(lo_bad | hi_bad, post.shape))
+        if bad.size:
+            j = int(bad[0])
+            model = self.populations[int(self.population_of(post[j:j + 1])[0])].model
+            port = int(np.broadcast_to(rr, post.shape)[j])
+            raise ModelError(f"{where}: Receptor type {port} in {model} does not accept {event} "
+                             f"(node {int(post[j])} has receptor ports 1..{int(n[j])})")
+
     def _check_receptor(self, where: str, post: np.ndarray, plastic: bool, receptor_type: int) -> None:
-        """Parrots repeat spikes that arrive on receptor 0; receptor 1 carries plastic synapses only."""
-        if receptor_type not in (0, 1):
-            raise ModelError(f"{where}: receptor_type must be 0 or 1, got {receptor_type}")
+        """Parrots repeat spikes that arrive on receptor 0; receptor 1 carries plastic synapses only;
+        the receptor-port models take spikes on their ports 1..n only."""
+        if self.port_targets(post):
+            if plastic:
+                raise NotImplementedError(f"{where}: plastic synapses onto receptor-port models (*_multisynapse) "
+                                          "are not supported yet")
+            self.check_ports(where, post, receptor_type)
+            return
+        if receptor_type not in (0, 1):   # NEST's IncompatibleReceptorType
+            model = self.populations[int(self.population_of(post[:1])[0])].model
+            raise ModelError(f"{where}: Receptor type {receptor_type} in {model} does not accept SpikeEvent "
+                             "(receptor_type must be 0, or 1 for plastic synapses onto parrot_neurons)")
         models = {self.populations[i].model for i in np.unique(self.population_of(post))} if post.size else set()
         parrots = models & set(PARROT_MODELS)
         if parrots and parrots != models:
@@ -578,17 +664,25 @@ class Network:
                                  f"or equal to the baseline amplitude std ({p['std']})")
 
     def drive(self, generator: Generator, targets, weight: float | np.ndarray = 1.0,
-              delay_ms: float | None = None) -> DriveConnection:
-        """Connect a generator to every target (NEST's all_to_all from one generator)."""
+              delay_ms: float | None = None, receptor_type: int = 0) -> DriveConnection:
+        """Connect a generator to every target (NEST's all_to_all from one generator); a poisson_generator
+        onto a receptor-port model names its port 1..n in ``receptor_type``, a dc_generator uses port 0."""
         where = f"Connect({generator.model} #{generator.id})"
         t = _as_gids(targets, where)
         self.check_gids(t, where, neurons_only=True)
+        receptor_type = int(receptor_type)
+        if generator.model == "poisson_generator" and self.port_targets(t):
+            self.check_ports(where, t, receptor_type)
+        elif receptor_type != 0:
+            model = self.populations[int(self.population_of(t[:1])[0])].model
+            raise ModelError(f"{where}: Receptor type {receptor_type} is not available in {model}"
+                             + (" (currents go to port 0)" if self.port_targets(t) else ""))
         w = np.broadcast_to(np.asarray(weight, dtype=float), t.shape).copy()
         if not np.all(np.isfinite(w)):
             raise ModelError(f"{where}: weight must be finite")
         delay_ms = self.resolution_ms if delay_ms is None else float(delay_ms)
         self._check_delay(where, delay_ms)
-        d = DriveConnection(len(self.drives), generator, t, w, delay_ms)
+        d = DriveConnection(len(self.drives), generator, t, w, delay_ms, receptor_type)
         self.drives.append(d)
         return d
 
@@ -606,6 +700,13 @@ class Network:
         for key in record_from:
             for i in np.unique(self.population_of(g)):
                 m = NEURON_MODELS[self.populations[i].model]
+                if m.port_param and key.startswith("I_syn_") and key[6:].isdigit():
+                    ports = self.n_ports(g[self.population_of(g) == i])
+                    if 1 <= int(key[6:]) <= ports.min():
+                        continue
+                    raise ModelError(f"multimeter: cannot record '{key}' from {m.name}: node "
+                                     f"{int(g[self.population_of(g) == i][np.argmin(ports)])} has "
+                                     f"receptor ports 1..{int(ports.min())}")
                 if key not in m.recordables:
                     raise ModelError(f"multimeter: cannot record '{key}' from {m.name} "
                                      f"(recordables: {', '.join(m.recordables)})")
@@ -616,3 +717,12 @@ class Network:
         mm = Multimeter(len(self.multimeters), g, record_from, float(interval_ms))
         self.multimeters.append(mm)
         return mm
+
+
+def _port_value(where: str, m, value, n: int):
+    """A receptor-port parameter (``tau_syn``) as a tuple (every neuron) or a list of ``n`` tuples."""
+    if isinstance(value, Distribution):
+        raise NotImplementedError(f"{where}: a random {m.port_param} is not supported")
+    lists = port_lists(value, n)
+    m.validate(where, {m.port_param: lists}, full=False)
+    return lists[0] if all(x == lists[0] for x in lists) else lists

@@ -1,20 +1,35 @@
 """Recording buffers: spikes and sampled state, flushed from the kernels in chunks."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .models._base import MAX_PORTS
 from .network import Multimeter, Network, SpikeRecorder, locate
 
-__all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES"]
+__all__ = ["SpikeBuffer", "StateSampler", "RECORDABLE_CODES", "PORT_CODE", "recordable_code"]
 
 #: State variables the kernels can sample, by code: the index of the kernel array that holds
 #: them (0 ``V``, 1 ``I_ex``, 2 ``I_in``, 3 ``dI_ex``, 4 ``dI_in``, 5 ``w_ad``), i.e. their place in
 #: the model's ``NeuronModel.slots``; 6 is ``t_ref_remaining`` (ms), the refractory count times the resolution.
 RECORDABLE_CODES = {"V_m": 0, "I_syn_ex": 1, "I_syn_in": 2, "g_ex": 1, "g_in": 2,
                     "dg_ex": 3, "dg_in": 4, "g_sfa": 3, "g_rr": 4, "w": 5,
-                    "t_ref_remaining": 6}
+                    "t_ref_remaining": 6, "I_syn": 7}
+#: The receptor-port models' ``I_syn_k`` (port k's current, k = 1..MAX_PORTS) has code PORT_CODE + k;
+#: ``I_syn`` (7) is the sum over a neuron's ports.
+PORT_CODE = 100
+
+
+def recordable_code(name: str) -> int:
+    """The kernel code of recordable ``name`` (see RECORDABLE_CODES and PORT_CODE); KeyError if none."""
+    if name in RECORDABLE_CODES:
+        return RECORDABLE_CODES[name]
+    m = re.fullmatch(r"I_syn_([1-9][0-9]*)", name)
+    if m and int(m.group(1)) <= MAX_PORTS:
+        return PORT_CODE + int(m.group(1))
+    raise KeyError(name)
 
 
 @dataclass
@@ -88,7 +103,7 @@ class StateSampler:
             for name in mm.record_from:
                 for g, p in zip(mm.gids[ok], pos[ok]):
                     local.append(p)
-                    var.append(RECORDABLE_CODES[name])
+                    var.append(recordable_code(name))
                     interval.append(steps)
                     owner.append((mm.id, name, int(g)))
         return cls(np.array(local, np.int64), np.array(var, np.int64), np.array(interval, np.int64), owner)

@@ -66,6 +66,8 @@ _ONE_FX = np.int64(1) << 32
 PARROT = 3
 #: Model id of iaf_psc_delta (models/iaf_psc_delta.py): its I_ex slot holds the input buffered while refractory.
 PSC_DELTA = 8
+#: Model ids of iaf_psc_exp_multisynapse and iaf_psc_alpha_multisynapse (their ports: Neurons.rx_*).
+PSC_EXP_PORTS, PSC_ALPHA_PORTS = 9, 10
 #: Most copies of one spike a parrot repeats in a step (its multiplicity); the ring has room for them.
 PARROT_MAX_COPIES = 16
 _POISSON_STREAM = 5 << 24
@@ -78,24 +80,30 @@ _SIN_SHARED_STREAM = 14 << 24
 GEN_POISSON, GEN_DC, GEN_TABLE_CURRENT, GEN_NOISE, GEN_SIN_POISSON, GEN_SIN_SHARED, GEN_PULSE = 0, 1, 2, 3, 4, 5, 6
 TAB_ROW = 3
 
-Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections")
+#: ``syn_port``: each synapse's receptor port (uint8, 1..n) onto receptor-port models; empty otherwise.
+Layout = namedtuple("Layout", "seg_off delay_off syn_post syn_weight n_pre max_delay min_delay section_size n_sections "
+                              "syn_port")
 #: Per neuron: gid, pset (index of its parameter set), state, accumulators. Per parameter set:
 #: prop (propagator columns), kind (model id), refr_steps. Neurons share parameter sets so
 #: that a step streams ~90 bytes per neuron, not the propagator row of each. ``I_ex``/``I_in``
 #: hold the synaptic currents (pA) of the current-based models and the conductances
 #: ``g_ex``/``g_in`` (nS) of the conductance models, ``dI_ex``/``dI_in`` their 4th and 5th state
 #: variables (dg_ex/dg_in, g_sfa/g_rr); ``h_ode`` is their adaptive ODE step (ms), ``w_ad`` the aeif
-#: models' adaptation current w (pA).
+#: models' adaptation current w (pA). Receptor ports (iaf_psc_*_multisynapse): neuron ``i``'s ports are
+#: entries ``rx_off[i]:rx_off[i+1]`` of ``rx_prop`` (per-port propagators, models/_base.N_PORT_PROP), ``rx_I``
+#: (each port's current, pA), ``rx_dI`` (alpha: its dI) and of each row of ``acc_rx`` (the ports' fixed-point
+#: input, one row per step as ``acc_ex``).
 Neurons = namedtuple("Neurons", "gid pset prop kind refr_steps V I_ex I_in dI_ex dI_in i_0 i0_next refr acc_ex acc_in "
-                                 "n_spikes h_ode w_ad")
+                                 "n_spikes h_ode w_ad rx_off rx_prop rx_I rx_dI acc_rx")
 #: Generator drive, grouped by connection (``Connect(generator, targets)``): per connection its
 #: generator, delay (steps), key and entry range; per entry (sorted by local index inside a
 #: connection) the target's local index and gid and the weight; per generator its kind,
 #: value, Poisson CDF table (its guide table at ``g * GUIDE_SIZE``) and active steps.
 #: ``has_dc``: whether any current generator is connected. ``tab``: the table generators' rows
 #: (cortex_gpu/generators.py), emission step ``s`` of generator ``g`` at ``g_tab_lo[g] + TAB_ROW * s``.
+#: ``e_port``: per entry the receptor port of a receptor-port target (0: acc_ex/acc_in).
 Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight e_weight_fx "
-                              "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc tab g_tab_lo")
+                              "g_kind g_value g_cdf_lo cdf guide g_start g_stop has_dc tab g_tab_lo e_port")
 #: Per slot (step % n_slots): the pre indices of its spikes; with plastic synapses also each
 #: entry's pre trace ``kplus`` and the pre's previous spike stamp ``tlast`` (empty otherwise).
 Ring = namedtuple("Ring", "pre count kplus tlast")
@@ -144,17 +152,18 @@ def _lower_bound(a, lo, hi, x):
 
 
 @numba.njit(cache=True)
-def deliver(t, w, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
+def deliver(t, w, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx):
     """Deliver the synapses due at step ``t`` onto worker ``w``'s posts ``[lo, hi)``: static (``Ls``),
     onto parrots (``Lc``) and plastic (``Lp``). The groups travel as three arguments, not one
-    tuple: Numba's parallel loops do not take nested tuples."""
-    _deliver_layout(t, w, lo, hi, Ls, 0, R, q0, acc_ex, acc_in, S, O)
-    _deliver_layout(t, w, lo, hi, Lc, 1, R, q0, acc_ex, acc_in, S, O)
-    _deliver_layout(t, w, lo, hi, Lp, 2, R, q0, acc_ex, acc_in, S, O)
+    tuple: Numba's parallel loops do not take nested tuples. Static synapses with a receptor
+    port (``Ls.syn_port``) go to port ``rx_off[post] + port - 1`` of ``acc_rx``."""
+    _deliver_layout(t, w, lo, hi, Ls, 0, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx)
+    _deliver_layout(t, w, lo, hi, Lc, 1, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx)
+    _deliver_layout(t, w, lo, hi, Lp, 2, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx)
 
 
 @numba.njit(cache=True)
-def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O):
+def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx):
     """Add the synapses of ``L`` due at step ``t`` onto posts ``[lo, hi)`` to ``acc_ex``/``acc_in``.
 
     A spike emitted at step ``t - d`` is due now through its runs of delay
@@ -174,6 +183,7 @@ def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O):
     s_first = lo // SS
     s_last = (hi - 1) // SS
     checking = O.owner.size > 0
+    ports = L.syn_port.size > 0
     for d in range(L.min_delay, D + 1):
         slot = (t - d) % n_slots
         for q in range(q0[slot], R.count[slot]):
@@ -187,7 +197,14 @@ def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O):
                     k0 = _lower_bound(L.syn_post, k0, k1, lo - base)
                 if hi < base + SS:
                     k1 = _lower_bound(L.syn_post, k0, k1, hi - base)
-                if mode == 0:
+                if mode == 0 and ports:   # receptor ports: the sign does not pick the accumulator
+                    for k in range(k0, k1):
+                        i = base + np.int64(L.syn_post[k])
+                        if checking and not _owns(O, w, i, k, t):
+                            continue
+                        acc_rx[rx_off[i] + np.int64(L.syn_port[k]) - 1] += np.int64(
+                            np.rint(np.float64(L.syn_weight[k]) * FIXED_ONE))
+                elif mode == 0:
                     for k in range(k0, k1):
                         wt = np.float64(L.syn_weight[k])
                         i = base + np.int64(L.syn_post[k])
@@ -351,7 +368,7 @@ def _post_spike(S, i, stamp):
 
 
 @numba.njit(cache=True)
-def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
+def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O, rx_off, acc_rx):
     """Add the generators' input at step ``t`` for neurons ``[lo, hi)``.
 
     Poisson counts go into the same fixed-point accumulators as synaptic
@@ -442,7 +459,9 @@ def drive(t, w, lo, hi, seed, G, acc_ex, acc_in, i0_next, O):
             i = e_local[e]
             if checking and not _owns(O, w, i, -1, t):
                 continue
-            if e_w[e] >= 0.0:
+            if G.e_port[e] > 0:   # a receptor port (iaf_psc_*_multisynapse)
+                acc_rx[rx_off[i] + G.e_port[e] - 1] += k * e_wfx[e]
+            elif e_w[e] >= 0.0:
                 acc_ex[i] += k * e_wfx[e]
             else:
                 acc_in[i] += k * e_wfx[e]
@@ -688,7 +707,40 @@ def _update_aeif(i, q, N, ex, inh, spikes, mult, n_spikes):
 
 
 @numba.njit(cache=True)
-def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
+def _update_ports(i, q, N, V, acc_rx):
+    """The membrane and port currents of receptor-port neuron ``i`` (parameter set ``q``) over one step, in
+    NEST's order (models/iaf_psc_exp_multisynapse.py, iaf_psc_alpha_multisynapse.py); returns V before the
+    threshold check, reads and clears the ports' accumulators. Out of ``update``'s loop (register pressure)."""
+    p = N.prop[q]
+    a, b = N.rx_off[i], N.rx_off[i + 1]
+    P = N.rx_prop
+    if N.kind[q] == PSC_EXP_PORTS:
+        if N.refr[i] == 0:
+            V = V * p[P22] + (p[IE] + N.i_0[i]) * p[P20]
+            for r in range(a, b):
+                V += P[r, 1] * N.rx_I[r]
+        else:
+            N.refr[i] -= 1
+        for r in range(a, b):
+            N.rx_I[r] = N.rx_I[r] * P[r, 0] + acc_rx[r] * _INV_FIXED
+            acc_rx[r] = 0
+        return V
+    if N.refr[i] == 0:   # iaf_psc_alpha_multisynapse: rx_dI is NEST's y1, rx_I its y2
+        V = p[P20] * (N.i_0[i] + p[IE]) + p[P22] * V
+        for r in range(a, b):
+            V += P[r, 2] * N.rx_dI[r] + P[r, 3] * N.rx_I[r]
+        V = p[VMIN] if V < p[VMIN] else V
+    else:
+        N.refr[i] -= 1
+    for r in range(a, b):
+        N.rx_I[r] = P[r, 1] * N.rx_dI[r] + P[r, 0] * N.rx_I[r]
+        N.rx_dI[r] = N.rx_dI[r] * P[r, 0] + P[r, 4] * (acc_rx[r] * _INV_FIXED)
+        acc_rx[r] = 0
+    return V
+
+
+@numba.njit(cache=True)
+def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O, acc_rx):
     """Advance neurons ``[lo, hi)`` over step ``t`` in NEST's order; returns the new spike count.
 
     Reads and clears each neuron's accumulators ``acc_ex``/``acc_in`` (the
@@ -760,6 +812,8 @@ def update(t, w, lo, hi, N, acc_ex, acc_in, spikes, mult, n_spikes, O):
         elif kind[q] == AEIF_COND_EXP or kind[q] == AEIF_COND_ALPHA:
             n_spikes = _update_aeif(i, q, N, ex, inh, spikes, mult, n_spikes)
             continue
+        elif kind[q] == PSC_EXP_PORTS or kind[q] == PSC_ALPHA_PORTS:
+            V = _update_ports(i, q, N, V, acc_rx)
         elif kind[q] == PSC_DELTA:  # the step's input jumps V; see models/iaf_psc_delta.py
             if refr[i] == 0:
                 V = prop[q, P20] * (i_0[i] + prop[q, IE]) + prop[q, P22] * V + (ex + inh)
@@ -819,6 +873,14 @@ def _sample(t, t0, lo, hi, N, Rec):
             Rec.mm_buf[row, c] = N.dI_in[i]
         elif v == 5:
             Rec.mm_buf[row, c] = N.w_ad[i]
+        elif v == 7:     # I_syn of the receptor-port models: the ports' sum, from 0.0 in port order as NEST
+            total = 0.0
+            for r in range(N.rx_off[i], N.rx_off[i + 1]):
+                total += N.rx_I[r]
+            Rec.mm_buf[row, c] = total
+        elif v >= 100:   # I_syn_k (record.PORT_CODE + k): port k's current
+            r = N.rx_off[i] + v - 101
+            Rec.mm_buf[row, c] = N.rx_I[r] if r < N.rx_off[i + 1] else np.nan
         else:   # t_ref_remaining, ms: NEST's resolution times the refractory count
             Rec.mm_buf[row, c] = N.prop[N.pset[i], HSTEP] * N.refr[i]
 
@@ -842,6 +904,7 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     no_send = np.zeros(0, np.int64)
     acc_ex = N.acc_ex[0]
     acc_in = N.acc_in[0]
+    acc_rx = N.acc_rx[0]
     for iv in range(n_intervals):
         if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + rec_extra + src_pre.size) > cap or _failed(S, O)):
             return iv
@@ -849,9 +912,10 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
         for w in numba.prange(n_workers):
             for k in range(m):
                 t = t_iv + k
-                deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O)
-                drive(t, w, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next, O)
-                wk_count[w, k] = update(t, w, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], wk_mult[w, k], 0, O)
+                deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O, N.rx_off, acc_rx)
+                drive(t, w, lo[w], hi[w], seed, G, acc_ex, acc_in, N.i0_next, O, N.rx_off, acc_rx)
+                wk_count[w, k] = update(t, w, lo[w], hi[w], N, acc_ex, acc_in, wk_spikes[w, k], wk_mult[w, k], 0, O,
+                                        acc_rx)
                 if Rec.mm_local.size > 0:
                     _sample(t, t0, lo[w], hi[w], N, Rec)
         for k in range(m):
@@ -874,7 +938,7 @@ def _failed(S, O):
 
 
 @numba.njit(parallel=True, cache=True)
-def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
+def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O, rx_off, acc_rx):
     """Deliver ring entries ``[q0[slot], count[slot])`` due at steps ``t_w .. t_w + m - 1``.
 
     Step ``t_w + k`` goes to accumulator row ``k``. With ``q0`` all zeros
@@ -886,7 +950,7 @@ def deliver_window(t_w, m, lo, hi, Ls, Lc, Lp, R, q0, acc_ex, acc_in, S, O):
     """
     for w in numba.prange(lo.size):
         for k in range(m):
-            deliver(t_w + k, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex[k], acc_in[k], S, O)
+            deliver(t_w + k, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, acc_ex[k], acc_in[k], S, O, rx_off, acc_rx[k])
 
 
 @numba.njit(cache=True)
@@ -934,10 +998,10 @@ def finish_window(t_w, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q0, pre_of_lo
     for w in numba.prange(lo.size):
         for k in range(m):
             t = t_w + k
-            deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, N.acc_ex[k], N.acc_in[k], S, O)
-            drive(t, w, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next, O)
+            deliver(t, w, lo[w], hi[w], Ls, Lc, Lp, R, q0, N.acc_ex[k], N.acc_in[k], S, O, N.rx_off, N.acc_rx[k])
+            drive(t, w, lo[w], hi[w], seed, G, N.acc_ex[k], N.acc_in[k], N.i0_next, O, N.rx_off, N.acc_rx[k])
             wk_count[w, k] = update(t, w, lo[w], hi[w], N, N.acc_ex[k], N.acc_in[k], wk_spikes[w, k], wk_mult[w, k],
-                                    0, O)
+                                    0, O, N.acc_rx[k])
             if Rec.mm_local.size > 0:
                 _sample(t, rec_t0, lo[w], hi[w], N, Rec)
     n_send = 0

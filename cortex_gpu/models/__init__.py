@@ -9,8 +9,10 @@ from .iaf_cond_alpha import model as iaf_cond_alpha
 from .iaf_cond_exp import model as iaf_cond_exp
 from .iaf_cond_exp_sfa_rr import model as iaf_cond_exp_sfa_rr
 from .iaf_psc_alpha import model as iaf_psc_alpha
+from .iaf_psc_alpha_multisynapse import model as iaf_psc_alpha_multisynapse
 from .iaf_psc_delta import model as iaf_psc_delta
 from .iaf_psc_exp import model as iaf_psc_exp
+from .iaf_psc_exp_multisynapse import model as iaf_psc_exp_multisynapse
 from .parrot_neuron import model as parrot_neuron
 
 __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronModel",
@@ -20,7 +22,9 @@ __all__ = ["NEURON_MODELS", "SOURCE_MODELS", "get_model", "ModelError", "NeuronM
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp,
                                                                 parrot_neuron, iaf_cond_alpha,
                                                                 iaf_cond_exp_sfa_rr, aeif_cond_exp,
-                                                                aeif_cond_alpha, iaf_psc_delta)}
+                                                                aeif_cond_alpha, iaf_psc_delta,
+                                                                iaf_psc_exp_multisynapse,
+                                                                iaf_psc_alpha_multisynapse)}
 
 #: Models that only emit given spikes (NEST's spike_generator), one id each.
 SOURCE_MODELS = ("spike_generator",)

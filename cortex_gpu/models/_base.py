@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Param", "NeuronModel", "ModelError", "PROP_COLUMNS", "N_PROP", "col", "ARCHIVING_PARAMS"]
+__all__ = ["Param", "NeuronModel", "ModelError", "PROP_COLUMNS", "N_PROP", "col", "ARCHIVING_PARAMS", "port_lists",
+           "N_PORT_PROP", "MAX_PORTS"]
 
 
 class ModelError(ValueError):
@@ -104,6 +105,12 @@ class NeuronModel:
     check: object = field(repr=False)
     slots: tuple[str, ...] = ("V_m", "I_syn_ex", "I_syn_in")
     recordables: tuple[str, ...] | None = None
+    #: receptor-port models (NEST's *_multisynapse): the list-valued parameter whose length is the
+    #: number of ports (``tau_syn``), its default, and ``prepare_ports(values, lists, h_ms)`` giving
+    #: the ``(n_ports_total, N_PORT_PROP)`` per-port propagators of the neurons, port after port
+    port_param: str = ""
+    port_default: tuple[float, ...] = ()
+    prepare_ports: object = field(default=None, repr=False)
     #: archiving parameters the model file does not list itself; they are appended to
     #: ``params`` and drawn after the state (so that adding them moved no random stream)
     appended: tuple[str, ...] = field(default=(), init=False)
@@ -130,8 +137,17 @@ class NeuronModel:
         With ``full``, ``values`` holds every parameter and the model's
         consistency checks (positive time constants, V_reset < V_th) run too.
         """
-        known = set(self.params) | set(self.state)
+        known = set(self.params) | set(self.state) | ({self.port_param} if self.port_param else set())
         for key, arr in values.items():
+            if key == self.port_param and key:
+                for lst in port_lists(arr, 1 if _is_one_list(arr) else len(arr)):
+                    if not lst or len(lst) > MAX_PORTS:
+                        raise ModelError(f"{where}: model {self.name}: {key} needs 1 to {MAX_PORTS} time "
+                                         f"constants (one per receptor port), got {len(lst)}")
+                    if not all(np.isfinite(x) and x > 0 for x in lst):
+                        raise ModelError(f"{where}: model {self.name}: all synaptic time constants must be "
+                                         f"strictly positive, got {key} = {list(lst)}")
+                continue
             if key not in known:
                 raise ModelError(
                     f"{where}: unknown parameter '{key}' for model {self.name} "
@@ -143,6 +159,32 @@ class NeuronModel:
         if full:
             positive(where, values, *(k for k in ARCHIVING_PARAMS if k in values))
             self.check(where, values)
+
+
+#: Most receptor ports of one neuron: ports travel as one byte per synapse (``DeliveryLayout.syn_port``).
+MAX_PORTS = 255
+#: Per-port propagator columns of the receptor-port models (``Neurons.rx_prop``): exp: P11 (decay of
+#: I_syn), P21 (V from I_syn); alpha: P11 (decay of dI and I), P21 (I from dI: h P11), P31 (V from dI),
+#: P32 (V from I), psc0 (dI jump per pA of weight, e / tau_syn).
+N_PORT_PROP = 5
+
+
+def _is_one_list(value) -> bool:
+    """Whether ``value`` is one flat list of numbers (not a list of lists, which may be ragged)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype != object
+    return isinstance(value, (list, tuple)) and all(np.ndim(x) == 0 for x in value)
+
+
+def port_lists(value, n: int) -> list[tuple[float, ...]]:
+    """A receptor-port parameter as one tuple per neuron: ``value`` is one list for all ``n`` neurons
+    or ``n`` lists (one per neuron)."""
+    if _is_one_list(value):
+        return [tuple(float(x) for x in value)] * n
+    lists = [tuple(float(x) for x in np.ravel(v)) for v in value]
+    if len(lists) != n:
+        raise ModelError(f"need one list of time constants or {n} lists, got {len(lists)}")
+    return lists
 
 
 def positive(where: str, values: dict[str, np.ndarray], *names: str) -> None:

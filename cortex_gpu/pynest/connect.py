@@ -27,7 +27,10 @@ from .devices import GeneratorDevice
 from .kernel import KERNEL, timed_as
 from .models import (SYNAPSE_CONNECTION_KEYS, _NEST_ONLY_SYNAPSES, base_model, defaults_of, is_synapse_model,
                      synapse_model_names)
-from .nodes import NodeCollection
+from . import errors as NESTErrors
+from ..distributions import Uniform
+from ..models import ModelError
+from .nodes import NodeCollection, draw_parameter
 from .random import Parameter
 
 __all__ = ["Connect", "GetConnections", "SynapseCollection", "apply_pending_weights"]
@@ -78,10 +81,17 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
             raise NotImplementedError(f"syn_spec key '{key}' is not supported by cortex_gpu.pynest "
                                       f"(supported: {', '.join(sorted(_SYN_KEYS))})")
     receptor = spec.get("receptor_type", 0)
-    if np.ndim(receptor) != 0 or int(receptor) != receptor or int(receptor) not in (0, 1):
-        raise NotImplementedError(f"receptor_type {receptor!r} is not supported by cortex_gpu.pynest "
-                                  "(0, or 1 for plastic synapses onto parrot_neurons)")
-    out = {"synapse_model": model, "receptor_type": int(receptor),
+    if isinstance(receptor, Parameter):
+        pass    # a random port (receptor-port models): drawn per connection
+    elif np.ndim(receptor) != 0:
+        receptor = np.asarray(receptor)
+        if receptor.dtype.kind not in "iu":
+            raise TypeError(f"receptor_type must be integers, got {receptor.dtype}")
+    elif int(receptor) != receptor:
+        raise TypeError(f"receptor_type must be an integer, got {receptor!r}")
+    else:
+        receptor = int(receptor)
+    out = {"synapse_model": model, "receptor_type": receptor,
            "weight": defaults["weight"], "delay": defaults["delay"]}
     for key in ("weight", "delay"):
         if key in spec:
@@ -91,12 +101,15 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
     return out
 
 
-def _static_only(syn: dict, what: str) -> None:
-    """Devices connect through static synapses on receptor 0 only."""
+def _static_only(syn: dict, what: str, ports: bool = False) -> None:
+    """Devices connect through static synapses on receptor 0 only (generators onto receptor-port
+    models, ``ports``: on the ports the core checks)."""
     if KERNEL.net.is_plastic(syn["synapse_model"]):
         raise NotImplementedError(f"{what} through the plastic synapse model '{syn['synapse_model']}' "
                                   "is not supported; use a static model")
-    if syn["receptor_type"] != 0:
+    if ports:
+        return
+    if isinstance(syn["receptor_type"], (Parameter, np.ndarray)) or syn["receptor_type"] != 0:
         raise NotImplementedError(f"{what} with receptor_type {syn['receptor_type']} is not supported")
 
 
@@ -229,7 +242,7 @@ def _connect_one_kind(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn
     if pre_roles <= core and post_roles == {"neuron"}:
         _connect_core(pre_ids, post_ids, spec, syn)
     elif pre_roles == {"generator"} and post_roles == {"neuron"}:
-        _static_only(syn, "Connect(generator, neurons)")
+        _static_only(syn, "Connect(generator, neurons)", KERNEL.net.port_targets(KERNEL.gid_of_nest[post_ids]))
         _connect_generators(pre_ids, post_ids, rule, syn)
     elif pre_roles <= core and post_roles == {"spike_recorder"}:
         _static_only(syn, "Connect(neurons, spike_recorder)")
@@ -277,9 +290,31 @@ def _connect_core(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: di
     kw = {"indegree": spec.get("indegree"), "N": spec.get("N"), "p": spec.get("p"),
           "allow_autapses": spec.get("allow_autapses", True),
           "allow_multapses": spec.get("allow_multapses", True)}
-    KERNEL.net.connect(KERNEL.gid_of_nest[pre_ids], KERNEL.gid_of_nest[post_ids], rule,
-                       weight=syn["weight"], delay=syn["delay"], synapse_model=syn["synapse_model"],
-                       receptor_type=syn["receptor_type"], **kw)
+    receptor = syn["receptor_type"]
+    if isinstance(receptor, Parameter):
+        receptor = _receptor_distribution(receptor)
+    try:
+        KERNEL.net.connect(KERNEL.gid_of_nest[pre_ids], KERNEL.gid_of_nest[post_ids], rule,
+                           weight=syn["weight"], delay=syn["delay"], synapse_model=syn["synapse_model"],
+                           receptor_type=receptor, **kw)
+    except ModelError as e:
+        if "Receptor type" in str(e):   # NEST's IncompatibleReceptorType, a KernelException
+            raise NESTErrors.IncompatibleReceptorType(str(e)) from None
+        raise
+
+
+def _receptor_distribution(p: Parameter):
+    """A random receptor port ``uniform_int(max) + c`` as the core's uniform law on [c, c + max), floored
+    per synapse by the build; other expressions are refused by name."""
+    shift, q = 0.0, p
+    if q.op == "+" and q.args[1].op == "const":
+        shift, q = q.args[1].args[0], q.args[0]
+    elif q.op == "+" and q.args[0].op == "const":
+        shift, q = q.args[0].args[0], q.args[1]
+    if q.op != "uniform_int" or shift != int(shift):
+        raise NotImplementedError(f"receptor_type {p!r} is not supported: random ports must be "
+                                  "nest.random.uniform_int(max) plus an integer")
+    return Uniform(shift, shift + q.args[0])
 
 
 def _connect_generators(pre_ids: np.ndarray, post_ids: np.ndarray, rule: str, syn: dict) -> None:
@@ -289,13 +324,26 @@ def _connect_generators(pre_ids: np.ndarray, post_ids: np.ndarray, rule: str, sy
     if not np.all(np.isfinite(w)):
         raise ValueError("Connect: weight must be finite")
     gids = KERNEL.gid_of_nest[tgt]
+    r = syn["receptor_type"]
+    if isinstance(r, Parameter):   # one port per (generator, target) pair, drawn on the host
+        dist = _receptor_distribution(r)
+        r = np.minimum(np.floor(draw_parameter(Parameter(dist), src * (KERNEL.n_nodes + 1) + tgt, 0x5EC,
+                                               "receptor_type")), dist.high - 1).astype(np.int64)
+    ports = np.broadcast_to(np.asarray(r, np.int64), src.shape)
     for g in np.unique(src):
         dev: GeneratorDevice = _device(g)
         mine = src == g
-        # A core drive has one delay: split this generator's targets by delay.
+        # A core drive has one delay and one receptor port: split this generator's targets by both.
         for delay in np.unique(d[mine]):
-            sel = mine & (d == delay)
-            KERNEL.net.drive(dev.gen, gids[sel], w[sel], float(delay))
+            for port in np.unique(ports[mine & (d == delay)]):
+                sel = mine & (d == delay) & (ports == port)
+                try:
+                    KERNEL.net.drive(dev.gen, gids[sel], w[sel], float(delay), receptor_type=int(port))
+                except ModelError as e:
+                    if "Receptor type" in str(e):
+                        raise (NESTErrors.UnknownReceptorType if "not available" in str(e)
+                               else NESTErrors.IncompatibleReceptorType)(str(e)) from None
+                    raise
     _remember(src, tgt, syn, w, d)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..models import ModelError
 from ..network import Generator, Multimeter, SpikeRecorder, delay_to_steps
-from ..record import RECORDABLE_CODES
+from ..record import RECORDABLE_CODES, recordable_code
 from .kernel import KERNEL
 from .models import DBL_MAX, base_model, defaults_of
 from .errors import UnaccessedDictionaryEntry
@@ -257,7 +257,9 @@ class _RecorderStatus:
             if key == "record_from":
                 value = [value] if isinstance(value, str) else list(value)
                 for name in value:
-                    if name not in RECORDABLE_CODES:
+                    try:
+                        recordable_code(name)
+                    except KeyError:
                         raise ValueError(f"{self.model}: cannot record '{name}' "
                                          f"(recordables: {', '.join(sorted(RECORDABLE_CODES))})")
             self.params[key] = value

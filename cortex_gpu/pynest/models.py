@@ -25,7 +25,7 @@ from .errors import UnaccessedDictionaryEntry
 __all__ = [
     "DEVICE_DEFAULTS", "ARRAY_PARAMS", "DBL_MAX", "role_of", "node_model_names", "defaults_of",
     "synapse_model_names", "is_synapse_model", "base_model", "Models", "GetDefaults", "SetDefaults", "CopyModel",
-    "SYNAPSE_CONNECTION_KEYS",
+    "SYNAPSE_CONNECTION_KEYS", "recordables_of",
 ]
 
 #: NEST reports an open-ended ``stop`` as the largest double.
@@ -127,6 +127,8 @@ def defaults_of(model: str) -> dict[str, Any]:
         m = NEURON_MODELS[base_model(model)]
         base = {**{k: (bool(p.default) if p.boolean else p.default) for k, p in m.params.items()},
                 **{k: v[0] for k, v in m.state.items()}}
+        if m.port_param:    # receptor-port models: NEST reports tau_syn as an array and n_synapses
+            base[m.port_param] = np.array(m.port_default)
         if "V_m" in m.state:
             base["V_m"] = base["E_L"]
     else:
@@ -143,11 +145,16 @@ def _public(model: str, values: dict[str, Any]) -> dict[str, Any]:
         # NEST keeps a delay as whole steps and reports steps * resolution (1.7 -> 1.7000000000000002)
         out["delay"] = int(round(out["delay"] / KERNEL.resolution)) * KERNEL.resolution
         out.update(synapse_model=model, element_type="synapse", has_delay=True, receptor_type=0)
+        from .connect import GetConnections   # here: connect imports this module
+        out["num_connections"] = len(GetConnections(synapse_model=model))
         return dict(sorted(out.items()))
     role = role_of(model)
     out.update(model=model, element_type=element_type(role))
     if role == "neuron" and NEURON_MODELS[base_model(model)].state:     # NEST lists none for parrots
-        out["recordables"] = sorted(NEURON_MODELS[base_model(model)].recordables)
+        m = NEURON_MODELS[base_model(model)]
+        out["recordables"] = recordables_of(m, len(values[m.port_param]) if m.port_param else 0)
+        if m.port_param:
+            out["n_synapses"] = len(values[m.port_param])
     return dict(sorted(out.items()))
 
 
@@ -204,7 +211,15 @@ def SetDefaults(model: str, params: dict[str, Any] | str, val: Any = None) -> No
             raise UnaccessedDictionaryEntry(f"SetDefaults: unknown parameter '{key}' for model {model} "
                                             f"(known: {', '.join(sorted(known))})")
         if role_of(model) == "neuron":
-            value = _number(model, key, value)
+            m = NEURON_MODELS[base_model(model)]
+            if key == m.port_param and key:   # receptor-port models: a list of time constants
+                try:
+                    m.validate(f"SetDefaults({model!r})", {key: [float(x) for x in np.ravel(value)]}, full=False)
+                except ModelError as e:
+                    raise ValueError(str(e)) from None
+                value = np.asarray(value, float).ravel().copy()
+            else:
+                value = _number(model, key, value)
         new[key] = value
     base = base_model(model)
     if base in NEURON_MODELS:
@@ -212,6 +227,11 @@ def SetDefaults(model: str, params: dict[str, Any] | str, val: Any = None) -> No
         merged = {**m.defaults, **{k: v for k, v in new.items() if k in m.params}}
         m.validate(f"SetDefaults({model!r})", {k: np.asarray(v, float) for k, v in merged.items()})
     KERNEL.model_defaults[model] = new
+
+
+def recordables_of(m, n_ports: int) -> list[str]:
+    """NEST's recordables of a neuron of model ``m`` with ``n_ports`` receptor ports, sorted as NEST lists them."""
+    return sorted(list(m.recordables) + [f"I_syn_{k}" for k in range(1, n_ports + 1)])
 
 
 def _number(model: str, key: str, value: Any) -> float:

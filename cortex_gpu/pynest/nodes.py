@@ -17,7 +17,10 @@ from ..models import NEURON_MODELS, ModelError
 from ..network import locate
 from .devices import emitted_spike_times, make_device, spike_generator_state
 from .kernel import KERNEL, Block, timed_as
-from .models import ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, role_of
+from ..models._base import _is_one_list, port_lists
+from . import errors as NESTErrors
+from .models import (ARRAY_PARAMS, DBL_MAX, DEVICE_DEFAULTS, base_model, defaults_of, element_type, recordables_of,
+                     role_of)
 from .random import Parameter
 from .errors import UnaccessedDictionaryEntry
 
@@ -223,6 +226,12 @@ def _per_node(key: str, value: Any, pos: np.ndarray, n: int, ids: np.ndarray) ->
     """The value for the nodes at ``pos`` of a collection of ``n``: scalar, list entries or draws."""
     if isinstance(value, Parameter):
         return draw_parameter(value, ids, _purpose(key), f"parameter {key}")
+    if key == "tau_syn" and not isinstance(value, Parameter):   # receptor-port models: one list, or one per node
+        if _is_one_list(value):
+            return value
+        if len(value) != n:
+            raise ValueError(f"parameter {key}: need one list or {n} lists, got {len(value)}")
+        return [list(value[p]) for p in pos]
     if key in ARRAY_PARAMS and (np.ndim(value) == 1 or isinstance(value, str)):
         if np.ndim(value) == 1 and len(value) == n and n > 1 and np.ndim(value[0]) == 1:
             return [list(value[p]) for p in pos]       # one list per node
@@ -286,6 +295,14 @@ def _built_default(block: Block, key: str) -> float:
 
 def _neuron_values(block: Block, key: str, off: np.ndarray) -> list[Any]:
     m = NEURON_MODELS[block.pop.model]
+    if m.port_param:     # receptor-port models: each node's own tau_syn list
+        lists = port_lists(block.pop.params.get(m.port_param, m.port_default), block.pop.n)
+        if key == m.port_param:
+            return [np.array(lists[o]) for o in off]
+        if key == "n_synapses":
+            return [len(lists[o]) for o in off]
+        if key == "recordables":
+            return [recordables_of(m, len(lists[o])) for o in off]
     if key == "recordables":
         return [sorted(m.recordables) for _ in off]
     if key not in m.params and key not in m.state:
@@ -314,6 +331,9 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
         KERNEL.changing_network(f"setting {', '.join(params)} of {block.model}")
         pop, m = block.pop, NEURON_MODELS[block.pop.model]
         new = {}
+        if m.port_param and m.port_param in params:
+            params = dict(params)
+            _set_ports(block, m, params.pop(m.port_param), off, params)
         for key, value in params.items():
             if key not in m.params and key not in m.state:
                 raise UnaccessedDictionaryEntry(f"{block.model}: unknown parameter '{key}' "
@@ -349,6 +369,38 @@ def _set_block(block: Block, params: dict[str, Any], off: np.ndarray) -> None:
                                 else v[j] if k in ARRAY_PARAMS and isinstance(v, list) and off.size > 1
                                 and len(v) == off.size and all(np.ndim(x) == 1 for x in v)
                                 else v) for k, v in params.items()})
+
+
+def _set_ports(block: Block, m, value: Any, off: np.ndarray, others: dict[str, Any]) -> None:
+    """Set the receptor-port parameter (``tau_syn``) of the nodes at ``off``: one list for all, or one per node."""
+    pop = block.pop
+    lists = list(port_lists(pop.params.get(m.port_param, m.port_default), pop.n))
+    one = _is_one_list(value)
+    given = [tuple(float(x) for x in value)] * off.size if one else [tuple(float(x) for x in v) for v in value]
+    if len(given) != off.size:
+        raise ValueError(f"{block.model}: {m.port_param} needs one list or one list per node ({off.size})")
+    changed = np.array([len(lists[o]) != len(lst) for o, lst in zip(off, given)], bool)
+    if changed.any():
+        gids = pop.first + off[changed]
+        net = KERNEL.net
+        targets = [pr.post for pr in net.projections] + [d.targets for d in net.drives]
+        if any(np.isin(gids, t).any() for t in targets):
+            raise NESTErrors.BadProperty(f"Setting status of a '{block.model}': The neuron has connections, "
+                                         "therefore the number of ports cannot be reduced.")
+    for o, lst in zip(off, given):
+        lists[o] = lst
+    try:
+        m.validate(block.model, {m.port_param: [lists[o] for o in off]}, full=False)
+        tau_m = np.broadcast_to(np.asarray(others.get("tau_m", pop.params.get("tau_m", m.defaults["tau_m"])),
+                                           float), (pop.n,))
+        vals = {**m.defaults, **{k: v for k, v in pop.params.items() if k in m.params}, "tau_m": tau_m[off]}
+        vals = {k: (np.broadcast_to(np.asarray(v, float), (pop.n,))[off] if np.ndim(v) else v)
+                for k, v in vals.items()}
+        vals["tau_m"] = tau_m[off]
+        m.check(block.model, {**vals, m.port_param: [lists[o] for o in off]})
+    except ModelError as e:
+        raise ValueError(str(e)) from None
+    pop.params[m.port_param] = lists[0] if all(x == lists[0] for x in lists) else lists
 
 
 @timed_as("time_construction_create")

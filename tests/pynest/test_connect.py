@@ -137,8 +137,8 @@ def test_connect_errors(nest_ours):
         nest.Connect(a, b, syn_spec={"synapse_model": "stdp_synapse"})
     with pytest.raises(ValueError, match="receptor_type 1"):     # iaf_psc_exp has receptor 0 only
         nest.Connect(a, b, syn_spec={"receptor_type": 1})
-    with pytest.raises(NotImplementedError, match="receptor_type"):
-        nest.Connect(a, b, syn_spec={"receptor_type": 2})
+    with pytest.raises(nest.NESTErrors.IncompatibleReceptorType, match="Receptor type 2 in iaf_psc_exp"):
+        nest.Connect(a, b, syn_spec={"receptor_type": 2})     # as NEST raises it
     with pytest.raises(NotImplementedError, match="mask"):
         nest.Connect(a, b, {"rule": "pairwise_bernoulli", "p": 0.1, "mask": {}})
     with pytest.raises(TypeError, match="one_to_one"):
