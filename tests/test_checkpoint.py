@@ -132,10 +132,24 @@ def test_every_generator_kind_and_generator_state(tmp_path):
 
 
 def test_every_neuron_field_is_declared():
-    """A field added to cpu.Neurons must be declared run state or listed as configuration."""
+    """A field added to cpu.Neurons must be declared run state, listed as configuration, or refused."""
     from cortex_gpu.backends import cpu
+    from cortex_gpu.runstate import UNSUPPORTED_STATE
     declared = {attr for holder, attr in NEURON_STATE.values() if holder == "neurons"}
-    assert set(cpu.Neurons._fields) == declared | set(NEURON_CONFIG)
+    assert set(cpu.Neurons._fields) == declared | set(NEURON_CONFIG) | set(UNSUPPORTED_STATE)
+
+
+def test_receptor_port_models_are_refused_by_name(tmp_path):
+    """The multisynapse models' per-port currents are not in the run state yet: saving says so."""
+    from cortex_gpu import Network
+    net = Network(resolution_ms=0.1)
+    pop = net.add_population("iaf_psc_exp_multisynapse", 3, {"tau_syn": [2.0, 5.0]})
+    src = net.add_population("spike_generator", 1, spike_times_ms=[np.array([1.0, 2.0])])
+    net.connect(src, pop, "all_to_all", weight=50.0, delay=1.0, receptor_type=2)
+    sim = Simulation(net, seed=1)
+    sim.run(5.0)
+    with pytest.raises(NotImplementedError, match="multisynapse"):
+        sim.save_checkpoint(tmp_path / "c")
 
 
 def _corrupt(d: Path, how: str) -> Path:
