@@ -23,6 +23,7 @@ from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
 from .models import NEURON_MODELS, col
+from .models.synapses import synapse_rule
 from .network import Network, locate
 from .partition import DEFAULT_TILE_SIZE, make_partition
 from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
@@ -288,18 +289,22 @@ class Simulation:
         if not plastic:
             return cpu.Stdp(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, np.zeros(0), np.zeros(0, np.int64),
                             np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0, np.int64),
-                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err)
-        _, par = self.net.plastic_model()
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err,
+                            0, 1.0, 0.0, 0.0, 1.0)
+        name, par = self.net.plastic_model()
+        rule = synapse_rule(self.net.base_synapse_model(name))
         tics_per_step = int(round(self.h * TICS_PER_MS))
         if abs(tics_per_step / TICS_PER_MS - self.h) > 1e-12 * self.h:
             raise NotImplementedError(f"plastic synapses need a resolution that is a whole number of "
                                       f"{1000 // TICS_PER_MS} us tics, got {self.h} ms")
         n, H = nt.gids.size, self.post_history
         K = min(SHORT_HISTORY, H)
-        return cpu.Stdp(par["lambda"], par["alpha"], par["mu"], 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
+        return cpu.Stdp(par["lambda"], par["alpha"], par.get("mu", 0.0), 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
                         tics_per_step, tics_per_step / TICS_PER_MS, np.zeros(n_pre), np.zeros(n_pre, np.int64),
                         np.zeros((n, H), np.int32), np.zeros((n, H)), np.zeros(n, np.int64),
-                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err)
+                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err,
+                        rule, par["tau_plus"], par.get("mu_plus", 0.0), par.get("mu_minus", 0.0),
+                        par.get("Wmax", 1.0))
 
     def _ownership(self) -> cpu.Own:
         """The ownership map the check mode tests writes against (empty: no check).
