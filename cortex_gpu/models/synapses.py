@@ -74,7 +74,7 @@ class SynapseModel:
         """Raise :class:`ModelError` naming the model, the parameter and the value for a bad value."""
         for key, v in values.items():
             if key not in self.defaults:
-                raise ModelError(f"{where}: {self.name} has no parameter '{key}' "
+                raise ModelError(f"{where}: unknown parameter '{key}' of {self.name} "
                                  f"(known: {', '.join(self.defaults) or 'none'})")
             if not np.isfinite(float(v)):
                 raise ModelError(f"{where}: {self.name} parameter {key} must be finite, got {v}")
