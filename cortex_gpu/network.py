@@ -225,6 +225,9 @@ class Network:
         self.drives: list[DriveConnection] = []
         self.spike_recorders: list[SpikeRecorder] = []
         self.multimeters: list[Multimeter] = []
+        #: synapse models whose weight updates a weight_recorder records (NEST's CopyModel/SetDefaults
+        #: with ``weight_recorder``)
+        self.weight_recorders: list[str] = []
         self._starts = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ nodes
@@ -586,6 +589,21 @@ class Network:
         r = SpikeRecorder(len(self.spike_recorders), g, start_ms, stop_ms)
         self.spike_recorders.append(r)
         return r
+
+    def record_weights(self, synapse_model: str) -> None:
+        """Record every weight update of the synapses of ``synapse_model`` (a plastic one), as NEST's
+        weight_recorder set on the model: events via ``Simulation.weight_events()``."""
+        if synapse_model not in self.synapse_models:
+            raise ModelError(f"weight_recorder: unknown synapse model '{synapse_model}' "
+                             f"(known: {', '.join(self.synapse_models)})")
+        if not self.is_plastic(synapse_model):
+            raise NotImplementedError(f"weight_recorder on the static synapse model '{synapse_model}' is not "
+                                      "built; it records plastic synapses (stdp_*) only")
+        if synapse_model not in self.weight_recorders:
+            self.weight_recorders.append(synapse_model)
+
+    def weights_recorded(self, synapse_model: str) -> bool:
+        return synapse_model in self.weight_recorders
 
     def record_state(self, gids, record_from=("V_m",), interval_ms: float = 1.0) -> Multimeter:
         g = np.unique(_as_gids(gids, "multimeter"))

@@ -100,10 +100,13 @@ Synapses = namedtuple("Synapses", "static count plastic")
 #: spikes ``hist_t`` (stamps), ``hist_k`` (Kminus just after each; ``H`` a power of two),
 #: ``hist_n`` (spikes so far), a short ring of the last ``K`` (8), ``last_t``/``last_k`` (n, K),
 #: which serves nearly every update from cache, and ``tau_minus_inv`` (1/ms); ``err[w]``: a post history that
-#: overflowed (1, post, stamp). Times in ms are NEST's: ``ms_per_tic * (stamp * tics_per_step)``,
-#: delays ``d * ms_per_step``.
+#: overflowed (1, post, stamp), or a full weight-recorder buffer (2, post, stamp). Times in ms are NEST's:
+#: ``ms_per_tic * (stamp * tics_per_step)``, delays ``d * ms_per_step``. The weight_recorder's buffers,
+#: per worker (width 0: not recording): ``wr_rec[w, j]`` (pre index, local post, pre stamp) and
+#: ``wr_w[w, j]`` (the weight after the update) of its ``wr_n[w]`` events.
 Stdp = namedtuple("Stdp", "lam alpha mu tau_plus_inv ms_per_tic tics_per_step ms_per_step kplus tlast "
-                          "hist_t hist_k hist_n last_t last_k tau_minus_inv err rule tau_plus mu_plus mu_minus wmax")
+                          "hist_t hist_k hist_n last_t last_k tau_minus_inv err rule tau_plus mu_plus mu_minus wmax "
+                          "wr_rec wr_w wr_n")
 #: Rule ids (models/synapses.py RULE_PL, RULE_PAIR).
 RULE_PL, RULE_PAIR = 0, 1
 #: Ownership check: ``owner`` (worker of each local post; empty: no check) and ``err[w]``.
@@ -208,6 +211,8 @@ def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O):
                             continue
                         wt = _stdp_update(L.syn_weight[k], i, kplus, tlast, t - d + 1, d, S, w)
                         L.syn_weight[k] = wt
+                        if S.wr_w.shape[1] > 0:
+                            _record_weight(S, w, p, i, t - d + 1, wt)
                         if wt >= 0.0:
                             acc_ex[i] += np.int64(np.rint(wt * FIXED_ONE))
                         else:
@@ -359,6 +364,19 @@ def _depress(wt, k_u, u, stamp, d, S, tau_minus_inv):
         return norm_w * S.wmax if norm_w > 0.0 else 0.0
     new_w = wt - S.lam * S.alpha * wt * kminus
     return new_w if new_w > 0.0 else 0.0
+
+
+@numba.njit(inline="always")
+def _record_weight(S, w, p, i, stamp, wt):
+    """A weight_recorder event of worker ``w``: pre ``p``'s spike ``stamp`` left weight ``wt`` onto post ``i``."""
+    j = S.wr_n[w]
+    if j >= S.wr_w.shape[1]:
+        if S.err[w, 0] == 0:
+            S.err[w, 0], S.err[w, 1], S.err[w, 2] = 2, i, stamp
+        return
+    S.wr_rec[w, j, 0], S.wr_rec[w, j, 1], S.wr_rec[w, j, 2] = p, i, stamp
+    S.wr_w[w, j] = wt
+    S.wr_n[w] = j + 1
 
 
 @numba.njit(inline="always")
@@ -858,8 +876,9 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     acc_ex = N.acc_ex[0]
     acc_in = N.acc_in[0]
     for iv in range(n_intervals):
-        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap or _failed(S, O)):
-            return iv
+        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + src_pre.size) > cap or _failed(S, O) or
+                       (S.wr_w.shape[1] > 0 and np.max(S.wr_n) > S.wr_w.shape[1] // 2)):
+            return iv      # the caller empties the buffers (weight_recorder: at half full)
         t_iv = t0 + iv * m
         for w in numba.prange(n_workers):
             for k in range(m):

@@ -123,6 +123,9 @@ def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str 
     if check_ownership:
         return ("the ownership check mode (check_ownership, CORTEX_GPU_CHECK_OWNERSHIP) is not built on the cuda "
                 "backend: use --backend cpu to check ownership")
+    if getattr(net, "weight_recorders", None):
+        return ("weight_recorder is not built on the cuda backend (its delivery kernel keeps no event buffer): "
+                "use --backend cpu")
     from .cuda_ranks import ranks_unsupported_reason
     why = ranks_unsupported_reason(net, n_ranks)
     if why is not None:

@@ -76,8 +76,8 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
     for key in spec:
         if key in defaults and key not in SYNAPSE_CONNECTION_KEYS and key not in _SYN_KEYS:
             if not per_connection:
-                raise ValueError(f"syn_spec: synapse parameter '{key}' of {model} is common to all its "
-                                 "connections and can only be set via SetDefaults() or CopyModel()")
+                raise ValueError(f"syn_spec: '{key}' is a common property of {model}, shared by all its "
+                                 "connections; it can only be set via SetDefaults() or CopyModel()")
             if np.ndim(spec[key]) != 0 or isinstance(spec[key], Parameter):
                 raise NotImplementedError(f"syn_spec: {model} parameter '{key}' per connection (arrays, "
                                           "nest.random) is not supported by cortex_gpu.pynest; give one number")
