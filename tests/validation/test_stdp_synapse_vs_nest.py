@@ -7,7 +7,8 @@ parrots spike. Four synapses with delays of 1, 10, 15 and 37 steps. ``stdp_synap
 parameters in the Connect call (per connection), ``stdp_synapse_hom`` from CopyModel. Trains:
 random ones with post spikes placed on the rule's boundaries (the pre spike's step, one step
 before and after, one delay after), and regular ones (pre every 10 ms, post every 7 ms); the
-parameter sets drive weights to 0 ("linear") and to Wmax ("saturating", additive potentiation). Post spikes before the first pre spike
+parameter sets drive weights to 0 ("linear") and to Wmax ("saturating", additive potentiation).
+Post spikes before the first pre spike
 exercise NEST's facilitation with Kplus = 0 (a no-op up to the rounding of ``x * Wmax``).
 
 Weights agree to 1e-12 relative (the issue's bound), not bit for bit: the rule's exp and pow are
