@@ -23,6 +23,7 @@ from .backends import cpu, resolve_backend
 from .build import LocalGraph, build_local
 from .comm import LocalComm
 from .models import NEURON_MODELS, col
+from .models.synapses import synapse_rule
 from .network import Network, locate
 from .partition import DEFAULT_TILE_SIZE, make_partition
 from .record import RECORDABLE_CODES, SpikeBuffer, StateSampler
@@ -31,6 +32,8 @@ __all__ = ["Simulation", "BuildReport", "peak_rss_mb"]
 
 #: Steps per call into the kernels; bounds the latency of progress reports.
 CHUNK_STEPS = 1000
+#: weight_recorder events each worker buffers between two drains (at half full, between intervals).
+WEIGHT_EVENTS_PER_WORKER = 1 << 16
 #: Post spikes each neuron keeps for plastic synapses onto it (see Simulation's post_history).
 POST_HISTORY = 128
 #: Post spikes kept in the short ring that serves nearly every STDP update (a power of two).
@@ -269,6 +272,7 @@ class Simulation:
         self._sampler = StateSampler.for_network(self.net, nt.gids)
         self._lo, self._hi = self._worker_ranges()
         self._S = self._stdp_state(plastic, L.n_pre, nt)
+        self._weight_events: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._O = self._ownership()
         self._q0 = np.zeros(n_slots, np.int64)      # first ring entry to deliver, per slot
         self._q_all = np.zeros(n_slots, np.int64)   # every entry
@@ -303,18 +307,56 @@ class Simulation:
         if not plastic:
             return cpu.Stdp(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, np.zeros(0), np.zeros(0, np.int64),
                             np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0, np.int64),
-                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err)
-        _, par = self.net.plastic_model()
+                            np.zeros((0, 2), np.int32), np.zeros((0, 2)), np.zeros(0), err,
+                            0, 1.0, 0.0, 0.0, 1.0, *self._weight_buffers(False))
+        name, par = self.net.plastic_model()
+        rule = synapse_rule(self.net.base_synapse_model(name))
         tics_per_step = int(round(self.h * TICS_PER_MS))
         if abs(tics_per_step / TICS_PER_MS - self.h) > 1e-12 * self.h:
             raise NotImplementedError(f"plastic synapses need a resolution that is a whole number of "
                                       f"{1000 // TICS_PER_MS} us tics, got {self.h} ms")
         n, H = nt.gids.size, self.post_history
         K = min(SHORT_HISTORY, H)
-        return cpu.Stdp(par["lambda"], par["alpha"], par["mu"], 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
+        return cpu.Stdp(par["lambda"], par["alpha"], par.get("mu", 0.0), 1.0 / par["tau_plus"], 1.0 / TICS_PER_MS,
                         tics_per_step, tics_per_step / TICS_PER_MS, np.zeros(n_pre), np.zeros(n_pre, np.int64),
                         np.zeros((n, H), np.int32), np.zeros((n, H)), np.zeros(n, np.int64),
-                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err)
+                        np.zeros((n, K), np.int32), np.zeros((n, K)), 1.0 / nt.prop[:, col("tau_minus")], err,
+                        rule, par["tau_plus"], par.get("mu_plus", 0.0), par.get("mu_minus", 0.0),
+                        par.get("Wmax", 1.0), *self._weight_buffers(self.net.weights_recorded(name)))
+
+    def _weight_buffers(self, recording: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The weight_recorder's per-worker buffers (cpu.Stdp ``wr_rec``, ``wr_w``, ``wr_n``); width 0 when
+        no weight_recorder records the plastic model."""
+        n_workers, cap = self._lo.size, (WEIGHT_EVENTS_PER_WORKER if recording else 0)
+        return (np.zeros((n_workers, cap, 3), np.int64), np.zeros((n_workers, cap)), np.zeros(n_workers, np.int64))
+
+    def _drain_weight_events(self) -> None:
+        """Move the kernels' weight_recorder events into ``_weight_events`` (gids, ms) and empty the buffers."""
+        S = self._S
+        if S.wr_w.shape[1] == 0 or not S.wr_n.any():
+            return
+        pre_gids = self.graph.plastic_layout.pre_gids
+        gids = self.graph.neurons.gids
+        for w in range(S.wr_n.size):
+            n = int(S.wr_n[w])
+            rec = S.wr_rec[w, :n]
+            self._weight_events.append((pre_gids[rec[:, 0]], gids[rec[:, 1]], rec[:, 2].copy(),
+                                        S.wr_w[w, :n].copy()))
+        S.wr_n[:] = 0
+
+    def weight_events(self) -> dict[str, np.ndarray]:
+        """weight_recorder events so far, as NEST's: ``senders`` (pre gids), ``targets`` (post gids), ``times``
+        (ms, the pre spike's time) and ``weights`` (after the update), sorted by time, sender, target.
+
+        An event is recorded when the spike reaches the synapse after its delay (NEST: when the spike is
+        handed to the synapse, one min-delay slice after emission), so events of spikes in flight at the
+        end of a run come with the next run (issue 16 item 6)."""
+        self.build()
+        self._drain_weight_events()
+        parts = self._weight_events or [(np.zeros(0, np.int64),) * 3 + (np.zeros(0),)]
+        s, t, stamp, w = (np.concatenate(x) for x in zip(*parts))
+        order = np.lexsort((t, s, stamp))
+        return {"senders": s[order], "targets": t[order], "times": stamp[order] * self.h, "weights": w[order]}
 
     def _ownership(self) -> cpu.Own:
         """The ownership map the check mode tests writes against (empty: no check).
@@ -358,6 +400,10 @@ class Simulation:
                 raise OwnershipError(f"rank {self.rank}: worker {w} wrote {what} neuron {gids[i]} at step {t}, "
                                      f"but neuron {gids[i]} belongs to worker {self._O.owner[i]}")
         for w, (flag, i, stamp, _) in enumerate(self._S.err):
+            if flag == 2:
+                raise RuntimeError(f"weight_recorder: more than {WEIGHT_EVENTS_PER_WORKER // 2} weight events of "
+                                   f"one worker in one interval (at {stamp * self.h:g} ms, onto neuron {gids[i]}); "
+                                   "raise cortex_gpu.engine.WEIGHT_EVENTS_PER_WORKER")
             if flag:
                 raise RuntimeError(f"neuron {gids[i]} spiked more than post_history={self.post_history} times "
                                    f"since the previous spike of one of its plastic synapses' pres (checked at "
@@ -597,6 +643,7 @@ class Simulation:
                 profiling.pop()
                 done += k
                 self._check_errors()
+                self._drain_weight_events()
             if self._sampler.local.size:
                 profiling.push("record")
                 self._sampler.collect(mm_buf, t0, span)
@@ -642,6 +689,7 @@ class Simulation:
             profiling.pop()
             c3 = clock()
             self._check_errors()
+            self._drain_weight_events()
             self.comm.start(self._send[:n_send])
             self._pending = (t_w, mm)
             if not self.overlap:

@@ -18,6 +18,7 @@ import numpy as np
 from .distributions import Distribution, as_row
 from .models import NEURON_MODELS, SOURCE_MODELS, ModelError, get_model
 from .models._base import port_lists
+from .models.synapses import RULE_STATIC, SYNAPSE_LIBRARY
 
 __all__ = [
     "Network", "Population", "Projection", "Generator", "DriveConnection",
@@ -28,13 +29,10 @@ __all__ = [
 ParamValue = Union[float, np.ndarray, Distribution]
 
 RULES = ("one_to_one", "all_to_all", "fixed_indegree", "fixed_total_number", "pairwise_bernoulli")
-#: Built-in synapse models and their NEST defaults. ``stdp_pl_synapse_hom`` is the
-#: power-law STDP of MODELS.md section 3 (Morrison et al. 2007): its parameters are
-#: common to every synapse of the model ("hom"); ``tau_minus`` belongs to the post neuron.
-SYNAPSE_MODELS: dict[str, dict[str, float]] = {
-    "static_synapse": {},
-    "stdp_pl_synapse_hom": {"tau_plus": 20.0, "lambda": 0.1, "alpha": 1.0, "mu": 0.4},
-}
+#: Built-in synapse models and the NEST defaults of their plasticity parameters
+#: (models/synapses.py: rules, units, which are per connection); ``tau_minus``
+#: belongs to the post neuron.
+SYNAPSE_MODELS: dict[str, dict[str, float]] = {k: dict(m.defaults) for k, m in SYNAPSE_LIBRARY.items()}
 #: Neuron models that repeat their input spikes instead of integrating it.
 PARROT_MODELS = ("parrot_neuron",)
 #: Stimulation devices that act on their targets without being spike sources.
@@ -121,6 +119,8 @@ class Projection:
     synapse_model: str = "static_synapse"
     label: str = ""
     receptor_type: int | np.ndarray = 0   # per connection (array) for one_to_one/all_to_all
+    #: plasticity parameters given to this Connect (stdp_synapse's per-connection ones)
+    syn_params: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.label or f"projection {self.id} ({self.rule})"
@@ -241,6 +241,9 @@ class Network:
         self.drives: list[DriveConnection] = []
         self.spike_recorders: list[SpikeRecorder] = []
         self.multimeters: list[Multimeter] = []
+        #: synapse models whose weight updates a weight_recorder records (NEST's CopyModel/SetDefaults
+        #: with ``weight_recorder``)
+        self.weight_recorders: list[str] = []
         self._starts = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ nodes
@@ -350,7 +353,8 @@ class Network:
     def connect(self, pre, post, rule: str = "all_to_all", *, indegree: int | None = None,
                 N: int | None = None, p: float | None = None, allow_autapses: bool = True,
                 allow_multapses: bool = True, weight: ParamValue = 1.0, delay: ParamValue | None = None,
-                synapse_model: str = "static_synapse", label: str = "", receptor_type: int = 0) -> Projection:
+                synapse_model: str = "static_synapse", label: str = "", receptor_type: int = 0,
+                syn_params: dict[str, float] | None = None) -> Projection:
         """Add a projection and check it can be built; returns it.
 
         ``delay`` defaults to one resolution step. See :class:`Projection`
@@ -359,6 +363,9 @@ class Network:
         ``receptor_type`` 1 is for plastic synapses onto ``parrot_neuron``s,
         which then learn without making the parrot repeat their spikes
         (NEST's STDP test set-up); every other projection uses 0.
+        ``syn_params`` are the per-connection plasticity parameters of a model
+        that has them (``stdp_synapse``: ``tau_plus``, ``lambda``, ``alpha``,
+        ``mu_plus``, ``mu_minus``, ``Wmax``), scalars.
         """
         pid = len(self.projections)
         where = label or f"Connect #{pid} ({rule})"
@@ -372,6 +379,7 @@ class Network:
         self.check_gids(pre_g, f"{where} pre")
         self.check_gids(post_g, f"{where} post", neurons_only=True)
         plastic = self.is_plastic(synapse_model)
+        syn_params = self._check_syn_params(where, synapse_model, syn_params or {})
         if isinstance(receptor_type, Distribution):
             row = as_row(receptor_type)
             if row[0] != 2 or row[1] != int(row[1]) or row[2] != int(row[2]) or row[2] <= row[1]:
@@ -443,9 +451,9 @@ class Network:
             self.check_ports(where, targets, receptor_type.ravel())
         self._check_delay(where, delay)
         if plastic:
-            self._check_plastic(where, synapse_model, weight)
+            self._check_plastic(where, synapse_model, weight, syn_params)
         proj = Projection(pid, pre_g, post_g, rule, weight, delay, synapse_model=synapse_model,
-                          label=label, receptor_type=receptor_type, **kw)
+                          label=label, receptor_type=receptor_type, syn_params=syn_params, **kw)
         self.projections.append(proj)
         return proj
 
@@ -465,43 +473,68 @@ class Network:
         if name not in self.synapse_models:
             raise ModelError(f"SetDefaults: unknown synapse model '{name}' (known: {', '.join(self.synapse_models)})")
         base, values = self.synapse_models[name]
-        for key, v in params.items():
-            if key not in values:
-                raise ModelError(f"SetDefaults({name}): unknown parameter '{key}' "
-                                 f"(known: {', '.join(values) or 'none'})")
-            if not np.isfinite(float(v)):
-                raise ModelError(f"SetDefaults({name}): {key} must be finite, got {v}")
+        SYNAPSE_LIBRARY[base].validate(f"SetDefaults({name})", params)
         new = {**values, **{k: float(v) for k, v in params.items()}}
-        if base == "stdp_pl_synapse_hom" and new["tau_plus"] <= 0:
-            raise ModelError(f"SetDefaults({name}): tau_plus must be > 0, got {new['tau_plus']}")
         if any(p.synapse_model == name for p in self.projections) and new != values:
             raise ModelError(f"SetDefaults({name}): the model is in use by a projection; its common "
                              "parameters are fixed from then on")
         self.synapse_models[name] = (base, new)
 
     def is_plastic(self, synapse_model: str) -> bool:
-        return self.synapse_models[synapse_model][0] != "static_synapse"
+        return SYNAPSE_LIBRARY[self.synapse_models[synapse_model][0]].rule != RULE_STATIC
+
+    def base_synapse_model(self, synapse_model: str) -> str:
+        """The built-in model (models/synapses.py) that ``synapse_model`` copies."""
+        return self.synapse_models[synapse_model][0]
 
     def plastic_model(self) -> tuple[str, dict[str, float]] | None:
-        """(name, parameters) of the one plastic synapse model the projections use, or None."""
-        used = sorted({p.synapse_model for p in self.projections if self.is_plastic(p.synapse_model)})
-        return (used[0], dict(self.synapse_models[used[0]][1])) if used else None
+        """(name, parameters) of the one plastic synapse model the projections use, or None;
+        the parameters include those its projections give per connection (all equal)."""
+        used = [p for p in self.projections if self.is_plastic(p.synapse_model)]
+        if not used:
+            return None
+        return used[0].synapse_model, {**self.synapse_models[used[0].synapse_model][1], **used[0].syn_params}
 
-    def _check_plastic(self, where: str, synapse_model: str, weight: ParamValue) -> None:
+    def _check_syn_params(self, where: str, synapse_model: str, syn_params: dict) -> dict[str, float]:
+        """Per-connection plasticity parameters: only for a model that has them, valid values."""
+        base = SYNAPSE_LIBRARY[self.synapse_models[synapse_model][0]]
+        if not syn_params:
+            return {}
+        for key in syn_params:
+            if key not in base.defaults:
+                raise ModelError(f"{where}: {synapse_model} has no parameter '{key}' "
+                                 f"(known: {', '.join(['weight', 'delay', *base.defaults])})")
+            if not base.per_connection:
+                raise ModelError(f"{where}: synapse parameter '{key}' of {synapse_model} can only be set via "
+                                 "SetDefaults() or CopyModel()")
+            if np.ndim(syn_params[key]) != 0 or isinstance(syn_params[key], Distribution):
+                raise NotImplementedError(f"{where}: {synapse_model} parameter {key}: values per connection "
+                                          "(arrays, distributions) are not built; give one number")
+        base.validate(where, syn_params)
+        return {k: float(v) for k, v in syn_params.items()}
+
+    def _check_plastic(self, where: str, synapse_model: str, weight: ParamValue,
+                       syn_params: dict[str, float]) -> None:
         used = self.plastic_model()
+        params = {**self.synapse_models[synapse_model][1], **syn_params}
         if used is not None and used[0] != synapse_model:
             raise NotImplementedError(
                 f"{where}: a network may use one plastic synapse model for now; '{used[0]}' is in use "
                 f"and '{synapse_model}' would be a second (parameter sets live per model)")
+        if used is not None and used[1] != params:
+            diff = sorted(k for k in params if params[k] != used[1][k])
+            raise NotImplementedError(
+                f"{where}: {synapse_model} parameters that differ between connections are not built "
+                f"({', '.join(f'{k}={params[k]} here, {used[1][k]} before' for k in diff)})")
         if isinstance(weight, Distribution):
-            row = as_row(weight)
-            low = row[3] if row[0] != 0 else row[1]
-            if not low >= 0:
-                raise ModelError(f"{where}: {synapse_model} weights must be >= 0 (excitatory); bound the "
-                                 f"distribution {weight} with redraw(..., min=0)")
-        elif np.any(np.asarray(weight, dtype=float) < 0):
-            raise ModelError(f"{where}: {synapse_model} weights must be >= 0 (excitatory), got "
-                             f"{np.min(weight)}")
+            row = as_row(weight)        # (kind, a, b, low, high): the support, cut by redraw bounds
+            low, high = {0: (row[1], row[1]), 2: (row[1], row[2]), 3: (0.0, np.inf)}.get(int(row[0]),
+                                                                                      (-np.inf, np.inf))
+            low, high = max(low, row[3]), min(high, row[4])
+        else:
+            a = np.asarray(weight, dtype=float)
+            low, high = float(np.min(a)), float(np.max(a))
+        SYNAPSE_LIBRARY[self.synapse_models[synapse_model][0]].check_weight(where, low, high, params)
 
     def n_ports(self, gids: np.ndarray) -> np.ndarray:
         """Receptor ports of each gid: ``len(tau_syn)`` for the receptor-port models, 0 otherwise."""
@@ -692,6 +725,21 @@ class Network:
         r = SpikeRecorder(len(self.spike_recorders), g, start_ms, stop_ms)
         self.spike_recorders.append(r)
         return r
+
+    def record_weights(self, synapse_model: str) -> None:
+        """Record every weight update of the synapses of ``synapse_model`` (a plastic one), as NEST's
+        weight_recorder set on the model: events via ``Simulation.weight_events()``."""
+        if synapse_model not in self.synapse_models:
+            raise ModelError(f"weight_recorder: unknown synapse model '{synapse_model}' "
+                             f"(known: {', '.join(self.synapse_models)})")
+        if not self.is_plastic(synapse_model):
+            raise NotImplementedError(f"weight_recorder on the static synapse model '{synapse_model}' is not "
+                                      "built; it records plastic synapses (stdp_*) only")
+        if synapse_model not in self.weight_recorders:
+            self.weight_recorders.append(synapse_model)
+
+    def weights_recorded(self, synapse_model: str) -> bool:
+        return synapse_model in self.weight_recorders
 
     def record_state(self, gids, record_from=("V_m",), interval_ms: float = 1.0) -> Multimeter:
         g = np.unique(_as_gids(gids, "multimeter"))

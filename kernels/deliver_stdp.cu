@@ -1,7 +1,9 @@
 /*
- * kernels/deliver_stdp.cu -- the plastic synapses (stdp_pl_synapse_hom) due at
- * step t: update each synapse's weight for the pre spike, then add the new
- * weight to its post's fixed-point input (cpu._deliver_layout mode 2 on the GPU).
+ * kernels/deliver_stdp.cu -- the plastic synapses (stdp_pl_synapse_hom,
+ * stdp_synapse, stdp_synapse_hom: stdp.cuh's rules) due at step t: update each
+ * synapse's weight for the pre spike, then add the new weight to its post's
+ * fixed-point input, acc_ex for w >= 0, acc_in below (cpu._deliver_layout mode 2
+ * on the GPU).
  *
  * Invariants:
  *  - ownership (I1, no atomics): warp b alone delivers onto the posts
@@ -15,7 +17,7 @@
  *    is ring order, and the lowest lane of a synapse applies its peers' updates
  *    in lane order; later rounds see the weight after __syncwarp;
  *  - the post history (hist_*, last_*) is only read here; merge_step appends
- *    to it after the step's update; weights stay >= 0 (depression clips at 0).
+ *    to it after the step's update.
  *
  * Arguments
  *   clock          int64[2]: t = clock[0]
@@ -26,10 +28,11 @@
  *   syn_weight     float64[n_syn], pA, read and written
  *   n_pre, m, D, S the layout's pre count, delays and section size
  *   blk_lo, blk_hi, n_blk  the warps' post blocks (as deliver.cu)
- *   acc_ex         int64[n_local], added to
+ *   acc_ex, acc_in int64[n_local], added to
  *   ring_kplus, ring_tlast  float64, int64 [n_slots * cap]: each ring entry's
  *                  pre trace before its spike and the pre's previous stamp
- *   lam ... tics_per_step  the rule's parameters (cg_stdp, stdp.cuh)
+ *   rule           float64[CG_RULE_PARAMS]: the rule and its parameters (stdp.cuh)
+ *   ms_per_tic, ms_per_step, tics_per_step  NEST's time grid (cg_stdp)
  *   hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv  post history
  *   blk_err        int64[n_blk * 5]: the first update of block b that needed a
  *                  post spike older than its history keeps (flag, t, due
@@ -54,13 +57,14 @@ template <typename DOFF>
 __device__ __forceinline__ void deliver_stdp_block(
     const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d, const int *due_at, const int *n_due_p,
     const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre,
-    int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex,
+    int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in,
     const double *ring_kplus, const cg_i64 *ring_tlast, const cg_stdp *P, cg_i64 *blk_err)
 {
     __shared__ int sh_off[CG_DELIVER_WARPS][32];
     __shared__ cg_i64 sh_k0[CG_DELIVER_WARPS][32];
     __shared__ int sh_e[CG_DELIVER_WARPS][32];
     __shared__ cg_i64 sh_fx[CG_DELIVER_WARPS][32];
+    __shared__ cg_i64 sh_fx_in[CG_DELIVER_WARPS][32];
     __shared__ int sh_lost[CG_DELIVER_WARPS][32];
     const int lane = threadIdx.x & 31;
     const int wl = threadIdx.x >> 5;
@@ -85,6 +89,7 @@ __device__ __forceinline__ void deliver_stdp_block(
                 sh_e[wl][lane] = r + j;
             }
             sh_fx[wl][lane] = 0;
+            sh_fx_in[wl][lane] = 0;
             sh_lost[wl][lane] = 0;
             const unsigned same_syn = __match_any_sync(CG_FULL_MASK, (unsigned long long)k);
             __syncwarp();
@@ -97,7 +102,10 @@ __device__ __forceinline__ void deliver_stdp_block(
                     int lost = 0;
                     w = cg_stdp_update(w, base + post, ring_kplus[due_at[el]], ring_tlast[due_at[el]], t - d + 1,
                                        d, P, &lost);
-                    sh_fx[wl][l] = cg_fixed(w);
+                    if (w >= 0.0)
+                        sh_fx[wl][l] = cg_fixed(w);
+                    else
+                        sh_fx_in[wl][l] = cg_fixed(w);
                     sh_lost[wl][l] = lost;
                 }
                 syn_weight[k] = w;
@@ -115,9 +123,13 @@ __device__ __forceinline__ void deliver_stdp_block(
             }
             const unsigned peers = __match_any_sync(CG_FULL_MASK, post);
             if (post >= 0 && lane == __ffs(peers) - 1) {
-                cg_i64 sum = 0;
-                for (unsigned rest = peers; rest; rest &= rest - 1) sum += sh_fx[wl][__ffs(rest) - 1];
+                cg_i64 sum = 0, sum_in = 0;
+                for (unsigned rest = peers; rest; rest &= rest - 1) {
+                    sum += sh_fx[wl][__ffs(rest) - 1];
+                    sum_in += sh_fx_in[wl][__ffs(rest) - 1];
+                }
                 acc_ex[base + post] += sum;
+                if (sum_in) acc_in[base + post] += sum_in;
             }
             __syncwarp();                        /* orders this round's writes before the next reads */
         }
@@ -128,17 +140,18 @@ __device__ __forceinline__ void deliver_stdp_block(
     extern "C" __global__ void __launch_bounds__(32 * CG_DELIVER_WARPS) NAME(                                    \
         const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d, const int *due_at, const int *n_due,       \
         const cg_i64 *seg_off, const DOFF *delay_off, const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre,  \
-        int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex,                    \
-        const double *ring_kplus, const cg_i64 *ring_tlast, double lam, double alpha, double mu,                 \
-        double tau_plus_inv, double ms_per_tic, double ms_per_step, cg_i64 tics_per_step, int *hist_t,           \
+        int m, int D, int S, const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in,    \
+        const double *ring_kplus, const cg_i64 *ring_tlast, const double *rule,                                 \
+        double ms_per_tic, double ms_per_step, cg_i64 tics_per_step, int *hist_t,                                \
         double *hist_k, cg_i64 *hist_n, int H, int *last_t, double *last_k, int K, const double *tau_minus_inv,  \
         cg_i64 *blk_err)                                                                                         \
     {                                                                                                            \
-        const cg_stdp P = {lam, alpha, mu, tau_plus_inv, ms_per_tic, ms_per_step, tics_per_step, nullptr,        \
-                           nullptr, hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};               \
+        cg_stdp P = {ms_per_tic, ms_per_step, tics_per_step, nullptr, nullptr, hist_t, hist_k, hist_n, H,       \
+                     last_t, last_k, K, tau_minus_inv};                                                          \
+        cg_stdp_set_rule(&P, rule);                                                                              \
         deliver_stdp_block<DOFF>(clock, due_pre, due_d, due_at, n_due, seg_off, delay_off, syn_post, syn_weight, \
-                                 n_pre, m, D, S, blk_lo, blk_hi, n_blk, acc_ex, ring_kplus, ring_tlast, &P,      \
-                                 blk_err);                                                                       \
+                                 n_pre, m, D, S, blk_lo, blk_hi, n_blk, acc_ex, acc_in, ring_kplus, ring_tlast,  \
+                                 &P, blk_err);                                                                   \
     }
 
 CG_DELIVER_STDP_KERNEL(deliver_stdp_u16, unsigned short)

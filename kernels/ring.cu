@@ -81,12 +81,13 @@ extern "C" __global__ void __launch_bounds__(CG_RING_THREADS) merge_step(
     const unsigned char *rec_mask, cg_i64 *n_spikes, int *ring_pre, int *ring_count, int n_slots, int cap,
     const cg_i64 *src_ptr, const int *src_pre, const cg_i64 *src_gid, int record_sources,
     cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n, cg_i64 spk_cap,
-    int plastic, double *ring_kplus, cg_i64 *ring_tlast, double tau_plus_inv, double ms_per_tic,
+    int plastic, double *ring_kplus, cg_i64 *ring_tlast, const double *rule, double ms_per_tic,
     cg_i64 tics_per_step, double *kplus, cg_i64 *tlast, int *hist_t, double *hist_k, cg_i64 *hist_n, int H,
     int *last_t, double *last_k, int K, const double *tau_minus_inv, cg_i64 *merge_err)
 {
-    const cg_stdp P = {0.0, 0.0, 0.0, tau_plus_inv, ms_per_tic, 0.0, tics_per_step, kplus, tlast,
-                       hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};
+    cg_stdp P = {ms_per_tic, 0.0, tics_per_step, kplus, tlast, hist_t, hist_k, hist_n, H, last_t, last_k, K,
+                 tau_minus_inv};
+    cg_stdp_set_rule(&P, rule);
     __shared__ int scratch[33];
     const cg_i64 t = clock[0];
     const cg_i64 t0 = clock[1];

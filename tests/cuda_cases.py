@@ -23,6 +23,9 @@ __all__ = ["single_neuron", "small_network", "generator_network", "windowed_netw
 
 #: hpc_benchmark's STDP parameters and the post trace time constant (MODELS.md sections 3, 4).
 _STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
+#: The pair rule (stdp_synapse, stdp_synapse_hom) with fractional exponents (philox.ppow) and a Wmax
+#: the weights reach; its sign picks excitatory or inhibitory synapses (the weights take it).
+_STDP_PAIR = {"tau_plus": 16.8, "lambda": 0.05, "alpha": 1.1, "mu_plus": 0.6, "mu_minus": 0.8, "Wmax": 450.0}
 
 
 def single_neuron(model: str = "iaf_psc_exp"):
@@ -147,12 +150,13 @@ def pd14_small(N_scaling: float = 0.02, K_scaling: float = 0.1):
     return net
 
 
-def stdp_parrots(seed: int = 3):
+def stdp_parrots(seed: int = 3, model: str = "stdp_pl_synapse_hom", sign: float = 1.0):
     """Plastic synapses fed by parrots, as NEST's STDP tests build them: spike_generators -> parrots
     (two generators per parrot, some times shared and some repeated, so parrots spike with
-    multiplicity 2 to 4) -> stdp_pl_synapse_hom -> iaf_psc_alpha posts under Poisson drive; a
-    spike_generator with repeated times also feeds plastic synapses directly (a pre twice in one
-    ring slot). Spikes of every node recorded."""
+    multiplicity 2 to 4) -> ``model`` (stdp_pl_synapse_hom, or the pair rule's stdp_synapse /
+    stdp_synapse_hom, inhibitory for ``sign`` -1: Wmax and weights negative) -> iaf_psc_alpha
+    posts under Poisson drive; a spike_generator with repeated times also feeds plastic synapses
+    directly (a pre twice in one ring slot). Spikes of every node recorded."""
     rng = np.random.default_rng(seed)
     net = Network(0.1)
     base = np.round(np.sort(rng.uniform(1.0, 240.0, 40)), 1)
@@ -165,10 +169,12 @@ def stdp_parrots(seed: int = 3):
     posts = net.add_population("iaf_psc_alpha", 12, {"tau_minus": 30.0, "tau_syn_ex": 0.5, "I_e": 250.0})
     # delays of 3 steps and more: windows of 3 steps, in which a parrot may spike more than once
     net.connect(gens.gids, parrots.gids, "fixed_indegree", indegree=2, weight=1.0, delay=0.3)
-    net.copy_synapse_model("stdp_pl_synapse_hom", "stdp_test", _STDP)
-    net.connect(parrots.gids, posts.gids, "fixed_indegree", indegree=4, weight=Redraw(Uniform(200.0, 400.0), low=0.0),
+    params = _STDP if model == "stdp_pl_synapse_hom" else {**_STDP_PAIR, "Wmax": sign * _STDP_PAIR["Wmax"]}
+    net.copy_synapse_model(model, "stdp_test", params)
+    w = Redraw(Uniform(200.0, 400.0), low=0.0) if sign > 0 else Uniform(-400.0, -200.0)
+    net.connect(parrots.gids, posts.gids, "fixed_indegree", indegree=4, weight=w,
                 delay=Redraw(Normal(1.5, 0.5), low=0.3, high=3.0), synapse_model="stdp_test")
-    net.connect(gens.gids[:1], posts.gids, "all_to_all", weight=250.0, delay=1.0, synapse_model="stdp_test")
+    net.connect(gens.gids[:1], posts.gids, "all_to_all", weight=sign * 250.0, delay=1.0, synapse_model="stdp_test")
     net.drive(net.add_generator("poisson_generator", {"rate": 6000.0}), posts.gids, weight=40.0)
     net.record_spikes(np.concatenate([gens.gids, parrots.gids, posts.gids]))
     return net

@@ -24,18 +24,23 @@ HPC_STDP = {"tau_plus": 15.0, "lambda": 0.1, "alpha": 0.0513, "mu": 0.4}
 JE_PA = 45.6096
 
 
+#: The pair rule's parameters for plastic_network(model="stdp_synapse"): fractional exponents, Wmax near JE.
+PAIR_STDP = {"tau_plus": 15.0, "lambda": 0.02, "alpha": 1.2, "mu_plus": 0.5, "mu_minus": 0.7, "Wmax": 60.0}
+
+
 def plastic_network(n_e: int = 160, n_i: int = 40, c_e: int = 80, c_i: int = 20, drive_hz: float = 14000.0,
-                    n_parrots: int = 10):
-    """A small balanced network in hpc_benchmark's image: plastic E->E, static elsewhere, Poisson
-    drive, and parrots relaying 50 Hz Poisson trains onto the E neurons (every synapse group and
-    the parrots' drive in one network). Returns (network, E gids, all neuron gids)."""
+                    n_parrots: int = 10, model: str = "stdp_pl_synapse_hom"):
+    """A small balanced network in hpc_benchmark's image: plastic E->E (``model``: the power law, or
+    stdp_synapse / stdp_synapse_hom with PAIR_STDP), static elsewhere, Poisson drive, and parrots
+    relaying 50 Hz Poisson trains onto the E neurons (every synapse group and the parrots' drive in
+    one network). Returns (network, E gids, all neuron gids)."""
     from cortex_gpu.distributions import Normal
     from cortex_gpu.network import Network
     net = Network(0.1)
     E = net.add_population("iaf_psc_alpha", n_e, {**HPC_NEURON, "V_m": Normal(5.7, 7.2)}, name="E")
     I = net.add_population("iaf_psc_alpha", n_i, {**HPC_NEURON, "V_m": Normal(5.7, 7.2)}, name="I")
     P = net.add_population("parrot_neuron", n_parrots, name="P")
-    net.copy_synapse_model("stdp_pl_synapse_hom", "stdp_hpc", HPC_STDP)
+    net.copy_synapse_model(model, "stdp_hpc", HPC_STDP if model == "stdp_pl_synapse_hom" else PAIR_STDP)
     both = np.concatenate([E.gids, I.gids])
     net.connect(E.gids, E.gids, "fixed_indegree", indegree=c_e, allow_autapses=False, weight=JE_PA, delay=1.5,
                 synapse_model="stdp_hpc")

@@ -65,14 +65,17 @@ def test_pd14_reduced(fake_cupy):
     assert_same(cpu, gpu)
 
 
-def test_stdp_through_parrots(fake_cupy, monkeypatch):
+@pytest.mark.parametrize("model, sign", [("stdp_pl_synapse_hom", 1.0), ("stdp_synapse", 1.0),
+                                         ("stdp_synapse_hom", 1.0), ("stdp_synapse", -1.0)])
+def test_stdp_through_parrots(fake_cupy, monkeypatch, model, sign):
     """Plastic synapses from parrots that repeat spikes with multiplicity, and from a spike_generator
     with repeated times: spikes, final weights and state bit for bit; two runs (the device state
-    kept, the host's copied back in between), chunks of 256 steps."""
+    kept, the host's copied back in between), chunks of 256 steps. Every rule; the pair rule
+    also with inhibitory (negative) Wmax and weights."""
     monkeypatch.setattr(cuda, "CHUNK_STEPS", 256)
-    cpu = run_case(stdp_parrots(), "cpu", runs=(150.0, 100.0))
-    gpu = run_case(stdp_parrots(), "cuda", runs=(150.0, 100.0))
-    assert cpu["spike_gids"].size > 500
+    cpu = run_case(stdp_parrots(model=model, sign=sign), "cpu", runs=(150.0, 100.0))
+    gpu = run_case(stdp_parrots(model=model, sign=sign), "cuda", runs=(150.0, 100.0))
+    assert cpu["spike_gids"].size > (500 if sign > 0 else 300)     # inhibitory plastic input: fewer
     assert np.ptp(cpu["plastic_weights"]) > 50.0              # the weights learned
     assert_same(cpu, gpu)
     for name in ("kplus", "tlast", "hist_t", "hist_k", "hist_n", "last_t", "last_k"):   # the traces too

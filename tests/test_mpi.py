@@ -232,8 +232,8 @@ PLASTIC_SCRIPT = textwrap.dedent("""
     from helpers import plastic_network, weight_table
     from cortex_gpu.comm import world
     from cortex_gpu.engine import Simulation
-    out, strategy = sys.argv[1], sys.argv[2]
-    net, _, _ = plastic_network()
+    out, strategy, model = sys.argv[1], sys.argv[2], sys.argv[3]
+    net, _, _ = plastic_network(model=model)
     sim = Simulation(net, seed=21, partition=strategy, comm=world(), check_ownership=True, tile_size=16)
     sim.run(250.0)
     gids, steps = sim.all_spikes()
@@ -242,11 +242,12 @@ PLASTIC_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _plastic_run(tmp_path: Path, n_ranks: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
+def _plastic_run(tmp_path: Path, n_ranks: int, strategy: str,
+                 model: str = "stdp_pl_synapse_hom") -> tuple[np.ndarray, np.ndarray]:
     script = tmp_path / "plastic.py"
     script.write_text(PLASTIC_SCRIPT.format(tests=str(Path(__file__).parent)))
     stem = tmp_path / f"{strategy}{n_ranks}"
-    cmd = [sys.executable, str(script), str(stem), strategy]
+    cmd = [sys.executable, str(script), str(stem), strategy, model]
     proc = subprocess.run(([MPIEXEC, "-n", str(n_ranks)] if n_ranks > 1 else []) + cmd, capture_output=True,
                           text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -259,13 +260,14 @@ def _plastic_run(tmp_path: Path, n_ranks: int, strategy: str) -> tuple[np.ndarra
     return np.column_stack([g[order], s[order]]), w[np.lexsort(w.T[::-1])]
 
 
-@pytest.mark.parametrize("strategy", ["round_robin", "contiguous"])
-def test_stdp_spikes_and_weights_bit_identical_for_any_rank_count(tmp_path, strategy):
+@pytest.mark.parametrize("strategy, model", [("round_robin", "stdp_pl_synapse_hom"),
+                                             ("contiguous", "stdp_pl_synapse_hom"), ("round_robin", "stdp_synapse")])
+def test_stdp_spikes_and_weights_bit_identical_for_any_rank_count(tmp_path, strategy, model):
     """Plastic E->E synapses, parrots and Poisson drive; the ownership check on in every rank."""
-    spikes1, weights1 = _plastic_run(tmp_path, 1, strategy)
+    spikes1, weights1 = _plastic_run(tmp_path, 1, strategy, model)
     assert spikes1.shape[0] > 1000 and np.std(weights1[:, 3]) > 0.1
     for n in (2, 4):
-        spikes, weights = _plastic_run(tmp_path, n, strategy)
+        spikes, weights = _plastic_run(tmp_path, n, strategy, model)
         np.testing.assert_array_equal(spikes, spikes1)
         np.testing.assert_array_equal(weights, weights1)
 

@@ -150,7 +150,7 @@ def test_plastic_connections_are_checked():
     with pytest.raises(ModelError, match="unknown parameter 'tau'"):
         net.copy_synapse_model("stdp_pl_synapse_hom", "s3", {"tau": 1.0})
     with pytest.raises(ModelError, match="unknown synapse model"):
-        net.connect(a.gids, a.gids, synapse_model="stdp_synapse")
+        net.connect(a.gids, a.gids, synapse_model="tsodyks_synapse")
 
 
 def test_lost_post_history_stops_the_run():

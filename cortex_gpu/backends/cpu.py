@@ -23,7 +23,8 @@ travel, then ``append_received`` and ``finish_window`` (the received
 spikes, the drive, the update, the merge). Fixed-point sums make the result
 independent of that split, hence of the rank count.
 
-Plastic synapses (stdp_pl_synapse_hom) are updated where they are
+Plastic synapses (stdp_pl_synapse_hom, stdp_synapse, stdp_synapse_hom; their
+rules in models/synapses.py) are updated where they are
 delivered, by the worker that owns their post, so a weight has exactly one
 writer (I1). The pre-synaptic trace ``Kplus`` depends on the pre's spike
 train alone: it is kept per pre and copied into each ring entry when the
@@ -109,15 +110,22 @@ Drives = namedtuple("Drives", "c_gen c_delay c_key c_ptr e_local e_gid e_weight 
 Ring = namedtuple("Ring", "pre count kplus tlast")
 #: The three synapse groups' layouts (build.py): static (weighted), count (onto parrots), plastic.
 Synapses = namedtuple("Synapses", "static count plastic")
-#: stdp_pl_synapse_hom's common parameters and the traces (empty arrays without plastic synapses):
+#: The plastic rule (``rule``: models/synapses.py RULE_PL or RULE_PAIR), its parameters (``mu`` the power
+#: law's exponent; ``mu_plus``, ``mu_minus``, ``wmax`` the pair rule's; ``tau_plus`` ms and its inverse)
+#: and the traces (empty arrays without plastic synapses):
 #: per pre ``kplus`` and ``tlast`` (stamp of its last spike); per local post its last ``H``
 #: spikes ``hist_t`` (stamps), ``hist_k`` (Kminus just after each; ``H`` a power of two),
 #: ``hist_n`` (spikes so far), a short ring of the last ``K`` (8), ``last_t``/``last_k`` (n, K),
 #: which serves nearly every update from cache, and ``tau_minus_inv`` (1/ms); ``err[w]``: a post history that
-#: overflowed (1, post, stamp). Times in ms are NEST's: ``ms_per_tic * (stamp * tics_per_step)``,
-#: delays ``d * ms_per_step``.
+#: overflowed (1, post, stamp), or a full weight-recorder buffer (2, post, stamp). Times in ms are NEST's:
+#: ``ms_per_tic * (stamp * tics_per_step)``, delays ``d * ms_per_step``. The weight_recorder's buffers,
+#: per worker (width 0: not recording): ``wr_rec[w, j]`` (pre index, local post, pre stamp) and
+#: ``wr_w[w, j]`` (the weight after the update) of its ``wr_n[w]`` events.
 Stdp = namedtuple("Stdp", "lam alpha mu tau_plus_inv ms_per_tic tics_per_step ms_per_step kplus tlast "
-                          "hist_t hist_k hist_n last_t last_k tau_minus_inv err")
+                          "hist_t hist_k hist_n last_t last_k tau_minus_inv err rule tau_plus mu_plus mu_minus wmax "
+                          "wr_rec wr_w wr_n")
+#: Rule ids (models/synapses.py RULE_PL, RULE_PAIR).
+RULE_PL, RULE_PAIR = 0, 1
 #: Ownership check: ``owner`` (worker of each local post; empty: no check) and ``err[w]``.
 Own = namedtuple("Own", "owner err")
 #: Spike and state recording: ``rec_local`` (whether each local neuron's spikes are recorded), the
@@ -173,7 +181,7 @@ def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O, rx_off, 
     ones just received from other ranks when those arrive late (I7).
     ``mode``: 0 weighted (weight in pA, sign picks the accumulator), 1 count
     (each spike adds -1.0 to a parrot's ``acc_in``), 2 plastic (the weight
-    is updated first, ``_stdp_update``, then delivered; weights are >= 0).
+    is updated first, ``_stdp_update``, then delivered as in mode 0).
     """
     if L.syn_post.size == 0:
         return
@@ -229,7 +237,12 @@ def _deliver_layout(t, w, lo, hi, L, mode, R, q0, acc_ex, acc_in, S, O, rx_off, 
                             continue
                         wt = _stdp_update(L.syn_weight[k], i, kplus, tlast, t - d + 1, d, S, w)
                         L.syn_weight[k] = wt
-                        acc_ex[i] += np.int64(np.rint(wt * FIXED_ONE))
+                        if S.wr_w.shape[1] > 0:
+                            _record_weight(S, w, p, i, t - d + 1, wt)
+                        if wt >= 0.0:
+                            acc_ex[i] += np.int64(np.rint(wt * FIXED_ONE))
+                        else:
+                            acc_in[i] += np.int64(np.rint(wt * FIXED_ONE))
 
 
 @numba.njit(inline="always")
@@ -250,12 +263,12 @@ def _ms(S, stamp):
 
 @numba.njit(inline="always")
 def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
-    """stdp_pl_synapse_hom's update of weight ``wt`` (pA) for a pre spike stamped ``stamp``.
+    """The plastic rule's update of weight ``wt`` (pA) for a pre spike stamped ``stamp``.
 
-    MODELS.md section 3, in NEST's operations and order: facilitation by
+    models/synapses.py, in NEST's operations and order: facilitation by
     each post spike ``u`` with ``tlast - d < u <= stamp - d`` (stamps; the
     delay is dendritic), oldest first, then depression by the post trace
-    just before ``stamp - d``, clipped at 0. ``kplus``/``tlast``: the pre's
+    just before ``stamp - d``. ``kplus``/``tlast``: the pre's
     trace after, and stamp of, its previous spike.
 
     Post ``i``'s last ``K`` spikes sit in a short ring (``last_t``/``last_k``,
@@ -265,7 +278,7 @@ def _stdp_update(wt, i, kplus, tlast, stamp, d, S, w):
     """
     n = S.hist_n[i]
     if n == 0:
-        return wt if wt > 0.0 else 0.0     # no post spike yet: Kminus = 0, nothing to facilitate
+        return _depress(wt, 0.0, 0, stamp, d, S, 0.0)     # no post spike yet: Kminus = 0, nothing facilitates
     new_w, served = _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, S.last_t, S.last_k)
     if served:
         return new_w
@@ -307,6 +320,8 @@ def _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, T, Km):
         return wt, False
     for jj in range(j + 1, last + 1):
         wt = _facilitate(wt, kplus, tlast, T[i, jj & mask], d, S)
+    if kplus == 0.0 and S.rule == RULE_PAIR:
+        wt = _facilitate_unprimed(wt, last + 1, S)
     if jk >= oldest:
         return _depress(wt, Km[i, jk & mask], T[i, jk & mask], stamp, d, S, S.tau_minus_inv[i]), True
     return _depress(wt, 0.0, 0, stamp, d, S, 0.0), True
@@ -314,21 +329,80 @@ def _update_from_ring(wt, i, n, kplus, tlast, stamp, d, S, T, Km):
 
 @numba.njit(inline="always")
 def _facilitate(wt, kplus, tlast, u, d, S):
-    """NEST: ``w + lambda * w**mu * (Kplus * exp((t_last - (t_u + d)) / tau_plus))``, with
-    philox.ppow and philox.pexp (see the module docstring)."""
+    """Facilitation of ``wt`` by post spike ``u`` (models/synapses.py), with philox.ppow and
+    philox.pexp (see the module docstring). Power law, NEST's
+    ``w + lambda * w**mu * (Kplus * exp((t_last - (t_u + d)) * (1 / tau_plus)))``; pair rule
+    ``x + lambda * (1 - x)**mu_plus * (Kplus * exp((t_last - (t_u + d)) / tau_plus))``, ``x = w / Wmax``,
+    ``Wmax`` from ``x >= 1`` on."""
     minus_dt = _ms(S, tlast) - (_ms(S, u) + d * S.ms_per_step)
+    if S.rule == RULE_PAIR:
+        x = wt / S.wmax
+        norm_w = x + S.lam * _spow(1.0 - x, S.mu_plus) * (kplus * philox.pexp(minus_dt / S.tau_plus))
+        return norm_w * S.wmax if norm_w < 1.0 else S.wmax
     return wt + S.lam * philox.ppow(wt, S.mu) * (kplus * philox.pexp(minus_dt * S.tau_plus_inv))
 
 
 @numba.njit(inline="always")
+def _facilitate_unprimed(wt, count, S):
+    """The pair rule's ``count`` facilitations before the pre's first spike (``Kplus`` = 0).
+
+    Each adds 0 to ``x = w / Wmax`` but still rounds ``x * Wmax`` (and caps at
+    ``Wmax``), as NEST does for every post spike since time 0; the rounding
+    reaches a fixed point within a step or two, so the loop stops there
+    instead of reading spikes the history no longer keeps (their stamps do
+    not enter).
+    """
+    for _ in range(count):
+        new_w = _facilitate(wt, 0.0, 0, 0, 0, S)
+        if new_w == wt:
+            break
+        wt = new_w
+    return wt
+
+
+@numba.njit(inline="always")
+def _spow(x, y):
+    """``x ** y`` as libm's pow for the pair rule's bases: exact for ``y == 1`` (NEST's default
+    exponents), philox.ppow for ``x >= 0``, the sign of an odd integer power for ``x < 0``, NaN
+    for a negative base and a fractional power."""
+    if y == 1.0:
+        return x
+    if x >= 0.0:
+        return philox.ppow(x, y)
+    if y != np.floor(y):
+        return np.nan
+    r = philox.ppow(-x, y)
+    return -r if np.floor(y * 0.5) * 2.0 != y else r
+
+
+@numba.njit(inline="always")
 def _depress(wt, k_u, u, stamp, d, S, tau_minus_inv):
-    """NEST: ``max(0, w - lambda * alpha * w * Kminus(t - d))``, the trace decayed from post spike ``u``."""
+    """Depression of ``wt`` by the post trace ``Kminus(t - d)``, decayed from post spike ``u``
+    (``k_u`` = 0: none). Power law, NEST's ``max(0, w - lambda * alpha * w * Kminus)``; pair rule
+    ``x - alpha * lambda * x**mu_minus * Kminus``, ``x = w / Wmax``, ``x * Wmax`` if > 0, else 0."""
     kminus = 0.0
     if k_u != 0.0:
         t_k = _ms(S, stamp) - d * S.ms_per_step
         kminus = k_u * philox.pexp((_ms(S, u) - t_k) * tau_minus_inv)
+    if S.rule == RULE_PAIR:
+        x = wt / S.wmax
+        norm_w = x - S.alpha * S.lam * _spow(x, S.mu_minus) * kminus
+        return norm_w * S.wmax if norm_w > 0.0 else 0.0
     new_w = wt - S.lam * S.alpha * wt * kminus
     return new_w if new_w > 0.0 else 0.0
+
+
+@numba.njit(inline="always")
+def _record_weight(S, w, p, i, stamp, wt):
+    """A weight_recorder event of worker ``w``: pre ``p``'s spike ``stamp`` left weight ``wt`` onto post ``i``."""
+    j = S.wr_n[w]
+    if j >= S.wr_w.shape[1]:
+        if S.err[w, 0] == 0:
+            S.err[w, 0], S.err[w, 1], S.err[w, 2] = 2, i, stamp
+        return
+    S.wr_rec[w, j, 0], S.wr_rec[w, j, 1], S.wr_rec[w, j, 2] = p, i, stamp
+    S.wr_w[w, j] = wt
+    S.wr_n[w] = j + 1
 
 
 @numba.njit(inline="always")
@@ -341,12 +415,16 @@ def _history_lost(S, w, i, stamp):
 def _pre_spike(S, R, slot, n, p, stamp):
     """A spike of pre ``p`` enters ring entry ``(slot, n)``: copy its trace there, then advance it.
 
-    NEST: ``Kplus = Kplus * exp((t_last - t) / tau_plus) + 1; t_last = t``,
+    NEST: ``Kplus = Kplus * exp((t_last - t) / tau_plus) + 1; t_last = t``
+    (the power law multiplies by ``1 / tau_plus``, the pair rule divides by ``tau_plus``),
     after the synapses have used the old values (they read the entry).
     """
     R.kplus[slot, n] = S.kplus[p]
     R.tlast[slot, n] = S.tlast[p]
-    S.kplus[p] = S.kplus[p] * philox.pexp((_ms(S, S.tlast[p]) - _ms(S, stamp)) * S.tau_plus_inv) + 1.0
+    if S.rule == RULE_PAIR:
+        S.kplus[p] = S.kplus[p] * philox.pexp((_ms(S, S.tlast[p]) - _ms(S, stamp)) / S.tau_plus) + 1.0
+    else:
+        S.kplus[p] = S.kplus[p] * philox.pexp((_ms(S, S.tlast[p]) - _ms(S, stamp)) * S.tau_plus_inv) + 1.0
     S.tlast[p] = stamp
 
 
@@ -906,8 +984,9 @@ def run_intervals(t0, n_intervals, m, seed, lo, hi, Ls, Lc, Lp, N, G, R, S, O, q
     acc_in = N.acc_in[0]
     acc_rx = N.acc_rx[0]
     for iv in range(n_intervals):
-        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + rec_extra + src_pre.size) > cap or _failed(S, O)):
-            return iv
+        if iv > 0 and (Rec.spk_n[0] + m * (N.V.size + rec_extra + src_pre.size) > cap or _failed(S, O) or
+                       (S.wr_w.shape[1] > 0 and np.max(S.wr_n) > S.wr_w.shape[1] // 2)):
+            return iv      # the caller empties the buffers (weight_recorder: at half full)
         t_iv = t0 + iv * m
         for w in numba.prange(n_workers):
             for k in range(m):

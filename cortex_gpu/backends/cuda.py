@@ -11,7 +11,7 @@ What runs where
   (the ring entries due now), one delivery kernel per synapse group, each
   with one warp per post block and no atomics (``deliver_<w>_<d>`` static,
   ``deliver_count_<d>`` onto parrot_neurons, ``deliver_stdp_<d>`` plastic:
-  stdp_pl_synapse_hom's update, then delivery), ``update_f64`` (generator
+  the rule's update (stdp_pl_synapse_hom, stdp_synapse, stdp_synapse_hom), then delivery), ``update_f64`` (generator
   drive and neuron update, parrots included; spikes listed per block in id
   order), ``sample_state`` (multimeters only) and ``merge_step`` (the step's
   spikes into the ring, once per copy for a parrot; pre traces and post
@@ -123,6 +123,9 @@ def unsupported_reason(net, n_ranks: int, check_ownership: bool = False) -> str 
     if check_ownership:
         return ("the ownership check mode (check_ownership, CORTEX_GPU_CHECK_OWNERSHIP) is not built on the cuda "
                 "backend: use --backend cpu to check ownership")
+    if getattr(net, "weight_recorders", None):
+        return ("weight_recorder is not built on the cuda backend (its delivery kernel keeps no event buffer): "
+                "use --backend cpu")
     from .cuda_ranks import ranks_unsupported_reason
     why = ranks_unsupported_reason(net, n_ranks)
     if why is not None:
@@ -371,7 +374,14 @@ def stdp_tables(S, R) -> dict[str, np.ndarray]:
             "hist_t": flat(S.hist_t, np.int32), "hist_k": flat(S.hist_k, np.float64),
             "hist_n": flat(S.hist_n, np.int64), "last_t": flat(S.last_t, np.int32),
             "last_k": flat(S.last_k, np.float64), "tau_minus_inv": flat(S.tau_minus_inv, np.float64),
-            "ring_kplus": flat(R.kplus, np.float64), "ring_tlast": flat(R.tlast, np.int64)}
+            "ring_kplus": flat(R.kplus, np.float64), "ring_tlast": flat(R.tlast, np.int64),
+            "stdp_rule": rule_table(S)}
+
+
+def rule_table(S) -> np.ndarray:
+    """The plastic rule and its parameters in kernels/stdp.cuh's order (``CG_RP_RULE`` ... ``CG_RP_WMAX``)."""
+    return np.array([S.rule, S.lam, S.alpha, S.mu, S.tau_plus, S.tau_plus_inv, S.mu_plus, S.mu_minus, S.wmax],
+                    np.float64)
 
 
 # ------------------------------------------------------------------ the runner (CuPy)
@@ -587,8 +597,8 @@ class CudaRunner:
             k[self._group_kernel("p_", "deliver_stdp")](grid, block, (
                 d["clock"], d["due_pre"], d["due_d"], d["due_at"], d["n_due"], d["p_seg_off"], d["p_delay_off"],
                 d["p_syn_post"], d["p_syn_weight"], i64(s["n_pre"]), i32(s["p_min_delay"]), i32(s["p_max_delay"]),
-                i32(s["S"]), *blocks, acc_ex, d["ring_kplus"], d["ring_tlast"], f64(P.lam), f64(P.alpha),
-                f64(P.mu), f64(P.tau_plus_inv), f64(P.ms_per_tic), f64(P.ms_per_step), i64(P.tics_per_step),
+                i32(s["S"]), *blocks, acc_ex, acc_in, d["ring_kplus"], d["ring_tlast"], d["stdp_rule"],
+                f64(P.ms_per_tic), f64(P.ms_per_step), i64(P.tics_per_step),
                 d["hist_t"], d["hist_k"], d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]),
                 d["tau_minus_inv"], d["blk_err"]))
 
@@ -622,7 +632,7 @@ class CudaRunner:
             d["gid"], d["pset"], d["kind"], d["refr"], d["pre_of_local"], d["rec_mask"], d["n_spikes"],
             d["ring_pre"], d["ring_count"], i32(s["n_slots"]), i32(s["cap"]), d["src_ptr"], d["src_pre"],
             d["src_gid"], i32(self.record_sources), d["spk_gid"], d["spk_step"], d["spk_n"], i64(self._spk_cap),
-            i32(s["plastic"]), d["ring_kplus"], d["ring_tlast"], np.float64(P.tau_plus_inv),
+            i32(s["plastic"]), d["ring_kplus"], d["ring_tlast"], d["stdp_rule"],
             np.float64(P.ms_per_tic), i64(P.tics_per_step), d["kplus"], d["tlast"], d["hist_t"], d["hist_k"],
             d["hist_n"], i32(s["H"]), d["last_t"], d["last_k"], i32(s["K"]), d["tau_minus_inv"], d["merge_err"]))
 

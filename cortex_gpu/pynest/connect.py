@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..models.synapses import SYNAPSE_LIBRARY
 from ..network import RULES
 from . import errors as E
 from .devices import GeneratorDevice
@@ -62,7 +63,9 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
 
     Weight and delay start from the model's defaults (``SetDefaults``,
     ``CopyModel``); common parameters of a plastic model cannot be given
-    per connection, as in NEST.
+    per connection, as in NEST. A model with per-connection plasticity
+    parameters (``stdp_synapse``: ``tau_plus``, ``lambda``, ``alpha``,
+    ``mu_plus``, ``mu_minus``, ``Wmax``) takes them here, in ``syn_params``.
     """
     spec = {} if syn_spec is None else (
         {"synapse_model": syn_spec} if isinstance(syn_spec, str) else dict(syn_spec))
@@ -73,10 +76,18 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
                                       f"(supported: {', '.join(synapse_model_names())})")
         raise ValueError(f"unknown synapse model '{model}' (known: {', '.join(synapse_model_names())})")
     defaults = defaults_of(model)
+    per_connection = SYNAPSE_LIBRARY[KERNEL.net.base_synapse_model(model)].per_connection
+    syn_params = {}
     for key in spec:
-        if key in defaults and key not in SYNAPSE_CONNECTION_KEYS:
-            raise ValueError(f"syn_spec: '{key}' is a common property of {model}, shared by all its "
-                             "connections; set it with SetDefaults or CopyModel")
+        if key in defaults and key not in SYNAPSE_CONNECTION_KEYS and key not in _SYN_KEYS:
+            if not per_connection:
+                raise ValueError(f"syn_spec: '{key}' is a common property of {model}, shared by all its "
+                                 "connections; it can only be set via SetDefaults() or CopyModel()")
+            if np.ndim(spec[key]) != 0 or isinstance(spec[key], Parameter):
+                raise NotImplementedError(f"syn_spec: {model} parameter '{key}' per connection (arrays, "
+                                          "nest.random) is not supported by cortex_gpu.pynest; give one number")
+            syn_params[key] = spec[key]
+            continue
         if key not in _SYN_KEYS:
             raise NotImplementedError(f"syn_spec key '{key}' is not supported by cortex_gpu.pynest "
                                       f"(supported: {', '.join(sorted(_SYN_KEYS))})")
@@ -92,7 +103,7 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
     else:
         receptor = int(receptor)
     out = {"synapse_model": model, "receptor_type": receptor,
-           "weight": defaults["weight"], "delay": defaults["delay"]}
+           "weight": defaults["weight"], "delay": defaults["delay"], "syn_params": syn_params}
     for key in ("weight", "delay"):
         if key in spec:
             v = spec[key]
@@ -104,7 +115,7 @@ def _syn_spec(syn_spec: Any) -> dict[str, Any]:
 def _static_only(syn: dict, what: str, ports: bool = False) -> None:
     """Devices connect through static synapses on receptor 0 only (generators onto receptor-port
     models, ``ports``: on the ports the core checks)."""
-    if KERNEL.net.is_plastic(syn["synapse_model"]):
+    if KERNEL.net.is_plastic(syn["synapse_model"]) or syn["syn_params"]:
         raise NotImplementedError(f"{what} through the plastic synapse model '{syn['synapse_model']}' "
                                   "is not supported; use a static model")
     if ports:
@@ -296,7 +307,7 @@ def _connect_core(pre_ids: np.ndarray, post_ids: np.ndarray, spec: dict, syn: di
     try:
         KERNEL.net.connect(KERNEL.gid_of_nest[pre_ids], KERNEL.gid_of_nest[post_ids], rule,
                            weight=syn["weight"], delay=syn["delay"], synapse_model=syn["synapse_model"],
-                           receptor_type=receptor, **kw)
+                           receptor_type=receptor, syn_params=syn["syn_params"], **kw)
     except ModelError as e:
         if "Receptor type" in str(e):   # NEST's IncompatibleReceptorType, a KernelException
             raise NESTErrors.IncompatibleReceptorType(str(e)) from None
@@ -435,6 +446,9 @@ class SynapseCollection:
         n = len(self)
         if key in ("port", "target_thread", "synapse_id"):
             return [0] * n
+        plastic = KERNEL.net.plastic_model()
+        if plastic is not None and key in plastic[1] and n and np.all(self._data["synapse_model"] == plastic[0]):
+            return [plastic[1][key]] * n      # one parameter set for the network's plastic synapses
         raise ValueError(f"connections have no parameter '{key}' (known: source, target, weight, delay, "
                          "synapse_model, receptor, port, target_thread, synapse_id)")
 

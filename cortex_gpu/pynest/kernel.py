@@ -47,7 +47,8 @@ CORTEX_SETTINGS = frozenset({"backend", "weight_dtype"})
 
 #: NEST's built-in ``_hpc`` twins of synapse models (same dynamics, a leaner connection
 #: store in NEST), which NEST's hpc_benchmark.py uses; here they are copies of their base.
-HPC_TWINS = {"static_synapse_hpc": "static_synapse", "stdp_pl_synapse_hom_hpc": "stdp_pl_synapse_hom"}
+HPC_TWINS = {"static_synapse_hpc": "static_synapse", "stdp_pl_synapse_hom_hpc": "stdp_pl_synapse_hom",
+             "stdp_synapse_hpc": "stdp_synapse", "stdp_synapse_hom_hpc": "stdp_synapse_hom"}
 
 #: Public NEST functions and submodules this layer does not provide.
 UNSUPPORTED_API = frozenset("""

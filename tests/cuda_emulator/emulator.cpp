@@ -144,8 +144,8 @@ template <typename DOFF>
 static void deliver_stdp(int grid, int block, const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d,
                          const int *due_at, const int *n_due_p, const cg_i64 *seg_off, const DOFF *delay_off,
                          const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre, int m, int D, int S,
-                         const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, const double *ring_kplus,
-                         const cg_i64 *ring_tlast, const cg_stdp *P, cg_i64 *blk_err)
+                         const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in,
+                         const double *ring_kplus, const cg_i64 *ring_tlast, const cg_stdp *P, cg_i64 *blk_err)
 {
     const int n_warps = std::min(grid * (block / 32), n_blk);
     const cg_i64 t = clock[0];
@@ -163,7 +163,10 @@ static void deliver_stdp(int grid, int block, const cg_i64 *clock, const int *du
                 const double w = cg_stdp_update(syn_weight[k], i, ring_kplus[due_at[e]], ring_tlast[due_at[e]],
                                                 t - d + 1, d, P, &lost);
                 syn_weight[k] = w;
-                acc_ex[i] += cg_fixed(w);
+                if (w >= 0.0)
+                    acc_ex[i] += cg_fixed(w);
+                else
+                    acc_in[i] += cg_fixed(w);
                 cg_i64 *err = blk_err + (cg_i64)b * 5;
                 if (lost && err[0] == 0) {
                     err[0] = 1;
@@ -181,17 +184,18 @@ static void deliver_stdp(int grid, int block, const cg_i64 *clock, const int *du
     EMU void NAME(int grid, int block, const cg_i64 *clock, const int *due_pre, const cg_u16 *due_d,            \
                   const int *due_at, const int *n_due, const cg_i64 *seg_off, const DOFF *delay_off,             \
                   const cg_u16 *syn_post, double *syn_weight, cg_i64 n_pre, int m, int D, int S,                 \
-                  const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, const double *ring_kplus,     \
-                  const cg_i64 *ring_tlast, double lam, double alpha, double mu, double tau_plus_inv,            \
+                  const int *blk_lo, const int *blk_hi, int n_blk, cg_i64 *acc_ex, cg_i64 *acc_in,               \
+                  const double *ring_kplus, const cg_i64 *ring_tlast, const double *rule,                        \
                   double ms_per_tic, double ms_per_step, cg_i64 tics_per_step, int *hist_t, double *hist_k,      \
                   cg_i64 *hist_n, int H, int *last_t, double *last_k, int K, const double *tau_minus_inv,        \
                   cg_i64 *blk_err)                                                                               \
     {                                                                                                            \
-        const cg_stdp P = {lam, alpha, mu, tau_plus_inv, ms_per_tic, ms_per_step, tics_per_step, nullptr,        \
-                           nullptr, hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};               \
+        cg_stdp P = {ms_per_tic, ms_per_step, tics_per_step, nullptr, nullptr, hist_t, hist_k, hist_n, H,       \
+                     last_t, last_k, K, tau_minus_inv};                                                          \
+        cg_stdp_set_rule(&P, rule);                                                                              \
         deliver_stdp<DOFF>(grid, block, clock, due_pre, due_d, due_at, n_due, seg_off, delay_off, syn_post,      \
-                           syn_weight, n_pre, m, D, S, blk_lo, blk_hi, n_blk, acc_ex, ring_kplus, ring_tlast, &P, \
-                           blk_err);                                                                             \
+                           syn_weight, n_pre, m, D, S, blk_lo, blk_hi, n_blk, acc_ex, acc_in, ring_kplus,        \
+                           ring_tlast, &P, blk_err);                                                             \
     }
 
 EMU_DELIVER_STDP(deliver_stdp_u16, unsigned short)
@@ -234,15 +238,16 @@ EMU void merge_step(int grid, int block, cg_i64 *clock, int n_ublocks, int ubloc
                     int *refr, const int *pre_of_local, const unsigned char *rec_mask, cg_i64 *n_spikes,
                     int *ring_pre, int *ring_count, int n_slots, int cap, const cg_i64 *src_ptr, const int *src_pre,
                     const cg_i64 *src_gid, int record_sources, cg_i64 *spk_gid, cg_i64 *spk_step, cg_i64 *spk_n,
-                    cg_i64 spk_cap, int plastic, double *ring_kplus, cg_i64 *ring_tlast, double tau_plus_inv,
+                    cg_i64 spk_cap, int plastic, double *ring_kplus, cg_i64 *ring_tlast, const double *rule,
                     double ms_per_tic, cg_i64 tics_per_step, double *kplus, cg_i64 *tlast, int *hist_t,
                     double *hist_k, cg_i64 *hist_n, int H, int *last_t, double *last_k, int K,
                     const double *tau_minus_inv, cg_i64 *merge_err)
 {
     (void)grid;
     (void)block;
-    const cg_stdp P = {0.0, 0.0, 0.0, tau_plus_inv, ms_per_tic, 0.0, tics_per_step, kplus, tlast,
-                       hist_t, hist_k, hist_n, H, last_t, last_k, K, tau_minus_inv};
+    cg_stdp P = {ms_per_tic, 0.0, tics_per_step, kplus, tlast, hist_t, hist_k, hist_n, H, last_t, last_k, K,
+                 tau_minus_inv};
+    cg_stdp_set_rule(&P, rule);
     const cg_i64 t = clock[0], t0 = clock[1], stamp = t + 1;
     const cg_i64 slot0 = (t % n_slots) * cap;
     int n_local = 0;

@@ -133,8 +133,8 @@ def test_connect_errors(nest_ours):
         nest.Connect(a, b, "bogus_rule")
     with pytest.raises(NotImplementedError, match="fixed_outdegree"):
         nest.Connect(a, b, {"rule": "fixed_outdegree", "outdegree": 2})
-    with pytest.raises(NotImplementedError, match="stdp_synapse"):
-        nest.Connect(a, b, syn_spec={"synapse_model": "stdp_synapse"})
+    with pytest.raises(NotImplementedError, match="tsodyks_synapse"):
+        nest.Connect(a, b, syn_spec={"synapse_model": "tsodyks_synapse"})
     with pytest.raises(ValueError, match="receptor_type 1"):     # iaf_psc_exp has receptor 0 only
         nest.Connect(a, b, syn_spec={"receptor_type": 1})
     with pytest.raises(nest.NESTErrors.IncompatibleReceptorType, match="Receptor type 2 in iaf_psc_exp"):

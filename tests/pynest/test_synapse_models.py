@@ -125,8 +125,8 @@ def test_static_copies_in_connect_and_get_connections(nest_ours):
     assert len(nest.GetConnections(source=noise, synapse_model="syn_ex")) == 10
     with pytest.raises(ValueError, match="unknown synapse model"):
         nest.GetConnections(synapse_model="nonesuch")
-    with pytest.raises(NotImplementedError, match="stdp_synapse"):
-        nest.GetConnections(synapse_model="stdp_synapse")
+    with pytest.raises(NotImplementedError, match="tsodyks_synapse"):
+        nest.GetConnections(synapse_model="tsodyks_synapse")
 
 
 def test_ambiguous_static_models_say_so(nest_ours):
