@@ -110,7 +110,7 @@ def test_plastic_network_is_thread_independent():
 
 
 def test_parrot_repeats_with_multiplicity():
-    """Two generators spiking together make one parrot spike of multiplicity 2: twice the PSC."""
+    """Two generators spiking together make one parrot spike of multiplicity 2: twice the PSC, two records."""
     net = Network(H)
     g = net.add_population("spike_generator", 2, spike_times_ms=[[5.0, 9.0], [5.0]])
     parrot = net.add_population("parrot_neuron", 1)
@@ -121,7 +121,7 @@ def test_parrot_repeats_with_multiplicity():
     sim = Simulation(net)
     sim.run(7.0)
     gids, steps = sim.all_spikes()
-    np.testing.assert_array_equal(steps + 1, [53])   # stamp 5.3 ms: the arrival step, as NEST's parrot
+    np.testing.assert_array_equal(steps + 1, [53, 53])   # stamp 5.3 ms, once per copy: as NEST's parrot
     assert sim.state("I_syn_ex")[1] == pytest.approx(20.0, rel=1e-4)
     assert np.isnan(sim.state("V_m")[0])
     sim.run(5.0)

@@ -154,7 +154,7 @@ def test_unknown_parameter_and_bad_values_raise(nest_ours):
 
 def test_unsupported_models_and_features_raise(nest_ours):
     nest = nest_ours
-    for model in ("hh_psc_alpha", "stdp_synapse", "gamma_sup_generator"):
+    for model in ("hh_psc_alpha", "tsodyks_synapse", "gamma_sup_generator"):
         with pytest.raises(NotImplementedError, match=model):
             nest.Create(model)
     with pytest.raises(NotImplementedError, match="positions"):
